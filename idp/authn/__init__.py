@@ -1,0 +1,1 @@
+"""Who is asking: passwords, TOTP, and the outcome of a login (a ``Principal``)."""

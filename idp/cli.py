@@ -1,0 +1,179 @@
+"""The ``idp`` command: serve, keys, metadata, config.
+
+Every failure ends with a one-line message on stderr and a non-zero exit status, never a
+traceback: 2 for bad input (flags, config, keys), 1 for anything unexpected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from idp import __version__
+from idp.clock import SystemClock
+from idp.directory import demo_yaml, load_directory
+from idp.errors import IdPError
+from idp.keys import KeyStore, atomic_write
+from idp.settings import Settings
+
+__all__ = ["main"]
+
+DEFAULT_METADATA_OUT = Path("metadata/idp-metadata.xml")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env().with_overrides(
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        base_url=getattr(args, "base_url", None),
+        config=getattr(args, "config", None),
+        certs_dir=getattr(args, "certs_dir", None),
+        key_size=getattr(args, "key_size", None),
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from idp.web.app import create_app
+
+    settings = _settings(args)
+    app = create_app(settings)  # loads keys and the directory: fails here, before binding
+    url = settings.url
+    if not _is_loopback(settings.host):
+        print(f"warning: binding {settings.host}, reachable from other machines; "
+              "this IdP signs test identities only", file=sys.stderr)
+    source = str(settings.config) if settings.config else "built-in demo directory"
+    print(
+        f"IdP simulator {__version__} — {source}\n"
+        f"  IdP metadata (upload to AWS IAM): {url}/idp/metadata\n"
+        f"  Sign in to AWS (IdP-initiated):   {url}/idp/init\n"
+        f"  SAML SSO endpoint:                {url}/idp/sso\n"
+        f"  AWS console twin (ACS):           {url}/aws/saml\n"
+        f"  AWS console session:              {url}/aws/console\n"
+        f"  Mock STS endpoint_url:            {url}/aws/sts\n"
+        f"  Demo users: alice, bob, carol (TOTP), dave — password '<user>-password'\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                server_header=False)
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    store = KeyStore(settings.certs_dir, clock=SystemClock())
+    if store.exists() and not args.rotate:
+        pair = store.load()
+        print(f"a signing key already exists in {settings.certs_dir} "
+              f"(RSA-{pair.key_size}, certificate valid until "
+              f"{pair.certificate.not_valid_after_utc:%Y-%m-%d}); pass --rotate to replace it")
+        return 0
+    pair = (store.rotate if args.rotate else store.create)(
+        settings.entity_id, key_size=settings.key_size
+    )
+    verb = "rotated; the previous certificate stays in metadata" if args.rotate else "created"
+    print(f"signing key {verb}: RSA-{pair.key_size} in {settings.certs_dir}")
+    if args.rotate:
+        print("re-upload the metadata to every AWS SAML provider that trusts this IdP")
+    return 0
+
+
+def _metadata(args: argparse.Namespace) -> int:
+    from idp.sso import IdentityProvider
+
+    settings = _settings(args)
+    clock = SystemClock()
+    store = KeyStore(settings.certs_dir, clock=clock)
+    store.ensure(settings.entity_id, key_size=settings.key_size)
+    from idp.directory import demo_directory
+
+    directory = (load_directory(settings.config, aws_acs=settings.console_acs_url)
+                 if settings.config else demo_directory(aws_acs=settings.console_acs_url))
+    body = IdentityProvider(settings, directory, store.published(), clock).metadata()
+    if str(args.out) == "-":
+        sys.stdout.write(body.decode("utf-8"))
+        return 0
+    atomic_write(args.out, body)
+    print(f"wrote {args.out} (entityID {settings.entity_id})")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    if args.demo:
+        sys.stdout.write(demo_yaml())
+        return 0
+    if args.check is not None:
+        settings = _settings(args)
+        directory = load_directory(args.check, aws_acs=settings.console_acs_url)
+        print(f"{args.check}: OK ({len(directory.users)} users, {len(directory.groups)} groups, "
+              f"{len(directory.accounts)} accounts, "
+              f"{len(directory.service_providers)} service providers)")
+        return 0
+    print("idp config: pass --demo to print the demo directory, or --check FILE", file=sys.stderr)
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="idp", description="SAML IdP + AWS sign-in + STS simulator (test identities only)."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--certs-dir", type=Path, help="key store folder (default: ./certs)")
+    common.add_argument("--base-url", help="public URL of the service (default http://HOST:PORT)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the simulator")
+    serve.add_argument("--host", help="interface to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--config", type=Path, help="directory YAML (default: the demo)")
+    serve.add_argument("--key-size", type=int, choices=(2048, 3072, 4096),
+                       help="RSA size if keys must be created")
+    serve.set_defaults(func=_serve)
+
+    keys = sub.add_parser("keys", parents=[common], help="create or rotate the signing key pair")
+    keys.add_argument("--rotate", action="store_true", help="replace the current key pair")
+    keys.add_argument("--key-size", type=int, choices=(2048, 3072, 4096), help="RSA modulus")
+    keys.set_defaults(func=_keys)
+
+    metadata = sub.add_parser("metadata", parents=[common], help="write the IdP metadata")
+    metadata.add_argument("--out", type=Path, default=DEFAULT_METADATA_OUT,
+                          help=f"output file, or - for stdout (default {DEFAULT_METADATA_OUT})")
+    metadata.add_argument("--config", type=Path, help="directory YAML (default: the demo)")
+    metadata.set_defaults(func=_metadata)
+
+    config = sub.add_parser("config", parents=[common], help="print or check a directory file")
+    config.add_argument("--demo", action="store_true", help="print the demo directory")
+    config.add_argument("--check", type=Path, metavar="FILE", help="validate a directory file")
+    config.set_defaults(func=_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except IdPError as exc:
+        print(f"idp: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"idp: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result

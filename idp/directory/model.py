@@ -1,0 +1,149 @@
+"""The directory's value objects. All frozen; built by ``idp.directory.loader``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from idp.saml.providers import ServiceProvider
+
+__all__ = [
+    "AWS_ENTITY_ID",
+    "Account",
+    "Directory",
+    "Group",
+    "Role",
+    "RoleGrant",
+    "User",
+]
+
+#: AWS's SP entityID (its published SP metadata, aws-saml.md §7.3).
+AWS_ENTITY_ID: Final = "urn:amazon:webservices"
+
+ACCOUNT_ID_RE: Final = re.compile(r"^\d{12}$")
+ROLE_ARN_RE: Final = re.compile(r"^arn:aws:iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$")
+PROVIDER_NAME_RE: Final = re.compile(r"^[\w._-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Role:
+    """An IAM role that trusts a SAML provider."""
+
+    account_id: str
+    name: str
+    path: str = "/"
+    max_session_duration: int = 3600
+    """IAM ``MaxSessionDuration``: 3600..43200 seconds."""
+    trust_policy: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:role{self.path}{self.name}"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A simulated AWS account with one SAML provider."""
+
+    id: str
+    alias: str | None
+    saml_provider: str
+    roles: tuple[Role, ...] = ()
+    provider_metadata: str | None = None
+    """Path of the metadata the provider holds; ``None`` means this IdP's own."""
+
+    @property
+    def provider_arn(self) -> str:
+        return f"arn:aws:iam::{self.id}:saml-provider/{self.saml_provider}"
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    """One ``Role`` attribute value: ``role-arn,provider-arn`` (AWS's documented order)."""
+
+    role_arn: str
+    provider_arn: str
+
+    @property
+    def attribute_value(self) -> str:
+        return f"{self.role_arn},{self.provider_arn}"
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    roles: tuple[str, ...] = ()
+    """Role ARNs this group grants."""
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    principal_tags: Mapping[str, str] = field(default_factory=dict, hash=False)
+    session_duration: int | None = None
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    password_hash: str
+    display_name: str
+    email: str
+    groups: tuple[str, ...] = ()
+    totp_secret: str | None = None
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    principal_tags: Mapping[str, str] = field(default_factory=dict, hash=False)
+    source_identity: str | None = None
+
+    @property
+    def has_mfa(self) -> bool:
+        return self.totp_secret is not None
+
+    def field_value(self, name: str) -> str | None:
+        """A user field by name (``username``, ``email``, ``display_name``) or attribute."""
+        if name in ("username", "email", "display_name"):
+            value: str = getattr(self, name)
+            return value
+        values = self.attributes.get(name)
+        return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Everything the IdP knows, immutable once loaded."""
+
+    users: Mapping[str, User]
+    groups: Mapping[str, Group]
+    accounts: Mapping[str, Account]
+    service_providers: Mapping[str, ServiceProvider]
+    source: str = "<demo>"
+
+    def user(self, username: str) -> User | None:
+        return self.users.get(username)
+
+    def service_provider(self, entity_id: str) -> ServiceProvider | None:
+        return self.service_providers.get(entity_id)
+
+    def role(self, arn: str) -> tuple[Account, Role] | None:
+        for account in self.accounts.values():
+            for role in account.roles:
+                if role.arn == arn:
+                    return account, role
+        return None
+
+    def account_by_provider_arn(self, provider_arn: str) -> Account | None:
+        for account in self.accounts.values():
+            if account.provider_arn == provider_arn:
+                return account
+        return None
+
+    def groups_of(self, user: User) -> tuple[Group, ...]:
+        return tuple(self.groups[name] for name in user.groups if name in self.groups)
+
+    def roles_for(self, user: User) -> tuple[RoleGrant, ...]:
+        """Every role the user's groups grant, once each, in group then role order."""
+        grants: dict[str, RoleGrant] = {}
+        for group in self.groups_of(user):
+            for arn in group.roles:
+                found = self.role(arn)
+                if found is not None and arn not in grants:
+                    grants[arn] = RoleGrant(role_arn=arn, provider_arn=found[0].provider_arn)
+        return tuple(grants.values())

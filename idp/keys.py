@@ -1,0 +1,210 @@
+"""The signing key store under ``certs/``: generate, rotate, load once.
+
+Layout (all writes atomic; private files created 0600)::
+
+    certs/signing.key   certs/signing.crt     current pair, used to sign
+    certs/previous.key  certs/previous.crt    pair before the last rotation, still in metadata
+    certs/session.key                          secret for browser session cookies
+
+Keys are made per install with ``cryptography`` and never leave this folder. Load them once at
+start-up and pass key objects around: parsing a PEM private key costs ~44 ms (pitfalls.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from idp.clock import Clock, SystemClock
+from idp.errors import KeyStoreError
+
+__all__ = [
+    "KEY_SIZES",
+    "KeyPair",
+    "KeyStore",
+    "atomic_write",
+]
+
+KEY_SIZES: Final = (2048, 3072, 4096)
+CERT_VALIDITY_DAYS: Final = 3650
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A loaded private key and its certificate."""
+
+    private_key: rsa.RSAPrivateKey
+    certificate: x509.Certificate
+
+    @property
+    def cert_pem(self) -> str:
+        return self.certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+    @property
+    def cert_b64(self) -> str:
+        """The DER certificate in base64, as ``<ds:X509Certificate>`` holds it."""
+        body = [ln for ln in self.cert_pem.splitlines() if ln and not ln.startswith("-----")]
+        return "".join(body)
+
+    @property
+    def key_size(self) -> int:
+        return self.private_key.key_size
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` so a crash leaves either the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _make_pair(common_name: str, key_size: int, clock: Clock) -> KeyPair:
+    if key_size not in KEY_SIZES:
+        raise KeyStoreError(f"RSA key size must be one of {KEY_SIZES}, not {key_size}")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "IdP Simulator (test keys)"),
+        ]
+    )
+    now = clock.now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=CERT_VALIDITY_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return KeyPair(private_key=key, certificate=cert)
+
+
+class KeyStore:
+    """The folder holding this install's keys."""
+
+    def __init__(self, directory: Path, *, clock: Clock | None = None) -> None:
+        self.directory = directory
+        self._clock = clock or SystemClock()
+
+    def _paths(self, slot: str) -> tuple[Path, Path]:
+        return self.directory / f"{slot}.key", self.directory / f"{slot}.crt"
+
+    def exists(self) -> bool:
+        key, cert = self._paths("signing")
+        return key.exists() and cert.exists()
+
+    def _write(self, slot: str, pair: KeyPair) -> None:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key_path, cert_path = self._paths(slot)
+        pem = pair.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        atomic_write(key_path, pem, mode=0o600)
+        atomic_write(cert_path, pair.cert_pem.encode("ascii"), mode=0o644)
+
+    def _read(self, slot: str) -> KeyPair | None:
+        key_path, cert_path = self._paths(slot)
+        if not key_path.exists() and not cert_path.exists():
+            return None
+        try:
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        except (OSError, ValueError, TypeError) as exc:
+            raise KeyStoreError(f"cannot read {slot} key pair in {self.directory}: {exc}") from None
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise KeyStoreError(f"{key_path} is not an RSA private key")
+        if key.public_key().public_numbers() != cert.public_key().public_numbers():  # type: ignore[union-attr]
+            raise KeyStoreError(f"{key_path} and {cert_path} do not belong together")
+        return KeyPair(private_key=key, certificate=cert)
+
+    def create(self, common_name: str, *, key_size: int = 2048) -> KeyPair:
+        """Create the first key pair; refuses to overwrite an existing one."""
+        if self.exists():
+            raise KeyStoreError(f"a signing key already exists in {self.directory}; use rotate")
+        pair = _make_pair(common_name, key_size, self._clock)
+        self._write("signing", pair)
+        return pair
+
+    def rotate(self, common_name: str, *, key_size: int = 2048) -> KeyPair:
+        """Make a new current pair; the old one becomes ``previous`` (still published)."""
+        current = self._read("signing")
+        if current is None:
+            return self.create(common_name, key_size=key_size)
+        pair = _make_pair(common_name, key_size, self._clock)
+        self._write("previous", current)
+        self._write("signing", pair)
+        return pair
+
+    def ensure(self, common_name: str, *, key_size: int = 2048) -> KeyPair:
+        """Load the current pair, creating it on first start."""
+        return self.load() if self.exists() else self.create(common_name, key_size=key_size)
+
+    def load(self) -> KeyPair:
+        pair = self._read("signing")
+        if pair is None:
+            raise KeyStoreError(f"no signing key in {self.directory}; run 'idp keys'")
+        return pair
+
+    def published(self) -> tuple[KeyPair, ...]:
+        """Pairs whose certificates go into metadata: current first, then previous."""
+        pairs = [self.load()]
+        previous = self._read("previous")
+        if previous is not None:
+            pairs.append(previous)
+        return tuple(pairs)
+
+    def session_secret(self) -> str:
+        """The cookie-signing secret, created once per install (0600)."""
+        path = self.directory / "session.key"
+        if not path.exists():
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            tmp = self.directory / f".session.key.{secrets.token_hex(4)}"
+            atomic_write(tmp, secrets.token_urlsafe(48).encode("ascii"), mode=0o600)
+            try:
+                os.link(tmp, path)  # first writer wins; a concurrent worker reads the winner's
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text("ascii").strip()

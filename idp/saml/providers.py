@@ -1,0 +1,49 @@
+"""Service providers the IdP will answer (the SP registry entries)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from idp.saml.constants import NameIDFormat
+from idp.saml.signing import SigningPolicy
+
+__all__ = ["ServiceProvider"]
+
+
+@dataclass(frozen=True)
+class ServiceProvider:
+    """One registered SP: where responses may go and how they are made."""
+
+    entity_id: str
+    acs_urls: tuple[str, ...]
+    """Registered AssertionConsumerService URLs (HTTP-POST); the first is the default."""
+    name_id_format: NameIDFormat = NameIDFormat.PERSISTENT
+    signing: SigningPolicy = field(default_factory=SigningPolicy)
+    want_authn_requests_signed: bool = False
+    """Refuse AuthnRequests that are not signed with one of ``certificates``."""
+    certificates: tuple[str, ...] = ()
+    """PEM certificates the SP signs its requests with."""
+    audience: str | None = None
+    """Audience to assert; defaults to the entity ID."""
+    release: tuple[str, ...] = ("email", "display_name", "groups")
+    """User fields released as attributes to a generic (non-AWS) SP."""
+    session_duration: int | None = None
+    """AWS only: the SessionDuration attribute (900..43200 s) when set."""
+    role_session_name: str = "email"
+    """AWS only: user field for RoleSessionName (``email``, ``username`` or an attribute)."""
+    source_identity: str | None = None
+    """AWS only: user field for SourceIdentity, when set."""
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.acs_urls:
+            raise ValueError(f"service provider {self.entity_id} has no ACS URL")
+
+    @property
+    def default_acs(self) -> str:
+        return self.acs_urls[0]
+
+    @property
+    def audience_value(self) -> str:
+        return self.audience or self.entity_id

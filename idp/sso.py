@@ -1,0 +1,288 @@
+"""The IdP's single sign-on step, framework-free (SAML Profiles §4.1, Web Browser SSO).
+
+Receive (Redirect, POST or IdP-initiated) → a ``Pending`` step → after login, ``respond``
+builds the signed Response and returns the auto-POST ``PostForm``. Errors that SAML says
+to report to the SP (``SamlStatusError``) become ``status_response``; all others are pages.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+from idp.authn.login import Principal
+from idp.aws import attributes as aws_attributes
+from idp.clock import Clock, format_instant, parse_instant
+from idp.directory.model import AWS_ENTITY_ID, Directory, User
+from idp.errors import (
+    FatalRequestError,
+    InvalidNameIDPolicy,
+    MalformedRequest,
+    NoAuthnContext,
+    RequestSignatureError,
+    SamlStatusError,
+)
+from idp.keys import KeyPair
+from idp.saml import requests as saml_requests
+from idp.saml.assertions import (
+    Attribute,
+    AuthnInfo,
+    ResponseSpec,
+    build_response,
+    build_status_response,
+    new_id,
+)
+from idp.saml.bindings import PostForm, decode_post, decode_redirect, verify_redirect_signature
+from idp.saml.constants import ISSUABLE_NAMEID_FORMATS, AuthnContextClass, NameIDFormat
+from idp.saml.metadata import IdPDescription, render_metadata
+from idp.saml.providers import ServiceProvider
+from idp.settings import Settings
+from idp.xml import to_bytes
+
+__all__ = ["IdentityProvider", "Pending"]
+
+MAX_RELAY_STATE: Final = 4096
+#: An AuthnRequest older than this is refused as stale.
+MAX_REQUEST_AGE: Final = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An SSO step waiting for a login (kept in the signed session cookie meanwhile)."""
+
+    id: str
+    sp: str
+    acs_url: str
+    created: dt.datetime
+    relay_state: str | None = None
+    request_id: str | None = None
+    force_authn: bool = False
+    is_passive: bool = False
+    name_id_format: str | None = None
+    requested_contexts: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created"] = format_instant(self.created)
+        data["requested_contexts"] = list(self.requested_contexts)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Pending:
+        values = dict(data)
+        values["created"] = parse_instant(values["created"])
+        values["requested_contexts"] = tuple(values.get("requested_contexts", ()))
+        return cls(**values)
+
+
+class IdentityProvider:
+    """Holds what every SSO step needs; each method is one step of the profile."""
+
+    def __init__(
+        self, settings: Settings, directory: Directory, keys: tuple[KeyPair, ...], clock: Clock
+    ) -> None:
+        if not keys:
+            raise ValueError("the IdP needs a signing key")
+        self.settings = settings
+        self.directory = directory
+        self.keys = keys
+        self.clock = clock
+
+    @property
+    def signing_key(self) -> KeyPair:
+        return self.keys[0]
+
+    def metadata(self) -> bytes:
+        now = self.clock.now()
+        return render_metadata(
+            IdPDescription(
+                entity_id=self.settings.entity_id,
+                sso_url=self.settings.sso_url,
+                keys=self.keys,
+                valid_until=now + dt.timedelta(days=self.settings.metadata_validity_days),
+            )
+        )
+
+    # --- receiving -----------------------------------------------------------------------
+
+    def receive_redirect(
+        self, params: Mapping[str, str], raw_query: str
+    ) -> tuple[Pending, ServiceProvider]:
+        saml_request = params.get("SAMLRequest")
+        if not saml_request:
+            raise MalformedRequest("the request has no SAMLRequest parameter")
+        xml = decode_redirect(saml_request, max_bytes=self.settings.max_request_bytes)
+        request, _root = saml_requests.parse_authn_request(xml)
+        sp = saml_requests.resolve_sp(request.issuer, self.directory.service_providers)
+        if request.has_signature:
+            raise RequestSignatureError(
+                "the Redirect binding carries the signature in the URL (Signature, SigAlg); "
+                "an enveloped XML signature is not allowed here (Bindings §3.4.4.1)"
+            )
+        if sp.want_authn_requests_signed:
+            verify_redirect_signature(
+                raw_query, sp.certificates, allow_sha1=sp.signing.uses_sha1
+            )
+        return self._pending(request, sp, params.get("RelayState")), sp
+
+    def receive_post(
+        self, saml_request: str | None, relay_state: str | None
+    ) -> tuple[Pending, ServiceProvider]:
+        if not saml_request:
+            raise MalformedRequest("the form has no SAMLRequest field")
+        xml = decode_post(saml_request, max_bytes=self.settings.max_request_bytes)
+        request, root = saml_requests.parse_authn_request(xml)
+        sp = saml_requests.resolve_sp(request.issuer, self.directory.service_providers)
+        if sp.want_authn_requests_signed:
+            saml_requests.check_post_signature(root, sp)
+        return self._pending(request, sp, relay_state), sp
+
+    def idp_initiated(
+        self, sp_entity_id: str | None, relay_state: str | None
+    ) -> tuple[Pending, ServiceProvider]:
+        """Unsolicited response (SAML Profiles §4.1.5), the usual way into AWS."""
+        sp = saml_requests.resolve_sp(sp_entity_id or AWS_ENTITY_ID,
+                                      self.directory.service_providers)
+        self._check_relay_state(relay_state)
+        pending = Pending(id=secrets.token_urlsafe(12), sp=sp.entity_id, acs_url=sp.default_acs,
+                          created=self.clock.now(), relay_state=relay_state or None)
+        return pending, sp
+
+    def _check_relay_state(self, relay_state: str | None) -> None:
+        if relay_state is not None and len(relay_state) > MAX_RELAY_STATE:
+            raise MalformedRequest(f"RelayState is longer than {MAX_RELAY_STATE} characters")
+
+    def _pending(
+        self, request: saml_requests.AuthnRequest, sp: ServiceProvider, relay_state: str | None
+    ) -> Pending:
+        self._check_relay_state(relay_state)
+        acs_url = saml_requests.resolve_acs(request, sp)
+        now = self.clock.now()
+        if request.destination is not None and request.destination != self.settings.sso_url:
+            raise MalformedRequest(
+                f"AuthnRequest Destination {request.destination!r} is not this IdP's "
+                f"SingleSignOnService {self.settings.sso_url!r}"
+            )
+        if request.issue_instant > now + dt.timedelta(seconds=self.settings.clock_skew):
+            raise MalformedRequest("AuthnRequest IssueInstant is in the future; check the clocks")
+        if request.issue_instant < now - MAX_REQUEST_AGE:
+            raise MalformedRequest("AuthnRequest is more than an hour old; start the sign-in again")
+        return Pending(
+            id=secrets.token_urlsafe(12), sp=sp.entity_id, acs_url=acs_url, created=now,
+            relay_state=relay_state or None, request_id=request.id,
+            force_authn=request.force_authn, is_passive=request.is_passive,
+            name_id_format=request.name_id_format, requested_contexts=request.requested_contexts,
+        )
+
+    def precheck(self, pending: Pending, sp: ServiceProvider) -> None:
+        """Checks answered with a SAML status before any login is asked for."""
+        request = saml_requests.AuthnRequest(
+            id=pending.request_id or "", issuer=sp.entity_id, issue_instant=pending.created,
+            protocol_binding=None,
+        )
+        saml_requests.check_protocol_binding(request)
+        self._name_id_format(pending, sp)
+        supported = {c.value for c in AuthnContextClass}
+        if pending.requested_contexts and not supported.intersection(pending.requested_contexts):
+            raise NoAuthnContext(
+                "none of the requested authentication contexts can be satisfied: "
+                + ", ".join(pending.requested_contexts)
+            )
+
+    def service_provider(self, pending: Pending) -> ServiceProvider:
+        sp = self.directory.service_provider(pending.sp)
+        if sp is None:  # the directory changed under a pending login
+            raise FatalRequestError(f"service provider {pending.sp} is no longer registered")
+        return sp
+
+    # --- responding ----------------------------------------------------------------------
+
+    def _name_id_format(self, pending: Pending, sp: ServiceProvider) -> NameIDFormat:
+        requested = pending.name_id_format
+        if requested in (None, NameIDFormat.UNSPECIFIED.value):
+            return sp.name_id_format
+        try:
+            fmt = NameIDFormat(requested)
+        except ValueError:
+            raise InvalidNameIDPolicy(f"unknown NameID format {requested}") from None
+        if fmt not in ISSUABLE_NAMEID_FORMATS:
+            raise InvalidNameIDPolicy(f"this IdP cannot issue NameID format {requested}")
+        return fmt
+
+    def _name_id(self, fmt: NameIDFormat, user: User, sp: ServiceProvider) -> str:
+        if fmt is NameIDFormat.PERSISTENT:
+            # Stable per (IdP, SP, user) and opaque: the same user gets the same value each time.
+            seed = f"{self.settings.entity_id}|{sp.entity_id}|{user.username}"
+            return str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
+        if fmt is NameIDFormat.TRANSIENT:
+            return new_id()
+        if fmt is NameIDFormat.EMAIL:
+            return user.email
+        return user.username
+
+    def _attributes(self, user: User, sp: ServiceProvider) -> tuple[Attribute, ...]:
+        if sp.entity_id == AWS_ENTITY_ID:
+            return aws_attributes.release(user, self.directory, sp)
+        out = []
+        for name in sp.release:
+            if name == "groups":
+                values: tuple[str, ...] = user.groups
+            else:
+                single = user.field_value(name)
+                values = (single,) if single is not None else user.attributes.get(name, ())
+            if values:
+                out.append(Attribute(name, values))
+        return tuple(out)
+
+    def respond(self, pending: Pending, principal: Principal) -> PostForm:
+        """The signed Success Response for a logged-in principal, as an auto-POST form."""
+        sp = self.service_provider(pending)
+        user = self.directory.user(principal.username)
+        if user is None:
+            raise FatalRequestError(f"user {principal.username} is no longer in the directory")
+        fmt = self._name_id_format(pending, sp)
+        if AuthnContextClass.MFA.value in pending.requested_contexts and not principal.mfa:
+            raise NoAuthnContext("the service provider asked for MFA; this user has none")
+        now = self.clock.now()
+        secure = self.settings.secure_cookies
+        spec = ResponseSpec(
+            issuer=self.settings.entity_id,
+            destination=pending.acs_url,
+            audience=sp.audience_value,
+            name_id=self._name_id(fmt, user, sp),
+            name_id_format=fmt,
+            sp_name_qualifier=sp.entity_id if fmt is NameIDFormat.PERSISTENT else None,
+            authn=AuthnInfo(
+                instant=principal.instant,
+                session_index=principal.session_index,
+                context=principal.context(secure_transport=secure),
+                session_not_on_or_after=principal.instant
+                + dt.timedelta(seconds=self.settings.sp_session_lifetime),
+            ),
+            now=now,
+            lifetime=self.settings.assertion_lifetime,
+            skew=self.settings.clock_skew,
+            in_response_to=pending.request_id,
+            attributes=self._attributes(user, sp),
+        )
+        root = build_response(spec, self.signing_key, sp.signing)
+        return self._form(pending, root)
+
+    def status_response(self, pending: Pending, error: SamlStatusError) -> PostForm:
+        sp = self.service_provider(pending)
+        root = build_status_response(
+            issuer=self.settings.entity_id, destination=pending.acs_url, now=self.clock.now(),
+            status=error.status, sub_status=error.sub_status, message=str(error) or None,
+            in_response_to=pending.request_id, keys=self.signing_key, policy=sp.signing,
+        )
+        return self._form(pending, root)
+
+    def _form(self, pending: Pending, root: Any) -> PostForm:
+        encoded = base64.b64encode(to_bytes(root)).decode("ascii")
+        return PostForm(action=pending.acs_url, saml_field="SAMLResponse", saml_value=encoded,
+                        relay_state=pending.relay_state)

@@ -1,0 +1,1 @@
+"""Starlette glue only: HTTP in, core call, page out."""

@@ -1,0 +1,68 @@
+"""Helpers shared by the tests: log in over HTTP, pull the auto-POST form apart."""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from lxml import etree
+
+from idp.saml.constants import NS
+
+FORM_RE = re.compile(
+    r'<form method="POST" action="(?P<action>[^"]*)">'
+    r'<input type="hidden" name="SAMLResponse" value="(?P<value>[^"]*)"/>'
+    r'<input type="hidden" name="RelayState" value="(?P<relay>[^"]*)"/>'
+)
+
+
+@dataclass(frozen=True)
+class PostedResponse:
+    action: str
+    saml_response: str
+    relay_state: str
+
+    @property
+    def xml(self) -> bytes:
+        return base64.b64decode(self.saml_response)
+
+    @property
+    def tree(self) -> etree._Element:
+        return etree.fromstring(self.xml)
+
+    def attribute(self, name: str) -> list[str]:
+        return [
+            "".join(v.itertext())
+            for v in self.tree.iterfind(
+                f".//saml:Attribute[@Name='{name}']/saml:AttributeValue", NS
+            )
+        ]
+
+
+def auto_post(html: str) -> PostedResponse:
+    """The first form of an auto-POST page, matched exactly the way saml2aws's regex needs."""
+    match = FORM_RE.search(html)
+    assert match, f"no auto-POST form in page:\n{html[:2000]}"
+    import html as htmllib
+
+    return PostedResponse(
+        action=htmllib.unescape(match["action"]),
+        saml_response=match["value"],
+        relay_state=htmllib.unescape(match["relay"]),
+    )
+
+
+def pending_id(url: str) -> str:
+    return parse_qs(urlsplit(str(url)).query)["pending"][0]
+
+
+def login(client, start_url: str, username: str, password: str, otp: str | None = None):
+    """GET start_url (SSO or /idp/init), log in on the page it redirects to, follow through."""
+    first = client.get(start_url, follow_redirects=True)
+    assert "/idp/login" in str(first.url), first.text[:500]
+    data = {"username": username, "password": password, "pending": pending_id(first.url)}
+    if otp is not None:
+        data["otp"] = otp
+    return client.post("/idp/login", data=data, follow_redirects=True)
