@@ -15,7 +15,7 @@ from idp.settings import Settings
 __version__ = "0.1.0"
 
 
-def create_app(settings: Settings | None = None):  # type: ignore[no-untyped-def]  # noqa: ANN201
+def create_app(settings: Settings | None = None):  # type: ignore[no-untyped-def]
     """Build the ASGI application (imported lazily so the core stays framework-free)."""
     from idp.web.app import create_app as _create_app
 

@@ -65,6 +65,7 @@ class Pending:
     is_passive: bool = False
     name_id_format: str | None = None
     requested_contexts: tuple[str, ...] = ()
+    protocol_binding: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -165,8 +166,8 @@ class IdentityProvider:
         now = self.clock.now()
         if request.destination is not None and request.destination != self.settings.sso_url:
             raise MalformedRequest(
-                f"AuthnRequest Destination {request.destination!r} is not this IdP's "
-                f"SingleSignOnService {self.settings.sso_url!r}"
+                f"AuthnRequest Destination {request.destination} is not the "
+                f"SingleSignOnService of this IdP ({self.settings.sso_url})"
             )
         if request.issue_instant > now + dt.timedelta(seconds=self.settings.clock_skew):
             raise MalformedRequest("AuthnRequest IssueInstant is in the future; check the clocks")
@@ -177,15 +178,12 @@ class IdentityProvider:
             relay_state=relay_state or None, request_id=request.id,
             force_authn=request.force_authn, is_passive=request.is_passive,
             name_id_format=request.name_id_format, requested_contexts=request.requested_contexts,
+            protocol_binding=request.protocol_binding,
         )
 
     def precheck(self, pending: Pending, sp: ServiceProvider) -> None:
         """Checks answered with a SAML status before any login is asked for."""
-        request = saml_requests.AuthnRequest(
-            id=pending.request_id or "", issuer=sp.entity_id, issue_instant=pending.created,
-            protocol_binding=None,
-        )
-        saml_requests.check_protocol_binding(request)
+        saml_requests.check_protocol_binding(pending.protocol_binding)
         self._name_id_format(pending, sp)
         supported = {c.value for c in AuthnContextClass}
         if pending.requested_contexts and not supported.intersection(pending.requested_contexts):

@@ -45,8 +45,8 @@ def parse(data: bytes, *, max_bytes: int = MAX_XML_BYTES) -> etree._Element:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
         raise XMLError(f"not well-formed XML: {exc.msg}") from None
-    tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    docinfo = root.getroottree().docinfo
+    if getattr(docinfo, "doctype", "") or docinfo.internalDTD is not None:
         raise XMLError("XML document has a DOCTYPE; DTDs and entities are refused")
     if root.xpath("boolean(//*[namespace-uri()='http://www.w3.org/2001/XInclude'])"):
         raise XMLError("XML document uses XInclude; refused")
@@ -59,7 +59,7 @@ def text_of(element: etree._Element) -> str:
     ``element.text`` stops at the first comment (``admin<!---->.evil`` reads ``admin``);
     this joins every text node, the way canonicalization sees it.
     """
-    return "".join(element.itertext())
+    return "".join(str(t) for t in element.itertext())
 
 
 def to_bytes(element: etree._Element) -> bytes:

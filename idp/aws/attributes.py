@@ -1,4 +1,4 @@
-"""AWS SAML attributes (IAM User Guide, "Configure SAML assertions for the authentication response").
+"""AWS SAML attributes (IAM User Guide: "Configure SAML assertions for the auth response").
 
 ``release(user, directory, sp)`` turns a directory user into the attributes AWS reads:
 ``Role`` (one ``role-arn,provider-arn`` value per role), ``RoleSessionName``, and, when
@@ -16,7 +16,7 @@ from idp.errors import FatalRequestError, NoAwsRole
 from idp.saml.assertions import Attribute
 from idp.saml.providers import ServiceProvider
 
-__all__ = ["AwsAttribute", "AttributeReleaseError", "release"]
+__all__ = ["AttributeReleaseError", "AwsAttribute", "release"]
 
 #: RoleSessionName and SourceIdentity share this pattern (AWS docs; STS API reference).
 SESSION_NAME_RE: Final = re.compile(r"^[a-zA-Z_0-9+=,.@-]{2,64}$")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -36,20 +35,21 @@ from idp.saml.signing import Digest, SignatureAlgorithm, SigningPolicy
 __all__ = ["demo_directory", "demo_yaml", "load_directory", "parse_directory"]
 
 T = TypeVar("T")
-SESSION_NAME_RE: Final = re.compile(r"^[\w+=,.@-]{2,64}$")
 MAX_CONFIG_BYTES: Final = 4 * 1024 * 1024
 
 
 class _Node:
     """A YAML node plus the file it came from; every accessor reports errors with its line."""
 
-    def __init__(self, node: yaml.Node, source: str) -> None:
+    def __init__(self, node: yaml.Node, source: str, line: int | None = None) -> None:
         self.node = node
         self.source = source
+        self._line = line
 
     @property
     def line(self) -> int:
-        return self.node.start_mark.line + 1
+        """The line of the key that introduced this value (else where the value starts)."""
+        return self._line if self._line is not None else self.node.start_mark.line + 1
 
     def fail(self, message: str) -> ConfigError:
         return ConfigError(message, source=self.source, line=self.line)
@@ -71,7 +71,7 @@ class _Node:
                 raise where.fail(
                     f"unknown key {key!r} in {what} (expected one of: {', '.join(sorted(allowed))})"
                 )
-            out[key] = _Node(value_node, self.source)
+            out[key] = _Node(value_node, self.source, where.line)
         return out
 
     def sequence(self, what: str) -> list[_Node]:
@@ -115,71 +115,54 @@ class _Node:
 
     def plain(self) -> Any:
         """The node as plain Python data (for JSON-like blobs such as trust policies)."""
-        return yaml.SafeLoader("").construct_document(self.node)  # type: ignore[no-untyped-call]
+        return yaml.SafeLoader("").construct_document(self.node)
 
 
-def _opt(
-    fields: dict[str, _Node], key: str, read: Callable[[_Node], T], default: T
-) -> T:
-    return read(fields[key]) if key in fields else default
+class _Fields:
+    """The keys of one YAML mapping, each read with its own type and default."""
+
+    def __init__(self, node: _Node, what: str, allowed: frozenset[str]) -> None:
+        self.node = node
+        self.nodes = node.mapping(what, allowed)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.nodes
+
+    def __getitem__(self, key: str) -> _Node:
+        return self.nodes[key]
+
+    def get(self, key: str) -> _Node | None:
+        return self.nodes.get(key)
+
+    def string(self, key: str, default: T) -> str | T:
+        return self.nodes[key].string(key) if key in self.nodes else default
+
+    def strings(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        return self.nodes[key].strings(key) if key in self.nodes else default
+
+    def integer(self, key: str, low: int, high: int, default: T) -> int | T:
+        return self.nodes[key].integer(key, low, high) if key in self.nodes else default
+
+    def boolean(self, key: str, default: bool) -> bool:
+        return self.nodes[key].boolean(key) if key in self.nodes else default
+
+    def mapping(self, key: str, what: str) -> dict[str, _Node]:
+        return self.nodes[key].mapping(what) if key in self.nodes else {}
+
+    def sequence(self, key: str, what: str) -> list[_Node]:
+        return self.nodes[key].sequence(what) if key in self.nodes else []
 
 
-def _attribute_map(node: _Node, what: str) -> dict[str, tuple[str, ...]]:
-    return {k: v.strings(f"{what}.{k}") for k, v in node.mapping(what).items()}
+def _attribute_map(fields: _Fields, key: str) -> dict[str, tuple[str, ...]]:
+    return {k: v.strings(f"{key}.{k}") for k, v in fields.mapping(key, key).items()}
 
 
-def _tags(node: _Node, what: str) -> dict[str, str]:
-    tags = {k: v.string(f"{what}.{k}") for k, v in node.mapping(what).items()}
-    for key in tags:
-        if key.lower().startswith("aws:"):
-            raise node.fail(f"{what}: tag key {key!r} may not start with 'aws:'")
+def _tags(fields: _Fields, key: str) -> dict[str, str]:
+    tags = {k: v.string(f"{key}.{k}") for k, v in fields.mapping(key, key).items()}
+    for tag in tags:
+        if tag.lower().startswith("aws:"):
+            raise fields[key].fail(f"{key}: tag key {tag!r} may not start with 'aws:'")
     return tags
-
-
-def _accounts(node: _Node) -> dict[str, Account]:
-    accounts: dict[str, Account] = {}
-    allowed = frozenset({"alias", "saml_provider", "roles", "provider_metadata"})
-    role_keys = frozenset({"max_session_duration", "path", "trust_policy"})
-    for account_id, body in node.mapping("accounts").items():
-        if not ACCOUNT_ID_RE.match(account_id):
-            raise body.fail(f"account id {account_id!r} must be 12 digits (quote it in YAML)")
-        fields = body.mapping(f"account {account_id}", allowed)
-        provider = _opt(fields, "saml_provider", lambda n: n.string("saml_provider"), "CorpIdP")
-        if not PROVIDER_NAME_RE.match(provider):
-            raise fields["saml_provider"].fail(f"saml_provider {provider!r} must match [\\w._-]+")
-        provider_arn = f"arn:aws:iam::{account_id}:saml-provider/{provider}"
-        roles = []
-        for role_name, role_body in _opt(
-            fields, "roles", lambda n: n.mapping(f"roles of {account_id}"), {}
-        ).items():
-            rf = role_body.mapping(f"role {role_name}", role_keys)
-            path = _opt(rf, "path", lambda n: n.string("path"), "/")
-            if not (path.startswith("/") and path.endswith("/")):
-                raise rf["path"].fail("path must start and end with '/'")
-            role = Role(
-                account_id=account_id,
-                name=role_name,
-                path=path,
-                max_session_duration=_opt(
-                    rf, "max_session_duration",
-                    lambda n: n.integer("max_session_duration", 3600, 43200), 3600,
-                ),
-                trust_policy=_opt(rf, "trust_policy", lambda n: n.plain(), None)
-                or _default_trust_policy(provider_arn),
-            )
-            if not ROLE_ARN_RE.match(role.arn):
-                raise role_body.fail(f"role name {role_name!r} is not a valid IAM role name")
-            roles.append(role)
-        accounts[account_id] = Account(
-            id=account_id,
-            alias=_opt(fields, "alias", lambda n: n.string("alias"), None),
-            saml_provider=provider,
-            roles=tuple(roles),
-            provider_metadata=_opt(
-                fields, "provider_metadata", lambda n: n.string("provider_metadata"), None
-            ),
-        )
-    return accounts
 
 
 def _default_trust_policy(provider_arn: str) -> dict[str, Any]:
@@ -196,14 +179,64 @@ def _default_trust_policy(provider_arn: str) -> dict[str, Any]:
     }
 
 
+_ACCOUNT_KEYS: Final = frozenset({"alias", "saml_provider", "roles", "provider_metadata"})
+_ROLE_KEYS: Final = frozenset({"max_session_duration", "path", "trust_policy"})
+
+
+def _role(account_id: str, provider_arn: str, name: str, body: _Node) -> Role:
+    fields = _Fields(body, f"role {name}", _ROLE_KEYS)
+    path = fields.string("path", "/")
+    if not (path.startswith("/") and path.endswith("/")):
+        raise fields["path"].fail("path must start and end with '/'")
+    policy = fields["trust_policy"].plain() if "trust_policy" in fields else None
+    if policy is not None and not isinstance(policy, dict):
+        raise fields["trust_policy"].fail("trust_policy must be a policy document (a mapping)")
+    role = Role(
+        account_id=account_id,
+        name=name,
+        path=path,
+        max_session_duration=fields.integer("max_session_duration", 3600, 43200, 3600),
+        trust_policy=policy or _default_trust_policy(provider_arn),
+    )
+    if not ROLE_ARN_RE.match(role.arn):
+        raise body.fail(f"role name {name!r} is not a valid IAM role name")
+    return role
+
+
+def _accounts(node: _Node) -> dict[str, Account]:
+    accounts: dict[str, Account] = {}
+    for account_id, body in node.mapping("accounts").items():
+        if not ACCOUNT_ID_RE.match(account_id):
+            raise body.fail(f"account id {account_id!r} must be 12 digits (quote it in YAML)")
+        fields = _Fields(body, f"account {account_id}", _ACCOUNT_KEYS)
+        provider = fields.string("saml_provider", "CorpIdP")
+        if not PROVIDER_NAME_RE.match(provider):
+            raise fields["saml_provider"].fail(f"saml_provider {provider!r} must match [\\w._-]+")
+        provider_arn = f"arn:aws:iam::{account_id}:saml-provider/{provider}"
+        roles = tuple(
+            _role(account_id, provider_arn, name, role_body)
+            for name, role_body in fields.mapping("roles", f"roles of {account_id}").items()
+        )
+        accounts[account_id] = Account(
+            id=account_id,
+            alias=fields.string("alias", None),
+            saml_provider=provider,
+            roles=roles,
+            provider_metadata=fields.string("provider_metadata", None),
+        )
+    return accounts
+
+
+_GROUP_KEYS: Final = frozenset({"roles", "attributes", "principal_tags", "session_duration"})
+
+
 def _groups(node: _Node, accounts: dict[str, Account]) -> dict[str, Group]:
     known_roles = {role.arn for acct in accounts.values() for role in acct.roles}
-    allowed = frozenset({"roles", "attributes", "principal_tags", "session_duration"})
     groups: dict[str, Group] = {}
     for name, body in node.mapping("groups").items():
-        fields = body.mapping(f"group {name}", allowed)
+        fields = _Fields(body, f"group {name}", _GROUP_KEYS)
         roles: list[str] = []
-        for item in _opt(fields, "roles", lambda n: n.sequence(f"roles of group {name}"), []):
+        for item in fields.sequence("roles", f"roles of group {name}"):
             arn = item.string("role ARN").strip()
             if not ROLE_ARN_RE.match(arn):
                 raise item.fail(f"{arn!r} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
@@ -213,12 +246,9 @@ def _groups(node: _Node, accounts: dict[str, Account]) -> dict[str, Group]:
         groups[name] = Group(
             name=name,
             roles=tuple(roles),
-            attributes=_opt(fields, "attributes", lambda n: _attribute_map(n, "attributes"), {}),
-            principal_tags=_opt(fields, "principal_tags", lambda n: _tags(n, "principal_tags"), {}),
-            session_duration=_opt(
-                fields, "session_duration",
-                lambda n: n.integer("session_duration", 900, 43200), None,
-            ),
+            attributes=_attribute_map(fields, "attributes"),
+            principal_tags=_tags(fields, "principal_tags"),
+            session_duration=fields.integer("session_duration", 900, 43200, None),
         )
     return groups
 
@@ -234,45 +264,49 @@ def _totp_secret(node: _Node) -> str:
     return secret
 
 
+_USER_KEYS: Final = frozenset({
+    "password", "password_hash", "display_name", "email", "groups", "totp_secret",
+    "attributes", "principal_tags", "source_identity",
+})
+
+
+def _password_hash(fields: _Fields, username: str) -> str:
+    if ("password" in fields) == ("password_hash" in fields):
+        raise fields.node.fail(f"user {username} needs exactly one of password / password_hash")
+    if "password" in fields:
+        return hash_password(fields["password"].string("password"))
+    password_hash = fields["password_hash"].string("password_hash")
+    if not is_hash(password_hash):
+        raise fields["password_hash"].fail(
+            "password_hash must look like pbkdf2-sha256$ITERATIONS$SALT$HASH"
+        )
+    return password_hash
+
+
 def _users(node: _Node, groups: dict[str, Group]) -> dict[str, User]:
-    allowed = frozenset({
-        "password", "password_hash", "display_name", "email", "groups", "totp_secret",
-        "attributes", "principal_tags", "source_identity",
-    })
     users: dict[str, User] = {}
     for username, body in node.mapping("users").items():
-        fields = body.mapping(f"user {username}", allowed)
-        if ("password" in fields) == ("password_hash" in fields):
-            raise body.fail(f"user {username} needs exactly one of password / password_hash")
-        if "password" in fields:
-            password_hash = hash_password(fields["password"].string("password"))
-        else:
-            password_hash = fields["password_hash"].string("password_hash")
-            if not is_hash(password_hash):
-                raise fields["password_hash"].fail(
-                    "password_hash must look like pbkdf2-sha256$ITERATIONS$SALT$HASH"
-                )
+        fields = _Fields(body, f"user {username}", _USER_KEYS)
+        password_hash = _password_hash(fields, username)
         if "email" not in fields:
             raise body.fail(f"user {username} needs an email")
         email = fields["email"].string("email")
         if "@" not in email:
             raise fields["email"].fail(f"email {email!r} has no '@'")
-        member_of = _opt(fields, "groups", lambda n: n.strings("groups"), ())
+        member_of = fields.strings("groups")
         for group in member_of:
             if group not in groups:
                 raise fields["groups"].fail(f"user {username} is in group {group!r}, not defined")
         users[username] = User(
             username=username,
             password_hash=password_hash,
-            display_name=_opt(fields, "display_name", lambda n: n.string("display_name"), username),
+            display_name=fields.string("display_name", username),
             email=email,
             groups=member_of,
-            totp_secret=_opt(fields, "totp_secret", _totp_secret, None),
-            attributes=_opt(fields, "attributes", lambda n: _attribute_map(n, "attributes"), {}),
-            principal_tags=_opt(fields, "principal_tags", lambda n: _tags(n, "principal_tags"), {}),
-            source_identity=_opt(
-                fields, "source_identity", lambda n: n.string("source_identity"), None
-            ),
+            totp_secret=_totp_secret(fields["totp_secret"]) if "totp_secret" in fields else None,
+            attributes=_attribute_map(fields, "attributes"),
+            principal_tags=_tags(fields, "principal_tags"),
+            source_identity=fields.string("source_identity", None),
         )
     return users
 
@@ -298,71 +332,68 @@ _SP_KEYS: Final = frozenset({
 })
 
 
+def _choice(fields: _Fields, key: str, parse: Callable[[str], T], default: T) -> T:
+    if key not in fields:
+        return default
+    text = fields[key].string(key)
+    try:
+        return parse(text)
+    except (ValueError, KeyError):
+        raise fields[key].fail(f"unsupported {key} {text!r}") from None
+
+
+def _signing_policy(fields: _Fields) -> SigningPolicy:
+    try:
+        return SigningPolicy(
+            sign_assertion=fields.boolean("sign_assertion", True),
+            sign_response=fields.boolean("sign_response", False),
+            signature_algorithm=_choice(
+                fields, "signature_algorithm", SignatureAlgorithm.from_name,
+                SignatureAlgorithm.RSA_SHA256,
+            ),
+            digest=_choice(fields, "digest_algorithm", Digest.from_name, Digest.SHA256),
+        )
+    except ValueError as exc:
+        raise fields.node.fail(str(exc)) from None
+
+
 def _service_provider(node: _Node, aws_acs: str, base: Path | None) -> ServiceProvider:
-    fields = node.mapping("service provider", _SP_KEYS)
+    fields = _Fields(node, "service provider", _SP_KEYS)
     if "entity_id" not in fields:
         raise node.fail("service provider needs an entity_id")
     entity_id = fields["entity_id"].string("entity_id")
-    is_aws = entity_id == AWS_ENTITY_ID
-    default_acs = (aws_acs,) if is_aws else ()
-    acs_urls = _opt(fields, "acs_urls", lambda n: n.strings("acs_urls"), default_acs)
+    default_acs = (aws_acs,) if entity_id == AWS_ENTITY_ID else ()
+    acs_urls = fields.strings("acs_urls", default_acs)
     if not acs_urls:
         raise node.fail(f"service provider {entity_id} needs acs_urls")
-    for url, where in zip(acs_urls, [fields.get("acs_urls", node)] * len(acs_urls), strict=True):
+    for url in acs_urls:
         if not url.startswith(("http://", "https://")):
-            raise where.fail(f"ACS URL {url!r} must be an http(s) URL")
-
-    def enum_of(key: str, parse: Callable[[str], T], default: T) -> T:
-        if key not in fields:
-            return default
-        text = fields[key].string(key)
-        try:
-            return parse(text)
-        except (ValueError, KeyError):
-            raise fields[key].fail(f"unsupported {key} {text!r}") from None
-
-    name_id_format = enum_of("name_id_format", NameIDFormat.from_name, NameIDFormat.PERSISTENT)
+            raise fields["acs_urls"].fail(f"ACS URL {url!r} must be an http(s) URL")
+    name_id_format = _choice(
+        fields, "name_id_format", NameIDFormat.from_name, NameIDFormat.PERSISTENT
+    )
     if name_id_format not in ISSUABLE_NAMEID_FORMATS:
         raise fields["name_id_format"].fail(
             f"name_id_format must be one of: {', '.join(f.value for f in ISSUABLE_NAMEID_FORMATS)}"
         )
-    try:
-        signing = SigningPolicy(
-            sign_assertion=_opt(fields, "sign_assertion", lambda n: n.boolean("sign_assertion"), True),
-            sign_response=_opt(fields, "sign_response", lambda n: n.boolean("sign_response"), False),
-            signature_algorithm=enum_of(
-                "signature_algorithm", SignatureAlgorithm.from_name, SignatureAlgorithm.RSA_SHA256
-            ),
-            digest=enum_of("digest_algorithm", Digest.from_name, Digest.SHA256),
-        )
-    except ValueError as exc:
-        raise node.fail(str(exc)) from None
-    certificates = _opt(fields, "certificates", lambda n: _certificates(n, base), ())
-    want_signed = _opt(
-        fields, "want_authn_requests_signed", lambda n: n.boolean("want_authn_requests_signed"),
-        False,
-    )
+    certificates = _certificates(fields["certificates"], base) if "certificates" in fields else ()
+    want_signed = fields.boolean("want_authn_requests_signed", False)
     if want_signed and not certificates:
         raise fields["want_authn_requests_signed"].fail(
             "want_authn_requests_signed needs the SP's certificates to check signatures with"
         )
-    role_session_name = _opt(
-        fields, "role_session_name", lambda n: n.string("role_session_name"), "email"
-    )
     return ServiceProvider(
         entity_id=entity_id,
         acs_urls=acs_urls,
         name_id_format=name_id_format,
-        signing=signing,
+        signing=_signing_policy(fields),
         want_authn_requests_signed=want_signed,
         certificates=certificates,
-        audience=_opt(fields, "audience", lambda n: n.string("audience"), None),
-        release=_opt(fields, "release", lambda n: n.strings("release"), ("email", "display_name", "groups")),
-        session_duration=_opt(
-            fields, "session_duration", lambda n: n.integer("session_duration", 900, 43200), None
-        ),
-        role_session_name=role_session_name,
-        source_identity=_opt(fields, "source_identity", lambda n: n.string("source_identity"), None),
+        audience=fields.string("audience", None),
+        release=fields.strings("release", ("email", "display_name", "groups")),
+        session_duration=fields.integer("session_duration", 900, 43200, None),
+        role_session_name=fields.string("role_session_name", "email"),
+        source_identity=fields.string("source_identity", None),
     )
 
 
@@ -386,7 +417,8 @@ def _iter_docs(text: str, source: str) -> Iterator[yaml.Node]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError(f"YAML syntax error: {exc.problem or exc}", source=source, line=line) from None
+        problem = exc.problem or str(exc)
+        raise ConfigError(f"YAML syntax error: {problem}", source=source, line=line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML error: {exc}", source=source) from None
 
@@ -422,7 +454,8 @@ def load_directory(path: Path, *, aws_acs: str) -> Directory:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"config file is not UTF-8 (byte {exc.start})", source=str(path)) from None
+        problem = f"config file is not UTF-8 (byte {exc.start})"
+        raise ConfigError(problem, source=str(path)) from None
     return parse_directory(text, aws_acs=aws_acs, source=str(path), base=path.parent)
 
 

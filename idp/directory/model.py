@@ -23,7 +23,9 @@ __all__ = [
 AWS_ENTITY_ID: Final = "urn:amazon:webservices"
 
 ACCOUNT_ID_RE: Final = re.compile(r"^\d{12}$")
-ROLE_ARN_RE: Final = re.compile(r"^arn:aws:iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$")
+ROLE_ARN_RE: Final = re.compile(
+    r"^arn:aws:iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$"
+)
 PROVIDER_NAME_RE: Final = re.compile(r"^[\w._-]{1,128}$")
 
 

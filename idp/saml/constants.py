@@ -88,9 +88,9 @@ class AuthnContextClass(StrEnum):
     SAML has no class for "password plus TOTP"; REFEDS MFA is the widely used URI for it.
     """
 
-    PASSWORD = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"
+    PASSWORD = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"  # noqa: S105 (a URI)
     PASSWORD_PROTECTED_TRANSPORT = (
-        "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"  # noqa: S105
     )
     MFA = "https://refeds.org/profile/mfa"
     UNSPECIFIED = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lxml import etree
-from signxml import InvalidInput, SignatureConfiguration, XMLVerifier
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
-from signxml.exceptions import InvalidSignature
+from signxml.exceptions import InvalidInput, InvalidSignature
+from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from idp.clock import parse_instant
 from idp.errors import (
@@ -145,11 +145,10 @@ def resolve_acs(request: AuthnRequest, sp: ServiceProvider) -> str:
     return sp.default_acs
 
 
-def check_protocol_binding(request: AuthnRequest) -> None:
-    if request.protocol_binding not in (None, Binding.POST.value):
-        raise UnsupportedBinding(
-            f"this IdP answers over HTTP-POST only, not {request.protocol_binding}"
-        )
+def check_protocol_binding(protocol_binding: str | None) -> None:
+    """The IdP answers over HTTP-POST only (what AWS and browsers use)."""
+    if protocol_binding not in (None, Binding.POST.value):
+        raise UnsupportedBinding(f"this IdP answers over HTTP-POST only, not {protocol_binding}")
 
 
 def check_post_signature(root: etree._Element, sp: ServiceProvider) -> None:
@@ -173,7 +172,7 @@ def check_post_signature(root: etree._Element, sp: ServiceProvider) -> None:
             )
         except (InvalidSignature, InvalidInput):
             continue
-        signed = result.signed_xml
+        signed = result.signed_xml if not isinstance(result, list) else None
         if signed is None or signed.tag != root.tag or signed.get("ID") != root.get("ID"):
             raise RequestSignatureError("the signature does not cover the AuthnRequest itself")
         return

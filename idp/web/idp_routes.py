@@ -227,7 +227,8 @@ async def _login_post(request: Request) -> Response:
             user = check_password(directory, username, password)
         mfa = check_second_factor(user, otp, state.totp)
     except MfaRequired as exc:
-        request.session["mfa_user"] = {"username": username, "at": format_instant(state.clock.now())}
+        started = format_instant(state.clock.now())
+        request.session["mfa_user"] = {"username": username, "at": started}
         return _login_page(request, pending_id=pending_id, status=exc.http_status,
                            error=str(exc), username=username, mfa_step=True)
     except AuthnFailed as exc:

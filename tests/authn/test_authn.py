@@ -1,0 +1,81 @@
+"""Passwords and TOTP: right answers pass, wrong and replayed ones do not, users stay secret."""
+
+from __future__ import annotations
+
+import pyotp
+import pytest
+
+from idp.authn.login import MfaRequired, authenticate
+from idp.authn.passwords import hash_password, is_hash, verify_password
+from idp.authn.totp import TotpGuard
+from idp.errors import AuthnFailed
+from idp.saml.constants import AuthnContextClass
+from tests.conftest import CAROL_SECRET
+
+
+def test_password_hash_round_trip_and_salting():
+    """Hashes verify, differ per call (salted), and reject the wrong password."""
+    first, second = hash_password("s3cret"), hash_password("s3cret")
+    assert first != second and is_hash(first)
+    assert verify_password("s3cret", first)
+    assert not verify_password("s3cret ", first)
+    assert not verify_password("s3cret", None)
+    assert not verify_password("s3cret", "not-a-hash")
+
+
+def test_unknown_user_and_wrong_password_get_the_same_message(directory, clock):
+    """Login failures never reveal whether the user exists."""
+    guard = TotpGuard(clock)
+    messages = set()
+    for username, password in [("bob", "wrong"), ("nobody", "bob-password")]:
+        with pytest.raises(AuthnFailed) as info:
+            authenticate(directory, username, password, None, guard=guard, clock=clock)
+        messages.add(str(info.value))
+    assert messages == {"Invalid username or password."}
+
+
+def test_password_login_is_password_context(directory, clock):
+    """bob's login is password-only: PasswordProtectedTransport over TLS, Password otherwise."""
+    principal = authenticate(directory, "bob", "bob-password", None,
+                             guard=TotpGuard(clock), clock=clock)
+    assert not principal.mfa
+    assert principal.context(secure_transport=True) is AuthnContextClass.PASSWORD_PROTECTED_TRANSPORT
+    assert principal.context(secure_transport=False) is AuthnContextClass.PASSWORD
+
+
+def test_carol_needs_a_correct_unused_totp_code(directory, clock):
+    """MFA: no code asks for one, a wrong code fails, the right one works once, then refuses."""
+    guard = TotpGuard(clock)
+    with pytest.raises(MfaRequired):
+        authenticate(directory, "carol", "carol-password", None, guard=guard, clock=clock)
+    code = pyotp.TOTP(CAROL_SECRET).at(clock.now())
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    with pytest.raises(AuthnFailed, match="not correct"):
+        authenticate(directory, "carol", "carol-password", wrong, guard=guard, clock=clock)
+    principal = authenticate(directory, "carol", "carol-password", code, guard=guard, clock=clock)
+    assert principal.mfa and principal.context(secure_transport=False) is AuthnContextClass.MFA
+    with pytest.raises(AuthnFailed, match="already used"):
+        authenticate(directory, "carol", "carol-password", code, guard=guard, clock=clock)
+    clock.advance(30)
+    fresh = pyotp.TOTP(CAROL_SECRET).at(clock.now())
+    assert authenticate(directory, "carol", "carol-password", fresh, guard=guard, clock=clock).mfa
+
+
+def test_totp_accepts_one_step_of_drift_but_not_two(clock):
+    """RFC 6238 §5.2: the previous step is still accepted; older ones are not."""
+    guard = TotpGuard(clock)
+    old = pyotp.TOTP(CAROL_SECRET).at(clock.now())
+    clock.advance(30)
+    assert guard.check("u1", CAROL_SECRET, old) is None
+    clock.advance(60)
+    assert guard.check("u2", CAROL_SECRET, old) == "invalid"
+    assert guard.check("u3", CAROL_SECRET, "12ab56") == "invalid"
+
+
+def test_wrong_password_with_a_valid_code_does_not_burn_the_code(directory, clock):
+    """The code is only consumed after the password is right."""
+    guard = TotpGuard(clock)
+    code = pyotp.TOTP(CAROL_SECRET).at(clock.now())
+    with pytest.raises(AuthnFailed, match="Invalid username or password"):
+        authenticate(directory, "carol", "nope", code, guard=guard, clock=clock)
+    assert authenticate(directory, "carol", "carol-password", code, guard=guard, clock=clock).mfa

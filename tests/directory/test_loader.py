@@ -1,0 +1,156 @@
+"""The directory file: the demo's contract, and every mistake reported with file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from idp.directory import demo_yaml, load_directory, parse_directory
+from idp.directory.model import AWS_ENTITY_ID
+from idp.errors import ConfigError
+from idp.saml.constants import NameIDFormat
+from idp.saml.signing import Digest, SignatureAlgorithm
+
+ACS = "http://idp.test/aws/saml"
+
+
+def parse(text: str):
+    return parse_directory(text, aws_acs=ACS, source="dir.yaml")
+
+
+def test_demo_directory_has_the_documented_accounts_roles_and_users(directory):
+    """The demo names are a contract the README and later issues rely on."""
+    assert {a.id: a.alias for a in directory.accounts.values()} == {
+        "111122223333": "corp-prod", "444455556666": "corp-dev"}
+    assert {a.saml_provider for a in directory.accounts.values()} == {"CorpIdP"}
+    roles = {r.arn: r.max_session_duration for a in directory.accounts.values() for r in a.roles}
+    assert roles == {
+        "arn:aws:iam::111122223333:role/Admin": 43200,
+        "arn:aws:iam::111122223333:role/ReadOnly": 3600,
+        "arn:aws:iam::444455556666:role/Developer": 3600,
+    }
+    grants = {u: [g.role_arn.rsplit("/", 1)[1] for g in directory.roles_for(directory.user(u))]
+              for u in directory.users}
+    assert grants == {"alice": ["Admin", "ReadOnly", "Developer"], "bob": ["ReadOnly"],
+                      "carol": ["Admin"], "dave": []}
+    assert directory.user("carol").totp_secret == "MNQXE33MFVSGK3LPFV2G65DQFVVWK6JB"
+    assert directory.user("alice").email == "alice@corp.example"
+
+
+def test_role_grants_pair_the_role_with_its_own_accounts_provider(directory):
+    """Each Role value is role-arn,provider-arn with the provider of the role's account."""
+    values = [g.attribute_value for g in directory.roles_for(directory.user("alice"))]
+    assert "arn:aws:iam::444455556666:role/Developer,"\
+        "arn:aws:iam::444455556666:saml-provider/CorpIdP" in values
+
+
+def test_each_role_trusts_its_accounts_provider_for_assume_role_with_saml(directory):
+    """Default trust policy: Principal.Federated is the account's provider."""
+    account = directory.accounts["444455556666"]
+    statement = account.roles[0].trust_policy["Statement"][0]
+    assert statement["Principal"]["Federated"] == account.provider_arn
+    assert statement["Action"] == "sts:AssumeRoleWithSAML"
+
+
+def test_aws_sp_is_always_registered_with_the_console_acs(directory):
+    """Without service_providers the AWS SP still exists, pointing at /aws/saml."""
+    sp = directory.service_provider(AWS_ENTITY_ID)
+    assert sp is not None and sp.acs_urls == (ACS,)
+
+
+def test_aws_sp_can_be_pointed_at_real_aws():
+    """A config may send users to https://signin.aws.amazon.com/saml instead."""
+    d = parse(demo_yaml().replace(
+        "service_providers: []",
+        "service_providers:\n  - entity_id: urn:amazon:webservices\n"
+        "    acs_urls: [https://signin.aws.amazon.com/saml]\n    session_duration: 43200\n"))
+    sp = d.service_provider(AWS_ENTITY_ID)
+    assert sp.acs_urls == ("https://signin.aws.amazon.com/saml",)
+    assert sp.session_duration == 43200
+
+
+def test_plain_passwords_are_hashed_at_load(directory):
+    """No plaintext password survives loading."""
+    assert directory.user("bob").password_hash.startswith("pbkdf2-sha256$")
+    assert "bob-password" not in directory.user("bob").password_hash
+
+
+def test_sp_signing_choices_are_parsed():
+    """Per-SP signing: both elements, SHA-512, and SHA-1 only when explicitly asked."""
+    d = parse(
+        "service_providers:\n"
+        "  - entity_id: https://sp.test\n    acs_urls: [https://sp.test/acs]\n"
+        "    sign_response: true\n    signature_algorithm: rsa-sha512\n"
+        "    digest_algorithm: sha512\n    name_id_format: email\n"
+        "  - entity_id: https://legacy.test\n    acs_urls: [https://legacy.test/acs]\n"
+        "    signature_algorithm: rsa-sha1\n    digest_algorithm: sha1\n"
+    )
+    sp = d.service_provider("https://sp.test")
+    assert sp.signing.sign_response and sp.signing.sign_assertion
+    assert sp.signing.signature_algorithm is SignatureAlgorithm.RSA_SHA512
+    assert sp.signing.digest is Digest.SHA512
+    assert sp.name_id_format is NameIDFormat.EMAIL
+    assert d.service_provider("https://legacy.test").signing.uses_sha1
+    assert not sp.signing.uses_sha1
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("users:\n  x:\n    pasword: a\n", 3, "unknown key 'pasword'"),
+        ("users:\n  x:\n    password: a\n", 2, "needs an email"),
+        ("users:\n  x:\n    password: a\n    password_hash: b\n    email: x@y\n", 2,
+         "exactly one of password / password_hash"),
+        ("users:\n  x:\n    password: a\n    email: nope\n", 4, "has no '@'"),
+        ("users:\n  x:\n    password: a\n    email: x@y\n    groups: [ghost]\n", 5,
+         "group 'ghost', not defined"),
+        ("users:\n  x:\n    password: a\n    email: x@y\n    totp_secret: '!!'\n", 5,
+         "base32"),
+        ("users:\n  x:\n    password: a\n    email: x@y\n    totp_secret: MZXW6YTB\n", 5,
+         "at least 128"),
+        ("accounts:\n  '1234':\n    alias: x\n", 2, "must be 12 digits"),
+        ("accounts:\n  '111122223333':\n    roles:\n      Admin:\n"
+         "        max_session_duration: 99\n", 5, "between 3600 and 43200"),
+        ("groups:\n  g:\n    roles: ['arn:aws:iam::111122223333:role/Nope']\n", 3,
+         "which no account defines"),
+        ("groups:\n  g:\n    roles: [not-an-arn]\n", 3, "is not a role ARN"),
+        ("users:\n  a: {}\n  a: {}\n", 3, "duplicate key 'a'"),
+        ("users: [1, 2]\n", 1, "users must be a mapping"),
+        ("service_providers:\n  - acs_urls: [https://x]\n", 2, "needs an entity_id"),
+        ("service_providers:\n  - entity_id: e\n    acs_urls: [ftp://x]\n", 3, "http(s) URL"),
+        ("service_providers:\n  - entity_id: e\n    acs_urls: [https://x]\n"
+         "    signature_algorithm: rsa-md5\n", 4, "unsupported signature_algorithm"),
+        ("service_providers:\n  - entity_id: e\n    acs_urls: [https://x]\n"
+         "    want_authn_requests_signed: true\n", 4, "needs the SP's certificates"),
+        ("service_providers:\n  - entity_id: e\n    acs_urls: [https://x]\n"
+         "    sign_assertion: false\n", 2, "at least one of sign_assertion"),
+        ("service_providers:\n  - entity_id: e\n    acs_urls: [https://x]\n"
+         "    name_id_format: kerberos\n", 4, "unsupported name_id_format"),
+        ("users:\n  x: [\n", 3, "YAML syntax error"),
+        ("colour: blue\n", 1, "unknown key 'colour' in the top level"),
+    ],
+)
+def test_mistakes_are_reported_with_file_line_and_reason(text, line, message):
+    """A broken file names itself, the line, and what is wrong."""
+    with pytest.raises(ConfigError) as info:
+        parse(text)
+    assert message in str(info.value)
+    assert str(info.value).startswith(f"dir.yaml:{line}: "), str(info.value)
+
+
+def test_load_directory_reports_unreadable_and_non_utf8_files(tmp_path: Path):
+    """Missing and non-UTF-8 files get a clear ConfigError, not an OSError."""
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_directory(tmp_path / "missing.yaml", aws_acs=ACS)
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(b"users:\n  j\xe9r\xf4me: {}\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_directory(bad, aws_acs=ACS)
+
+
+def test_demo_yaml_round_trips_through_a_file(tmp_path: Path):
+    """What `idp config --demo` prints loads back to the same users."""
+    path = tmp_path / "demo.yaml"
+    path.write_text(demo_yaml())
+    assert set(load_directory(path, aws_acs=ACS).users) == {"alice", "bob", "carol", "dave"}

@@ -1,0 +1,130 @@
+"""IdP-initiated sign-in over HTTP: login page, session cookie, MFA step, the auto-POST page."""
+
+from __future__ import annotations
+
+import pyotp
+from starlette.testclient import TestClient
+
+from tests.conftest import BASE_URL, CAROL_SECRET
+from tests.support import FORM_RE, auto_post, login, pending_id
+
+ROLE = "https://aws.amazon.com/SAML/Attributes/Role"
+
+
+def test_init_sends_an_anonymous_user_to_the_login_page(client):
+    """/idp/init without a session redirects (303) to /idp/login with a pending step."""
+    response = client.get("/idp/init", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("http://idp.test/idp/login?pending=")
+
+
+def test_bob_logs_in_and_gets_the_auto_post_page(client):
+    """The first form posts SAMLResponse and RelayState to the console ACS."""
+    page = login(client, "/idp/init?RelayState=https%3A%2F%2Fconsole.aws.amazon.com%2F",
+                 "bob", "bob-password")
+    assert page.status_code == 200
+    assert page.text.index("<form") == page.text.index('<form method="POST"')
+    posted = auto_post(page.text)
+    assert posted.action == "http://idp.test/aws/saml"
+    assert posted.relay_state == "https://console.aws.amazon.com/"
+    assert posted.attribute(ROLE) == [
+        "arn:aws:iam::111122223333:role/ReadOnly,arn:aws:iam::111122223333:saml-provider/CorpIdP"]
+    assert ">Continue</button>" in page.text
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_saml_response_input_is_written_the_way_scrapers_match_it(client):
+    """name before value, double quotes, no space before '/>' (saml2aws's regex)."""
+    page = login(client, "/idp/init", "bob", "bob-password")
+    assert FORM_RE.search(page.text)
+    assert '<input type="hidden" name="SAMLResponse" value="' in page.text
+
+
+def test_session_cookie_spares_a_second_login(client):
+    """After one login, /idp/init answers directly; the cookie is HttpOnly and SameSite=Lax."""
+    login(client, "/idp/init", "bob", "bob-password")
+    cookie_header = client.post("/idp/login", data={"username": "bob",
+                                                     "password": "bob-password"},
+                                follow_redirects=False).headers["set-cookie"]
+    assert "httponly" in cookie_header.lower() and "samesite=lax" in cookie_header.lower()
+    assert "secure" not in cookie_header.lower()  # plain-HTTP base URL
+    again = client.get("/idp/init", follow_redirects=True)
+    assert auto_post(again.text).action == "http://idp.test/aws/saml"
+
+
+def test_logout_ends_the_session(client):
+    """After /idp/logout the next sign-in asks for the password again."""
+    login(client, "/idp/init", "bob", "bob-password")
+    client.post("/idp/logout")
+    assert "/idp/login" in client.get("/idp/init", follow_redirects=False).headers["location"]
+
+
+def test_wrong_password_and_unknown_user_look_the_same(client):
+    """Both get HTTP 401 and the same message; nothing says which part was wrong."""
+    bodies = []
+    for username, password in [("bob", "nope"), ("mallory", "bob-password")]:
+        first = client.get("/idp/init", follow_redirects=True)
+        response = client.post("/idp/login", data={
+            "username": username, "password": password, "pending": pending_id(first.url)})
+        assert response.status_code == 401
+        assert "Invalid username or password." in response.text
+        pending = pending_id(first.url)
+        bodies.append(response.text.replace(username, "USER").replace(pending, "PENDING"))
+    assert bodies[0] == bodies[1]
+
+
+def test_carol_is_asked_for_a_code_then_signed_in(client, clock):
+    """Password alone → 401 code step; the right code completes the flow with MFA context."""
+    first = client.get("/idp/init", follow_redirects=True)
+    pending = pending_id(first.url)
+    step = client.post("/idp/login", data={"username": "carol", "password": "carol-password",
+                                           "pending": pending})
+    assert step.status_code == 401 and "6-digit code" in step.text
+    assert 'name="password"' not in step.text
+    code = pyotp.TOTP(CAROL_SECRET).at(clock.now())
+    done = client.post("/idp/login", data={"otp": code, "pending": pending},
+                       follow_redirects=True)
+    posted = auto_post(done.text)
+    assert b"https://refeds.org/profile/mfa" in posted.xml
+
+
+def test_carol_wrong_or_reused_code_is_refused(client_factory, clock):
+    """A wrong code and a replayed code both get 401 with distinct messages."""
+    client = client_factory()
+    code = pyotp.TOTP(CAROL_SECRET).at(clock.now())
+    wrong = f"{(int(code) + 7) % 1_000_000:06d}"
+    first = client.get("/idp/init", follow_redirects=True)
+    bad = client.post("/idp/login", data={"username": "carol", "password": "carol-password",
+                                          "otp": wrong, "pending": pending_id(first.url)})
+    assert bad.status_code == 401 and "The one-time code is not correct." in bad.text
+    ok = login(client, "/idp/init", "carol", "carol-password", otp=code)
+    assert auto_post(ok.text)
+    other = TestClient(client.app, base_url=BASE_URL)  # a second browser, same server
+    first = other.get("/idp/init", follow_redirects=True)
+    replay = other.post("/idp/login", data={"username": "carol", "password": "carol-password",
+                                            "otp": code, "pending": pending_id(first.url)})
+    assert replay.status_code == 401 and "already used" in replay.text
+
+
+def test_dave_without_roles_sees_a_clear_page(client):
+    """No role → 403 page naming the problem, and no form to the ACS."""
+    page = login(client, "/idp/init", "dave", "dave-password")
+    assert page.status_code == 403
+    assert "No AWS role for this user" in page.text
+    assert "SAMLResponse" not in page.text
+
+
+def test_login_page_without_pending_step_shows_who_is_signed_in(client):
+    """Visiting /idp/login directly, then signing in, shows the signed-in page."""
+    assert client.get("/idp/login").status_code == 200
+    page = client.post("/idp/login", data={"username": "alice", "password": "alice-password"},
+                       follow_redirects=True)
+    assert "Signed in as Alice Admin" in page.text
+
+
+def test_metadata_and_healthz(client):
+    """The metadata endpoint serves SAML metadata; /healthz answers ok."""
+    response = client.get("/idp/metadata")
+    assert response.headers["content-type"].startswith("application/samlmetadata+xml")
+    assert b'entityID="http://idp.test/idp/metadata"' in response.content
+    assert client.get("/healthz").text == "ok"
