@@ -37,7 +37,13 @@ from idp.saml.assertions import (
     build_status_response,
     new_id,
 )
-from idp.saml.bindings import PostForm, decode_post, decode_redirect, verify_redirect_signature
+from idp.saml.bindings import (
+    PostForm,
+    decode_post,
+    decode_redirect,
+    raw_params,
+    verify_redirect_signature,
+)
 from idp.saml.constants import ISSUABLE_NAMEID_FORMATS, AuthnContextClass, NameIDFormat
 from idp.saml.metadata import IdPDescription, render_metadata
 from idp.saml.providers import ServiceProvider
@@ -114,6 +120,7 @@ class IdentityProvider:
     def receive_redirect(
         self, params: Mapping[str, str], raw_query: str
     ) -> tuple[Pending, ServiceProvider]:
+        raw_params(raw_query)  # refuses a repeated SAMLRequest/RelayState/SigAlg/Signature
         saml_request = params.get("SAMLRequest")
         if not saml_request:
             raise MalformedRequest("the request has no SAMLRequest parameter")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import re
+import zlib
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
 
+from idp.clock import format_instant
 from idp.saml.constants import NS
 
 FORM_RE = re.compile(
@@ -66,3 +68,25 @@ def login(client, start_url: str, username: str, password: str, otp: str | None 
     if otp is not None:
         data["otp"] = otp
     return client.post("/idp/login", data=data, follow_redirects=True)
+
+
+def authn_request(clock, **overrides) -> bytes:
+    """A minimal AuthnRequest from the AWS SP (the registry always has it)."""
+    attrs = {
+        "ID": "_req1", "Version": "2.0", "IssueInstant": format_instant(clock.now()),
+        "Destination": "http://idp.test/idp/sso",
+    }
+    issuer = overrides.pop("issuer", "urn:amazon:webservices")
+    attrs.update({k: v for k, v in overrides.items() if v is not None})
+    for k in [k for k, v in overrides.items() if v is None]:
+        attrs.pop(k, None)
+    root = etree.Element(f"{{{NS['samlp']}}}AuthnRequest", nsmap={"samlp": NS["samlp"],
+                         "saml": NS["saml"]}, attrib=attrs)
+    if issuer is not None:
+        etree.SubElement(root, f"{{{NS['saml']}}}Issuer").text = issuer
+    return etree.tostring(root)
+
+
+def redirect_value(xml: bytes) -> str:
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return base64.b64encode(deflater.compress(xml) + deflater.flush()).decode()

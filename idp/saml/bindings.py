@@ -27,6 +27,7 @@ __all__ = [
     "decode_base64",
     "decode_post",
     "decode_redirect",
+    "raw_params",
     "verify_redirect_signature",
 ]
 
@@ -90,13 +91,29 @@ def decode_post(value: str, *, max_bytes: int) -> bytes:
     return raw
 
 
-def _raw_params(raw_query: str) -> dict[str, str]:
-    """Query parameters as sent (still URL-encoded), for signature checking."""
+#: Parameters of the Redirect binding; each may appear at most once (Bindings §3.4.4.1).
+_BINDING_PARAMS: Final = frozenset(
+    {"SAMLRequest", "SAMLResponse", "RelayState", "SigAlg", "Signature"}
+)
+
+
+def raw_params(raw_query: str) -> dict[str, str]:
+    """Query parameters as sent (values still URL-encoded), keyed by their *decoded* names.
+
+    A repeated binding parameter is refused: otherwise the signature could be checked over
+    one copy while the request is read from another.
+    """
     out: dict[str, str] = {}
     for part in raw_query.split("&"):
-        name, _, value = part.partition("=")
-        if name and name not in out:
-            out[name] = value
+        raw_name, _, value = part.partition("=")
+        name = unquote_plus(raw_name)
+        if not name:
+            continue
+        if name in out:
+            if name in _BINDING_PARAMS:
+                raise MalformedRequest(f"the query repeats the {name} parameter")
+            continue
+        out[name] = value
     return out
 
 
@@ -108,7 +125,7 @@ def verify_redirect_signature(
     The octets signed are the parameters *as they appear in the URL*, so the raw query string
     is used, never a re-encoding of decoded values.
     """
-    params = _raw_params(raw_query)
+    params = raw_params(raw_query)
     if "Signature" not in params or "SigAlg" not in params:
         raise RequestSignatureError("this service provider requires signed AuthnRequests")
     sig_alg = unquote_plus(params["SigAlg"])

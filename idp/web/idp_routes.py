@@ -118,8 +118,9 @@ def _continue(request: Request, pending: Pending, sp: ServiceProvider) -> Respon
     try:
         idp.precheck(pending, sp)
         principal = _principal(request)
-        if principal is not None and pending.force_authn and principal.instant < pending.created:
-            principal = None  # ForceAuthn: a login from before the request does not count
+        fresh = request.session.pop("fresh_login_for", None) == pending.id
+        if pending.force_authn and not fresh:
+            principal = None  # ForceAuthn: only a login made for this very request counts
         if principal is None:
             if pending.is_passive:
                 raise NoPassive("the user is not signed in and IsPassive forbids asking")
@@ -238,6 +239,7 @@ async def _login_post(request: Request) -> Response:
     principal = new_principal(user, mfa=mfa, clock=state.clock)
     _remember(request, principal)
     if pending_id and _peek(request, pending_id) is not None:
+        request.session["fresh_login_for"] = pending_id
         target = f"{request.url_for('sso')}?{urlencode({'resume': pending_id})}"
         return RedirectResponse(target, status_code=303)
     return RedirectResponse(str(request.url_for("login")), status_code=303)

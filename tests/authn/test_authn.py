@@ -39,7 +39,8 @@ def test_password_login_is_password_context(directory, clock):
     principal = authenticate(directory, "bob", "bob-password", None,
                              guard=TotpGuard(clock), clock=clock)
     assert not principal.mfa
-    assert principal.context(secure_transport=True) is AuthnContextClass.PASSWORD_PROTECTED_TRANSPORT
+    secure = principal.context(secure_transport=True)
+    assert secure is AuthnContextClass.PASSWORD_PROTECTED_TRANSPORT
     assert principal.context(secure_transport=False) is AuthnContextClass.PASSWORD
 
 

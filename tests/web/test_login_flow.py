@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pyotp
 from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, CAROL_SECRET
-from tests.support import FORM_RE, auto_post, login, pending_id
+from tests.support import FORM_RE, authn_request, auto_post, login, pending_id, redirect_value
 
 ROLE = "https://aws.amazon.com/SAML/Attributes/Role"
 
@@ -128,3 +130,17 @@ def test_metadata_and_healthz(client):
     assert response.headers["content-type"].startswith("application/samlmetadata+xml")
     assert b'entityID="http://idp.test/idp/metadata"' in response.content
     assert client.get("/healthz").text == "ok"
+
+
+def test_force_authn_demands_a_new_login_even_within_the_same_instant(client, clock):
+    """ForceAuthn is honoured by request, not by comparing timestamps (the clock stands still)."""
+    login(client, "/idp/init", "bob", "bob-password")
+    value = redirect_value(authn_request(clock, ForceAuthn="true"))
+    forced = client.get(f"/idp/sso?{urlencode({'SAMLRequest': value})}", follow_redirects=False)
+    assert forced.status_code == 303 and "/idp/login" in forced.headers["location"]
+    done = client.post("/idp/login", data={"username": "bob", "password": "bob-password",
+                                           "pending": pending_id(forced.headers["location"])},
+                       follow_redirects=True)
+    assert auto_post(done.text).tree.get("InResponseTo") == "_req1"
+    again = client.get(f"/idp/sso?{urlencode({'SAMLRequest': value})}", follow_redirects=False)
+    assert again.status_code == 303, "a fresh login is good for one request only"
