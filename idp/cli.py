@@ -7,7 +7,9 @@ traceback: 2 for bad input (flags, config, keys), 1 for anything unexpected.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,6 +53,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     app = create_app(settings)  # loads keys and the directory: fails here, before binding
+    sock = _listen(settings.host, settings.port)  # ... and a busy port fails before the banner
     url = settings.url
     if not _is_loopback(settings.host):
         print(f"warning: binding {settings.host}, reachable from other machines; "
@@ -68,9 +71,27 @@ def _serve(args: argparse.Namespace) -> int:
         "Press Ctrl-C to stop.",
         flush=True,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                server_header=False)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                            server_header=False)
+    # Server.run re-raises a captured Ctrl-C after a clean shutdown; uvicorn.run swallows it.
+    with sock, contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the listening socket ourselves, so failure is one ``idp: error:`` line (exit 2)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise IdPError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _keys(args: argparse.Namespace) -> int:

@@ -348,10 +348,10 @@ def _signing_policy(fields: _Fields) -> SigningPolicy:
             sign_assertion=fields.boolean("sign_assertion", True),
             sign_response=fields.boolean("sign_response", False),
             signature_algorithm=_choice(
-                fields, "signature_algorithm", SignatureAlgorithm.from_name,
+                fields, "signature_algorithm", SignatureAlgorithm,
                 SignatureAlgorithm.RSA_SHA256,
             ),
-            digest=_choice(fields, "digest_algorithm", Digest.from_name, Digest.SHA256),
+            digest=_choice(fields, "digest_algorithm", Digest, Digest.SHA256),
         )
     except ValueError as exc:
         raise fields.node.fail(str(exc)) from None

@@ -19,7 +19,19 @@ from idp.saml.constants import NS
 __all__ = ["Digest", "SignatureAlgorithm", "SigningPolicy", "sign_element"]
 
 
-class SignatureAlgorithm(StrEnum):
+class _ByFragment(StrEnum):
+    """Also accept the short name after ``#`` (``rsa-sha256``, ``sha512``) when parsing."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> _ByFragment | None:
+        if isinstance(value, str):
+            for member in cls:
+                if member.value.rsplit("#", 1)[-1] == value.lower():
+                    return member
+        return None
+
+
+class SignatureAlgorithm(_ByFragment):
     """Signature methods the IdP will sign with (XMLDSig / RFC 6931 URIs)."""
 
     RSA_SHA256 = SignatureMethod.RSA_SHA256.value
@@ -27,26 +39,14 @@ class SignatureAlgorithm(StrEnum):
     RSA_SHA512 = SignatureMethod.RSA_SHA512.value
     RSA_SHA1 = SignatureMethod.RSA_SHA1.value  # legacy SPs only, never a default
 
-    @classmethod
-    def from_name(cls, value: str) -> SignatureAlgorithm:
-        short = {"rsa-sha256": cls.RSA_SHA256, "rsa-sha384": cls.RSA_SHA384,
-                 "rsa-sha512": cls.RSA_SHA512, "rsa-sha1": cls.RSA_SHA1}
-        return short[value.lower()] if value.lower() in short else cls(value)
 
-
-class Digest(StrEnum):
+class Digest(_ByFragment):
     """Digest methods for references."""
 
     SHA256 = DigestAlgorithm.SHA256.value
     SHA384 = DigestAlgorithm.SHA384.value
     SHA512 = DigestAlgorithm.SHA512.value
     SHA1 = DigestAlgorithm.SHA1.value  # legacy SPs only, never a default
-
-    @classmethod
-    def from_name(cls, value: str) -> Digest:
-        short = {"sha256": cls.SHA256, "sha384": cls.SHA384, "sha512": cls.SHA512,
-                 "sha1": cls.SHA1}
-        return short[value.lower()] if value.lower() in short else cls(value)
 
 
 @dataclass(frozen=True)

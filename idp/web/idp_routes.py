@@ -19,6 +19,7 @@ from idp.authn.login import (
     new_principal,
 )
 from idp.clock import format_instant, parse_instant
+from idp.directory.model import AWS_ENTITY_ID
 from idp.errors import AuthnFailed, MalformedRequest, NoPassive, SamlStatusError
 from idp.saml.providers import ServiceProvider
 from idp.sso import Pending
@@ -91,22 +92,23 @@ def _stash(request: Request, pending: Pending) -> None:
     request.session["pending"] = stash
 
 
+def _pending_from(data: object) -> Pending | None:
+    """A stashed step, or ``None`` if it is missing or not one we wrote."""
+    try:
+        return Pending.from_json(data) if isinstance(data, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _unstash(request: Request, pending_id: str) -> Pending | None:
     stash = dict(request.session.get("pending") or {})
     data = stash.pop(pending_id, None)
     request.session["pending"] = stash
-    try:
-        return Pending.from_json(data) if isinstance(data, dict) else None
-    except (KeyError, TypeError, ValueError):
-        return None
+    return _pending_from(data)
 
 
 def _peek(request: Request, pending_id: str | None) -> Pending | None:
-    data = (request.session.get("pending") or {}).get(pending_id or "")
-    try:
-        return Pending.from_json(data) if isinstance(data, dict) else None
-    except (KeyError, TypeError, ValueError):
-        return None
+    return _pending_from((request.session.get("pending") or {}).get(pending_id or ""))
 
 
 # --- SSO -------------------------------------------------------------------------------------
@@ -170,8 +172,13 @@ def _login_page(request: Request, *, pending_id: str | None, status: int = 200,
     pending = _peek(request, pending_id)
     return render(
         "login.html", status, action=str(request.url_for("login")), pending=pending_id,
-        sp=pending.sp if pending else None, error=error, username=username, mfa_step=mfa_step,
+        sp=_sp_label(pending.sp) if pending else None, error=error, username=username,
+        mfa_step=mfa_step,
     )
+
+
+def _sp_label(entity_id: str) -> str:
+    return f"Amazon Web Services ({entity_id})" if entity_id == AWS_ENTITY_ID else entity_id
 
 
 def _signed_in_page(request: Request, principal: Principal) -> Response:

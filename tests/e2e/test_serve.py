@@ -92,12 +92,8 @@ def test_broken_config_exits_2_with_one_line_and_never_binds(tmp_path: Path) -> 
     assert "favourite_colour" in lines[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a port in use makes uvicorn sys.exit(3) after the URL banner, with uvicorn's "
-    "log line instead of 'idp: error: ...' (cli.py promises exit 2 for bad input)",
-)
 def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
+    """A busy port is one `idp: error:` line and exit 2, before any banner."""
     port = free_port()
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
         holder.bind(("127.0.0.1", port))
