@@ -7,15 +7,23 @@ The data flows one way through the package::
      accounts, SPs)    asking)
                                    aws.attributes: Role / RoleSessionName / SessionDuration / tags
 
-``idp.web`` is Starlette glue only; ``idp.saml`` and ``idp.aws`` never import it.
+``idp.sso`` composes those steps without any web framework; ``idp.web`` is Starlette glue
+only, and ``idp.saml`` / ``idp.aws`` never import it.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from idp.settings import Settings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 __version__ = "0.1.0"
 
 
-def create_app(settings: Settings | None = None):  # type: ignore[no-untyped-def]
+def create_app(settings: Settings | None = None) -> Starlette:
     """Build the ASGI application (imported lazily so the core stays framework-free)."""
     from idp.web.app import create_app as _create_app
 

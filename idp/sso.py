@@ -52,7 +52,8 @@ from idp.xml import to_bytes
 
 __all__ = ["IdentityProvider", "Pending"]
 
-MAX_RELAY_STATE: Final = 4096
+#: AWS deep links fit easily; the step waits in a cookie, which browsers cap at 4 KiB.
+MAX_RELAY_STATE: Final = 2048
 #: An AuthnRequest older than this is refused as stale.
 MAX_REQUEST_AGE: Final = dt.timedelta(hours=1)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -31,6 +32,9 @@ __all__ = ["routes"]
 MAX_FORM_BYTES: Final = 256 * 1024
 #: How many unfinished SSO steps one browser session keeps.
 MAX_PENDING: Final = 5
+#: Budget (JSON bytes) for stashed steps: browsers drop cookies over 4 KiB, and the cookie is
+#: base64 (4/3) plus a signature, so this keeps the whole session cookie well under that.
+MAX_STASH_BYTES: Final = 2400
 #: How long a password-verified user has to enter the TOTP code.
 MFA_STEP_SECONDS: Final = 300
 
@@ -87,8 +91,10 @@ def _remember(request: Request, principal: Principal) -> None:
 def _stash(request: Request, pending: Pending) -> None:
     stash = dict(request.session.get("pending") or {})
     stash[pending.id] = pending.to_json()
-    while len(stash) > MAX_PENDING:
-        stash.pop(next(iter(stash)))
+    while len(stash) > MAX_PENDING or (
+        len(stash) > 1 and len(json.dumps(stash)) > MAX_STASH_BYTES
+    ):
+        stash.pop(next(iter(stash)))  # oldest first
     request.session["pending"] = stash
 
 

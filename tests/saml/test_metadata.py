@@ -195,3 +195,38 @@ def test_private_key_files_are_owner_only(tmp_path):
         assert stat.S_IMODE((certs / name).stat().st_mode) == 0o600, name
     for name in ("signing.crt", "previous.crt"):
         assert not stat.S_IMODE((certs / name).stat().st_mode) & 0o022, name
+
+
+def test_shipped_aws_sp_metadata_has_awss_structure(metadata_schema):
+    """metadata/aws-signin-metadata.xml is schema-valid AWS SP metadata (§7.3 of the reference)."""
+    path = Path(__file__).resolve().parents[2] / "metadata" / "aws-signin-metadata.xml"
+    root = etree.parse(str(path)).getroot()
+    metadata_schema.assertValid(root)
+    md = "urn:oasis:names:tc:SAML:2.0:metadata"
+    assert root.get("entityID") == "urn:amazon:webservices"
+    sp = root.find(f"{{{md}}}SPSSODescriptor")
+    assert sp.get("WantAssertionsSigned") == "true"
+    acs = sp.findall(f"{{{md}}}AssertionConsumerService")
+    assert len(acs) == 27
+    assert acs[0].get("Location") == "https://signin.aws.amazon.com/saml"
+    assert acs[0].get("isDefault") == "true"
+    assert len(sp.findall(f"{{{md}}}NameIDFormat")) == 8
+    required = {a.get("Name") for a in sp.iter(f"{{{md}}}RequestedAttribute")
+                if a.get("isRequired") == "true"}
+    assert required == {"https://aws.amazon.com/SAML/Attributes/Role",
+                        "https://aws.amazon.com/SAML/Attributes/RoleSessionName"}
+
+
+def test_metadata_meets_aws_import_limits(metadata_response):
+    """AWS CreateSAMLProvider: 1,000..10,000,000 characters; certificate key >= 1024 bits."""
+    import base64
+
+    from cryptography import x509
+
+    assert 1000 <= len(metadata_response.text) <= 10_000_000
+    root = etree.fromstring(metadata_response.content)
+    for b64 in signing_certs(root):
+        cert = x509.load_der_x509_certificate(base64.b64decode(b64))
+        assert cert.public_key().key_size >= 1024
+        oids = [ext.oid for ext in cert.extensions]
+        assert len(oids) == len(set(oids)), "AWS refuses repeated certificate extensions"

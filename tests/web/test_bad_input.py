@@ -164,10 +164,10 @@ def test_unknown_resume_step(client):
 
 
 def test_idp_init_refusals(client):
-    """Unknown sp= → 403; a RelayState over 4096 characters → 400."""
+    """Unknown sp= → 403; a RelayState over 2048 characters → 400."""
     assert_page(client.get("/idp/init?sp=https%3A%2F%2Fnope.example"), 403,
                 "is not registered")
-    assert_page(client.get("/idp/init?RelayState=" + "x" * 5000), 400, "RelayState is longer")
+    assert_page(client.get("/idp/init?RelayState=" + "x" * 2049), 400, "RelayState is longer")
 
 
 def test_empty_login_post_is_a_clear_401(client):

@@ -144,3 +144,15 @@ def test_force_authn_demands_a_new_login_even_within_the_same_instant(client, cl
     assert auto_post(done.text).tree.get("InResponseTo") == "_req1"
     again = client.get(f"/idp/sso?{urlencode({'SAMLRequest': value})}", follow_redirects=False)
     assert again.status_code == 303, "a fresh login is good for one request only"
+
+
+def test_session_cookie_stays_under_the_browser_limit(client):
+    """Several pending steps with long RelayStates never push the cookie past 4 KiB."""
+    relay = "https://console.aws.amazon.com/" + "x" * 2000
+    for _ in range(6):
+        response = client.get("/idp/init", params={"RelayState": relay}, follow_redirects=False)
+        assert len(response.headers["set-cookie"]) < 4096
+    page = client.post("/idp/login", data={"username": "bob", "password": "bob-password",
+                                           "pending": pending_id(response.headers["location"])},
+                       follow_redirects=True)
+    assert auto_post(page.text).relay_state == relay
