@@ -13,11 +13,15 @@
      │    ├── MalformedRequest     (bad base64, DEFLATE, XML, size, missing fields)
      │    ├── RequestSignatureError
      │    └── NoAwsRole            the user has nothing the SP would accept
-     └── SamlStatusError          answer the SP with a non-Success <samlp:Response>
-          ├── NoPassive
-          ├── InvalidNameIDPolicy
-          ├── NoAuthnContext
-          └── UnsupportedBinding
+     ├── SamlStatusError          answer the SP with a non-Success <samlp:Response>
+     │    ├── NoPassive
+     │    ├── InvalidNameIDPolicy
+     │    ├── NoAuthnContext
+     │    └── UnsupportedBinding
+     ├── SamlValidationError      the SP side (console, STS) refused a Response; ``rule`` says
+     │                            which check, ``hint`` how to fix it
+     └── StsError                 an AWS Query API error: ``code``, ``http_status``, ``message``
+                                  (codes and statuses from botocore's sts service-2.json)
 
 Each error carries ``http_status`` (for pages) and, for ``SamlStatusError``, the top-level and
 second-level SAML status codes (SAML Core §3.2.2.2).
@@ -40,6 +44,8 @@ __all__ = [
     "NoPassive",
     "RequestSignatureError",
     "SamlStatusError",
+    "SamlValidationError",
+    "StsError",
     "UnknownServiceProvider",
     "UnregisteredACS",
     "UnsupportedBinding",
@@ -150,3 +156,34 @@ class UnsupportedBinding(SamlStatusError):
 
     status = StatusCode.REQUESTER
     sub_status = StatusCode.UNSUPPORTED_BINDING
+
+
+class SamlValidationError(IdPError):
+    """One SP-side check failed. ``rule`` names the check; ``hint`` says how to fix it.
+
+    The message says what was found; the AWS layers map ``rule`` to AWS's own wording.
+    """
+
+    title = "Invalid SAML response"
+
+    def __init__(self, rule: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+        self.hint = hint
+
+
+class StsError(IdPError):
+    """An AWS STS error as the Query protocol returns it (``ErrorResponse``)."""
+
+    def __init__(self, code: str, message: str, *, http_status: int = 400,
+                 sender: bool = True) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+        self.sender = sender
+
+    @property
+    def fault_type(self) -> str:
+        return "Sender" if self.sender else "Receiver"
