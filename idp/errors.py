@@ -177,12 +177,17 @@ class StsError(IdPError):
     """An AWS STS error as the Query protocol returns it (``ErrorResponse``)."""
 
     def __init__(self, code: str, message: str, *, http_status: int = 400,
-                 sender: bool = True) -> None:
+                 sender: bool = True, detail: str | None = None, hint: str | None = None,
+                 rule: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.http_status = http_status
         self.sender = sender
+        self.detail = detail
+        """What the simulator found (AWS never says; the console diagnostic page does)."""
+        self.hint = hint
+        self.rule = rule
 
     @property
     def fault_type(self) -> str:

@@ -196,10 +196,17 @@ class KeyStore:
 
     def session_secret(self) -> str:
         """The cookie-signing secret, created once per install (0600)."""
-        path = self.directory / "session.key"
+        return self.secret("session")
+
+    def secret(self, name: str) -> str:
+        """A named random secret (``session``, ``sts``), created once per install (0600).
+
+        Created with a hard link so concurrent workers agree on one value (first writer wins).
+        """
+        path = self.directory / f"{name}.key"
         if not path.exists():
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            tmp = self.directory / f".session.key.{secrets.token_hex(4)}"
+            tmp = self.directory / f".{name}.key.{secrets.token_hex(4)}"
             atomic_write(tmp, secrets.token_urlsafe(48).encode("ascii"), mode=0o600)
             try:
                 os.link(tmp, path)  # first writer wins; a concurrent worker reads the winner's

@@ -44,6 +44,9 @@ class Settings:
     """``validUntil`` of the published metadata, in days from when it is rendered."""
     max_request_bytes: int = 64 * 1024
     """Largest encoded SAMLRequest accepted (before decoding)."""
+    replay_protection: bool = True
+    """Refuse an assertion already redeemed at the console or STS (SAML Profiles §4.1.4.5).
+    AWS does not document whether it does; ``IDP_REPLAY_PROTECTION=0`` turns it off."""
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -103,7 +106,9 @@ class Settings:
                 continue
             kind = str(f.type)
             try:
-                if "int" in kind:
+                if kind == "bool":
+                    values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+                elif "int" in kind:
                     values[f.name] = int(raw)
                 elif "Path" in kind:
                     values[f.name] = Path(raw)

@@ -11,7 +11,7 @@ import re
 from enum import StrEnum
 from typing import Final
 
-from idp.directory.model import Directory, User
+from idp.directory.model import Directory, RoleGrant, User
 from idp.errors import FatalRequestError, NoAwsRole
 from idp.saml.assertions import Attribute
 from idp.saml.providers import ServiceProvider
@@ -107,3 +107,19 @@ def release(user: User, directory: Directory, sp: ServiceProvider) -> tuple[Attr
             Attribute(AwsAttribute.SOURCE_IDENTITY, (source_identity,), "SourceIdentity")
         )
     return tuple(attributes)
+
+
+def parse_role_value(value: str) -> RoleGrant | None:
+    """One Role attribute value: ``role-arn,provider-arn`` in either order, whitespace trimmed.
+
+    AWS documents role,provider; ADFS emits provider,role and AWS accepts both (aws-saml.md
+    §3.1). ``None`` when the value is not exactly one role ARN and one provider ARN.
+    """
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) != 2:
+        return None
+    roles = [p for p in parts if ":role/" in p and p.startswith("arn:aws:iam::")]
+    providers = [p for p in parts if ":saml-provider/" in p and p.startswith("arn:aws:iam::")]
+    if len(roles) != 1 or len(providers) != 1:
+        return None
+    return RoleGrant(role_arn=roles[0], provider_arn=providers[0])

@@ -203,7 +203,13 @@ def _role(account_id: str, provider_arn: str, name: str, body: _Node) -> Role:
     return role
 
 
-def _accounts(node: _Node) -> dict[str, Account]:
+def _resolve(path: str | None, base: Path | None) -> str | None:
+    if path is None or base is None or Path(path).is_absolute():
+        return path
+    return str(base / path)
+
+
+def _accounts(node: _Node, base: Path | None) -> dict[str, Account]:
     accounts: dict[str, Account] = {}
     for account_id, body in node.mapping("accounts").items():
         if not ACCOUNT_ID_RE.match(account_id):
@@ -222,7 +228,7 @@ def _accounts(node: _Node) -> dict[str, Account]:
             alias=fields.string("alias", None),
             saml_provider=provider,
             roles=roles,
-            provider_metadata=fields.string("provider_metadata", None),
+            provider_metadata=_resolve(fields.string("provider_metadata", None), base),
         )
     return accounts
 
@@ -434,7 +440,7 @@ def parse_directory(
         "the top level", frozenset({"accounts", "groups", "users", "service_providers"})
     )
     empty = _Node(yaml.MappingNode("tag:yaml.org,2002:map", []), source)
-    accounts = _accounts(top.get("accounts", empty))
+    accounts = _accounts(top.get("accounts", empty), base)
     groups = _groups(top.get("groups", empty), accounts)
     users = _users(top.get("users", empty), groups)
     sps = _service_providers(top.get("service_providers"), aws_acs, base)

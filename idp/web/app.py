@@ -13,13 +13,16 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from idp.authn.totp import TotpGuard
+from idp.aws.credentials import CredentialIssuer
+from idp.aws.iam import SamlProviders
+from idp.aws.sts import AwsFederation
 from idp.clock import Clock, SystemClock
 from idp.directory import Directory, demo_directory, load_directory
 from idp.errors import IdPError
 from idp.keys import KeyStore
 from idp.settings import Settings
 from idp.sso import IdentityProvider
-from idp.web import idp_routes
+from idp.web import idp_routes, sts_routes
 from idp.web.pages import error_page, render
 
 __all__ = ["AppState", "create_app"]
@@ -33,6 +36,7 @@ class AppState:
     idp: IdentityProvider
     totp: TotpGuard
     clock: Clock
+    aws: AwsFederation
 
 
 def load_state(
@@ -47,8 +51,17 @@ def load_state(
             directory = load_directory(settings.config, aws_acs=settings.console_acs_url)
         else:
             directory = demo_directory(aws_acs=settings.console_acs_url)
-    idp = IdentityProvider(settings, directory, store.published(), clock)
-    return AppState(settings=settings, idp=idp, totp=TotpGuard(clock), clock=clock)
+    published = store.published()
+    idp = IdentityProvider(settings, directory, published, clock)
+    aws = AwsFederation(
+        providers=SamlProviders(directory, settings.entity_id, published),
+        issuer=CredentialIssuer(store.secret("sts").encode("ascii"), clock),
+        clock=clock,
+        console_url=settings.console_acs_url,
+        skew=settings.clock_skew,
+        replay_protection=settings.replay_protection,
+    )
+    return AppState(settings=settings, idp=idp, totp=TotpGuard(clock), clock=clock, aws=aws)
 
 
 async def _healthz(request: Request) -> Response:
@@ -80,7 +93,7 @@ def create_app(
     state = load_state(settings, directory=directory, clock=clock)
     secret = KeyStore(settings.certs_dir).session_secret()
     app = Starlette(
-        routes=[Route("/healthz", _healthz), *idp_routes.routes()],
+        routes=[Route("/healthz", _healthz), *idp_routes.routes(), *sts_routes.routes()],
         middleware=[
             Middleware(
                 SessionMiddleware,

@@ -1,0 +1,95 @@
+"""The simulated IAM: SAML providers (each holding IdP metadata) and the roles that trust them.
+
+By default every account's provider holds *this* IdP's metadata (entityID and published
+certificates). ``provider_metadata: FILE`` in the directory points a provider at another
+IdP's metadata, so assertions from a real corporate IdP can be checked too (aws-saml.md §7.2:
+AWS reads the entityID, the signing certificates and ``validUntil``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from idp.directory.model import Account, Directory, Role
+from idp.errors import ConfigError, XMLError
+from idp.keys import KeyPair
+from idp.saml.constants import NS
+from idp.saml.validation import TrustedIssuer
+from idp.xml import parse, text_of
+
+__all__ = ["SamlProvider", "SamlProviders", "read_idp_metadata"]
+
+_MD = f"{{{NS['md']}}}"
+_DS = f"{{{NS['ds']}}}"
+
+
+@dataclass(frozen=True)
+class SamlProvider:
+    """``arn:aws:iam::ACCOUNT:saml-provider/NAME`` and what it trusts."""
+
+    arn: str
+    account: Account
+    trust: TrustedIssuer
+
+    @property
+    def name(self) -> str:
+        return self.account.saml_provider
+
+
+def _pem(b64: str) -> str:
+    body = "".join(b64.split())
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+
+
+def read_idp_metadata(path: Path) -> TrustedIssuer:
+    """entityID and signing certificates of an IdP ``EntityDescriptor`` file."""
+    where = str(path)
+    try:
+        root = parse(path.read_bytes(), max_bytes=10_000_000)  # IAM's own metadata limit
+    except OSError as exc:
+        raise ConfigError(f"cannot read provider metadata: {exc.strerror}", source=where) from None
+    except XMLError as exc:
+        raise ConfigError(f"provider metadata is not acceptable XML: {exc}", source=where) from None
+    if root.tag == f"{_MD}EntitiesDescriptor":
+        found = root.find(f"{_MD}EntityDescriptor")
+        if found is None:
+            raise ConfigError("EntitiesDescriptor holds no EntityDescriptor", source=str(path))
+        root = found
+    entity_id = root.get("entityID")
+    descriptor = root.find(f"{_MD}IDPSSODescriptor")
+    if root.tag != f"{_MD}EntityDescriptor" or not entity_id or descriptor is None:
+        raise ConfigError("not IdP metadata (needs EntityDescriptor/@entityID and an "
+                          "IDPSSODescriptor)", source=str(path))
+    certs = tuple(
+        _pem(text_of(cert))
+        for key in descriptor.findall(f"{_MD}KeyDescriptor")
+        if key.get("use") in (None, "signing")
+        for cert in key.iterfind(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509Certificate")
+    )
+    if not certs:
+        raise ConfigError("IdP metadata has no signing certificate", source=str(path))
+    return TrustedIssuer(entity_id=entity_id, certificates=certs)
+
+
+class SamlProviders:
+    """Every account's SAML provider, resolved once at start-up."""
+
+    def __init__(self, directory: Directory, own_entity_id: str, own_keys: tuple[KeyPair, ...]):
+        own = TrustedIssuer(entity_id=own_entity_id,
+                            certificates=tuple(k.cert_pem for k in own_keys))
+        self._providers: dict[str, SamlProvider] = {}
+        for account in directory.accounts.values():
+            trust = (read_idp_metadata(Path(account.provider_metadata))
+                     if account.provider_metadata else own)
+            self._providers[account.provider_arn] = SamlProvider(
+                account.provider_arn, account, trust
+            )
+        self._directory = directory
+
+    def get(self, arn: str) -> SamlProvider | None:
+        return self._providers.get(arn)
+
+    def role(self, arn: str) -> tuple[Account, Role] | None:
+        return self._directory.role(arn)

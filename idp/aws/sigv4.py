@@ -1,0 +1,241 @@
+"""Verify an incoming Signature Version 4 request (header form) with botocore's own signer.
+
+AWS General Reference, "Signature Version 4 signing process": the client sends::
+
+    Authorization: AWS4-HMAC-SHA256 Credential=AKID/YYYYMMDD/REGION/SERVICE/aws4_request,
+                   SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=<64 hex>
+    X-Amz-Date: YYYYMMDDTHHMMSSZ          (or an RFC 7231 ``Date`` header)
+    X-Amz-Security-Token: <session token> (temporary ``ASIA`` keys)
+
+We never re-implement the HMAC chain: botocore's ``SigV4Auth`` recomputes the signature over the
+same canonical request (method, path as sent, query, the headers named in ``SignedHeaders`` and
+nothing else, SHA-256 of the body), with the secret recomputed from the access key ID. Checks
+run in the order AWS reports them: missing header, malformed header, request time (±15 min),
+the security token, its expiry, then the signature. Query-string (presigned) authentication is
+refused with ``IncompleteSignature``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import hmac
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import parse_qsl, urlsplit
+
+from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
+from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+from botocore.compat import HTTPHeaders  # type: ignore[import-untyped]
+from botocore.credentials import Credentials  # type: ignore[import-untyped]
+
+from idp.aws.credentials import CredentialIssuer, SessionClaims
+from idp.clock import Clock
+from idp.errors import StsError
+
+__all__ = ["MAX_CLOCK_SKEW", "SigV4Authorization", "parse_authorization", "verify_request"]
+
+#: AWS refuses a signed request whose time is more than 15 minutes from its own.
+MAX_CLOCK_SKEW: Final = dt.timedelta(minutes=15)
+ALGORITHM: Final = "AWS4-HMAC-SHA256"
+SIGV4_TIMESTAMP: Final = "%Y%m%dT%H%M%SZ"
+
+_SIGNATURE_MISMATCH: Final = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. "
+    "Consult the service documentation for details."
+)
+_MSG_INVALID_ID: Final = "The security token included in the request is invalid."
+_HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
+_TIMESTAMP_RE: Final = re.compile(r"^\d{8}T\d{6}Z$")
+_PRESIGN_PARAMS: Final = frozenset({"x-amz-algorithm", "x-amz-credential", "x-amz-signature"})
+
+
+@dataclass(frozen=True)
+class SigV4Authorization:
+    """The parts of an ``Authorization: AWS4-HMAC-SHA256 …`` header."""
+
+    access_key_id: str
+    date: str
+    region: str
+    service: str
+    signed_headers: tuple[str, ...]
+    signature: str
+
+
+class _ListedHeadersSigV4(SigV4Auth):  # type: ignore[misc]
+    """botocore's signer, restricted to exactly the headers the client listed as signed.
+
+    Stock ``SigV4Auth`` picks the headers itself (all but a blacklist, plus ``host``); a
+    verifier must use the client's ``SignedHeaders`` and no others.
+    """
+
+    def __init__(self, credentials: Any, service: str, region: str,
+                 signed: tuple[str, ...]) -> None:
+        super().__init__(credentials, service, region)
+        self._signed = signed
+
+    def headers_to_sign(self, request: Any) -> Any:
+        header_map = HTTPHeaders()
+        for name in self._signed:
+            for value in request.headers.get_all(name, []):
+                header_map[name] = value
+        return header_map
+
+
+def _incomplete(message: str) -> StsError:
+    return StsError("IncompleteSignature", message, http_status=400)
+
+
+def _mismatch(message: str = _SIGNATURE_MISMATCH) -> StsError:
+    return StsError("SignatureDoesNotMatch", message, http_status=403)
+
+
+def parse_authorization(value: str) -> SigV4Authorization:
+    """Split a SigV4 ``Authorization`` header; ``IncompleteSignature`` says what is missing."""
+    algorithm, _, rest = value.strip().partition(" ")
+    if algorithm != ALGORITHM:
+        raise _incomplete(
+            f"Unsupported AWS 'algorithm': '{algorithm}'. Only {ALGORITHM} is supported "
+            "(Signature Version 4)."
+        )
+    parts: dict[str, str] = {}
+    for item in rest.split(","):
+        key, sep, val = item.strip().partition("=")
+        if sep:
+            parts[key.strip()] = val.strip()
+    problems = [f"Authorization header requires '{name}' parameter."
+                for name in ("Credential", "Signature", "SignedHeaders") if not parts.get(name)]
+    if problems:
+        raise _incomplete(" ".join(problems) + f" Authorization={value}")
+    scope = parts["Credential"].split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request" or not all(scope):
+        raise _incomplete(
+            "Authorization header requires 'Credential' parameter in the form "
+            f"AKID/YYYYMMDD/REGION/SERVICE/aws4_request. Authorization={value}"
+        )
+    signature = parts["Signature"]
+    if not _HEX64.match(signature):
+        raise _incomplete(f"Signature must be 64 lower-case hex characters. Authorization={value}")
+    signed = tuple(name.strip().lower() for name in parts["SignedHeaders"].split(";"))
+    if any(not name for name in signed):
+        raise _incomplete(f"SignedHeaders has an empty header name. Authorization={value}")
+    return SigV4Authorization(
+        access_key_id=scope[0], date=scope[1], region=scope[2], service=scope[3],
+        signed_headers=signed, signature=signature,
+    )
+
+
+def _request_time(headers: dict[str, list[str]], authorization: str) -> tuple[dt.datetime, str]:
+    """The signing time from ``X-Amz-Date`` (preferred) or ``Date``, and its SigV4 form."""
+    if "x-amz-date" in headers:
+        text = headers["x-amz-date"][0].strip()
+        if not _TIMESTAMP_RE.match(text):
+            raise _incomplete(f"X-Amz-Date must be in the ISO8601 basic format; got '{text}'.")
+        try:
+            when = dt.datetime.strptime(text, SIGV4_TIMESTAMP).replace(tzinfo=dt.UTC)
+        except ValueError as exc:
+            raise _incomplete(f"X-Amz-Date is not a valid time: '{text}'.") from exc
+        return when, text
+    if "date" in headers:
+        try:
+            when = email.utils.parsedate_to_datetime(headers["date"][0])
+        except (TypeError, ValueError) as exc:
+            raise _incomplete(f"Date header is not a valid HTTP date: '{headers['date'][0]}'.") \
+                from exc
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        when = when.astimezone(dt.UTC)
+        return when, when.strftime(SIGV4_TIMESTAMP)
+    raise _incomplete(
+        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
+        f"Authorization={authorization}"
+    )
+
+
+def _check_skew(when: dt.datetime, now: dt.datetime) -> None:
+    def fmt(t: dt.datetime) -> str:
+        return t.astimezone(dt.UTC).strftime(SIGV4_TIMESTAMP)
+
+    if when < now - MAX_CLOCK_SKEW:
+        raise _mismatch(f"Signature expired: {fmt(when)} is now earlier than "
+                        f"{fmt(now - MAX_CLOCK_SKEW)} ({fmt(now)} - 15 min.)")
+    if when > now + MAX_CLOCK_SKEW:
+        raise _mismatch(f"Signature not yet current: {fmt(when)} is still later than "
+                        f"{fmt(now + MAX_CLOCK_SKEW)} ({fmt(now)} + 15 min.)")
+
+
+def verify_request(
+    *,
+    method: str,
+    url: str,
+    headers: Sequence[tuple[str, str]],
+    body: bytes,
+    issuer: CredentialIssuer,
+    clock: Clock,
+    service: str = "sts",
+) -> SessionClaims:
+    """Check a SigV4 header-signed request and return the caller's session claims.
+
+    ``url`` is the request exactly as received, ``scheme://host[:port]/path?query`` with the
+    path still percent-encoded as sent (``/aws/sts`` and ``/aws/sts/`` sign differently).
+    ``headers`` are all request headers in arrival order (repeats allowed). Raises ``StsError``:
+    ``MissingAuthenticationToken`` 403, ``IncompleteSignature`` 400, ``SignatureDoesNotMatch``
+    403 (wrong signature, scope, or time more than 15 minutes off), ``InvalidClientTokenId`` 403,
+    ``ExpiredToken`` 400.
+    """
+    by_name: dict[str, list[str]] = {}
+    for name, value in headers:
+        by_name.setdefault(name.lower(), []).append(value)
+
+    if "authorization" not in by_name:
+        query = {k.lower() for k, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+        if query & _PRESIGN_PARAMS:
+            raise _incomplete("Query-string (presigned) authentication is not supported here; "
+                              "sign the request with an Authorization header.")
+        raise StsError("MissingAuthenticationToken", "Request is missing Authentication Token",
+                       http_status=403)
+    authorization_value = by_name["authorization"][0]
+    auth = parse_authorization(authorization_value)
+    when, timestamp = _request_time(by_name, authorization_value)
+
+    if auth.date != timestamp[:8]:
+        raise _mismatch(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
+            f"from HTTP: '{auth.date}' != '{timestamp[:8]}', from '{timestamp}'."
+        )
+    if auth.service != service:
+        raise _mismatch(f"Credential should be scoped to correct service: '{service}'. ")
+    if "host" not in auth.signed_headers:
+        raise _mismatch("'Host' must be a signed header.")
+    _check_skew(when, clock.now())
+
+    if not auth.access_key_id.startswith("ASIA") or "x-amz-security-token" not in by_name:
+        # No long-term keys exist here; a temporary key is meaningless without its token.
+        raise StsError("InvalidClientTokenId", _MSG_INVALID_ID, http_status=403)
+    token = by_name["x-amz-security-token"][0].strip()
+    claims = issuer.resolve(auth.access_key_id, token)
+
+    if "x-amz-content-sha256" in auth.signed_headers:
+        declared = by_name.get("x-amz-content-sha256", [""])[0].strip()
+        # A signed but false body hash would let the body change under a valid signature.
+        if declared != hashlib.sha256(body).hexdigest():
+            raise _mismatch()
+
+    request = AWSRequest(method=method.upper(), url=url, data=body)
+    for name in auth.signed_headers:
+        for value in by_name.get(name, []):
+            request.headers[name] = value
+    request.context["timestamp"] = timestamp
+    signer = _ListedHeadersSigV4(
+        Credentials(auth.access_key_id, issuer.secret_for(auth.access_key_id), token),
+        auth.service, auth.region, auth.signed_headers,
+    )
+    canonical = str(signer.canonical_request(request))
+    expected = str(signer.signature(signer.string_to_sign(request, canonical), request))
+    if not hmac.compare_digest(expected.encode("ascii"), auth.signature.encode("ascii")):
+        raise _mismatch()
+    return claims

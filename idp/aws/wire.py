@@ -1,0 +1,179 @@
+"""STS Query-protocol XML (API version 2011-06-15), built with lxml, never with templates.
+
+Shapes from botocore's ``sts/2011-06-15/service-2.json`` and aws-saml.md §4.3, §4.6 and §5::
+
+    <{Op}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+      <{Op}Result>…</{Op}Result>
+      <ResponseMetadata><RequestId>uuid</RequestId></ResponseMetadata>
+    </{Op}Response>
+
+    <ErrorResponse xmlns="…">
+      <Error><Type>Sender</Type><Code>…</Code><Message>…</Message></Error>
+      <RequestId>uuid</RequestId>            (a direct child, not in ResponseMetadata)
+    </ErrorResponse>
+
+Result children follow the order of captured real responses (aws-saml.md §4.3); SDK parsers
+do not depend on it. Optional elements are omitted when they do not apply.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Final
+
+from lxml import etree
+
+from idp.aws.credentials import SessionClaims, TemporaryCredentials
+from idp.errors import StsError
+
+__all__ = [
+    "STS_NAMESPACE",
+    "AssumeRoleWithSamlResult",
+    "assume_role_with_saml_response",
+    "error_response",
+    "get_caller_identity_response",
+    "name_qualifier",
+    "new_request_id",
+    "subject_type",
+]
+
+STS_NAMESPACE: Final = "https://sts.amazonaws.com/doc/2011-06-15/"
+NAMEID_FORMAT_PREFIX: Final = "urn:oasis:names:tc:SAML:2.0:nameid-format:"
+
+
+
+def _root(tag: str) -> etree._Element:
+    return etree.Element(f"{{{STS_NAMESPACE}}}{tag}",
+                         nsmap={None: STS_NAMESPACE})  # type: ignore[dict-item]
+
+
+def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
+    """Append a child in the STS namespace (inherits the default namespace, no prefix)."""
+    child = etree.SubElement(parent, f"{{{STS_NAMESPACE}}}{tag}")
+    if text is not None:
+        child.text = text
+    return child
+
+
+@dataclass(frozen=True)
+class AssumeRoleWithSamlResult:
+    """Everything ``AssumeRoleWithSAMLResult`` carries (STS API reference; aws-saml.md §4.3)."""
+
+    credentials: TemporaryCredentials
+    claims: SessionClaims
+    #: The ``Recipient`` of ``SubjectConfirmationData`` (the ACS URL).
+    audience: str
+    #: The assertion's ``Issuer``.
+    issuer: str
+    #: The ``NameID`` value.
+    subject: str
+    #: ``subject_type(NameID Format)``.
+    subject_type: str
+    #: ``name_qualifier(issuer, account, provider_name)``.
+    name_qualifier: str
+    source_identity: str | None = None
+    #: Percentage of the packed-policy limit used; omitted when no session policy or tags.
+    packed_policy_size: int | None = None
+
+
+def new_request_id() -> str:
+    """A fresh request ID (UUID4), as STS returns in ``RequestId`` and ``x-amzn-RequestId``."""
+    return str(uuid.uuid4())
+
+
+def subject_type(name_id_format: str) -> str:
+    """``SubjectType``: the NameID Format minus ``urn:oasis:names:tc:SAML:2.0:nameid-format:``.
+
+    "If the format includes any other prefix, the format is returned with no modifications"
+    (STS API reference, AssumeRoleWithSAML).
+    """
+    if name_id_format.startswith(NAMEID_FORMAT_PREFIX):
+        return name_id_format[len(NAMEID_FORMAT_PREFIX):]
+    return name_id_format
+
+
+def name_qualifier(issuer: str, account: str, provider_name: str) -> str:
+    """``NameQualifier`` = BASE64(SHA1(Issuer + AccountId + "/" + ProviderName)).
+
+    STS API reference, AssumeRoleWithSAML; ``provider_name`` is the last segment of the SAML
+    provider ARN and ``account`` the provider's account.
+    """
+    digest = hashlib.sha1(f"{issuer}{account}/{provider_name}".encode(),
+                          usedforsecurity=False).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _timestamp(when: dt.datetime) -> str:
+    """ISO-8601 UTC with ``Z`` and whole seconds, as STS writes ``Expiration``."""
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _serialize(root: etree._Element) -> bytes:
+    return etree.tostring(root, encoding="utf-8", xml_declaration=False)
+
+
+def _response(operation: str) -> tuple[etree._Element, etree._Element]:
+    """``{Op}Response`` and its empty ``{Op}Result``."""
+    root = _root(f"{operation}Response")
+    return root, _sub(root, f"{operation}Result")
+
+
+def _finish(root: etree._Element, request_id: str) -> bytes:
+    metadata = _sub(root, "ResponseMetadata")
+    _sub(metadata, "RequestId", request_id)
+    return _serialize(root)
+
+
+def _credentials(parent: etree._Element, creds: TemporaryCredentials) -> None:
+    element = _sub(parent, "Credentials")
+    _sub(element, "AccessKeyId", creds.access_key_id)
+    _sub(element, "SecretAccessKey", creds.secret_access_key)
+    _sub(element, "SessionToken", creds.session_token)
+    _sub(element, "Expiration", _timestamp(creds.expiration))
+
+
+def _assumed_role_user(parent: etree._Element, claims: SessionClaims) -> None:
+    element = _sub(parent, "AssumedRoleUser")
+    _sub(element, "AssumedRoleId", claims.assumed_role_id)
+    _sub(element, "Arn", claims.assumed_role_arn)
+
+
+def assume_role_with_saml_response(result: AssumeRoleWithSamlResult, request_id: str) -> bytes:
+    """The ``AssumeRoleWithSAMLResponse`` document for a successful call."""
+    root, body = _response("AssumeRoleWithSAML")
+    _sub(body, "Audience", result.audience)
+    _assumed_role_user(body, result.claims)
+    _credentials(body, result.credentials)
+    _sub(body, "Subject", result.subject)
+    _sub(body, "NameQualifier", result.name_qualifier)
+    if result.source_identity is not None:
+        _sub(body, "SourceIdentity", result.source_identity)
+    if result.packed_policy_size is not None:
+        _sub(body, "PackedPolicySize", str(result.packed_policy_size))
+    _sub(body, "SubjectType", result.subject_type)
+    _sub(body, "Issuer", result.issuer)
+    return _finish(root, request_id)
+
+
+def get_caller_identity_response(claims: SessionClaims, request_id: str) -> bytes:
+    """The ``GetCallerIdentityResponse`` for a role session (aws-saml.md §5)."""
+    root, body = _response("GetCallerIdentity")
+    _sub(body, "Arn", claims.assumed_role_arn)
+    _sub(body, "UserId", claims.assumed_role_id)
+    _sub(body, "Account", claims.account)
+    return _finish(root, request_id)
+
+
+def error_response(err: StsError, request_id: str) -> bytes:
+    """The ``ErrorResponse`` document; send it with ``err.http_status`` (aws-saml.md §4.6)."""
+    root = _root("ErrorResponse")
+    error = _sub(root, "Error")
+    _sub(error, "Type", err.fault_type)
+    _sub(error, "Code", err.code)
+    _sub(error, "Message", err.message)
+    _sub(root, "RequestId", request_id)
+    return _serialize(root)

@@ -1,0 +1,107 @@
+"""``POST /aws/sts`` (and ``/aws/sts/``): the AWS Query protocol, API version 2011-06-15.
+
+boto3 and the AWS CLI talk to it unchanged with ``endpoint_url``. Every answer is XML with an
+``x-amzn-RequestId`` header; errors are ``ErrorResponse`` documents with 4xx statuses (never
+5xx for bad input: botocore retries those).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Final
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from idp.aws import wire
+from idp.aws.sigv4 import verify_request
+from idp.errors import StsError
+
+__all__ = ["routes"]
+
+log = logging.getLogger("idp.sts")
+
+API_VERSION: Final = "2011-06-15"
+#: A base64 SAMLAssertion is at most 100,000 characters; leave room for the other fields.
+MAX_BODY_BYTES: Final = 256 * 1024
+
+
+def _xml(body: bytes, request_id: str, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="text/xml",
+                    headers={"x-amzn-RequestId": request_id})
+
+
+async def _params(request: Request) -> tuple[dict[str, str], bytes]:
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        raise StsError("ValidationError", f"Request body is larger than {MAX_BODY_BYTES} bytes",
+                       http_status=413)
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise StsError("ValidationError", f"Request body is larger than {MAX_BODY_BYTES} bytes",
+                       http_status=413)
+    try:
+        pairs = parse_qsl(request.url.query, keep_blank_values=True, strict_parsing=False)
+        if body:
+            pairs += parse_qsl(body.decode("utf-8"), keep_blank_values=True,
+                               strict_parsing=False)
+    except UnicodeDecodeError:
+        raise StsError("MalformedQueryString", "The request body is not UTF-8 form data",
+                       http_status=404) from None
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        params.setdefault(name, value)
+    return params, body
+
+
+def _assume_role_with_saml(request: Request, params: Mapping[str, str], body: bytes) -> bytes:
+    federation = request.app.state.idp.aws
+    result = federation.assume_role_with_saml(params)
+    return wire.assume_role_with_saml_response(result, request.state.request_id)
+
+
+def _get_caller_identity(request: Request, params: Mapping[str, str], body: bytes) -> bytes:
+    federation = request.app.state.idp.aws
+    claims = verify_request(
+        method=request.method, url=str(request.url), headers=list(request.headers.items()),
+        body=body, issuer=federation.issuer, clock=federation.clock,
+    )
+    return wire.get_caller_identity_response(claims, request.state.request_id)
+
+
+_ACTIONS = {
+    "AssumeRoleWithSAML": _assume_role_with_saml,
+    "GetCallerIdentity": _get_caller_identity,
+}
+
+
+async def sts(request: Request) -> Response:
+    request_id = wire.new_request_id()
+    request.state.request_id = request_id
+    try:
+        params, body = await _params(request)
+        action = params.get("Action")
+        if not action:
+            raise StsError("MissingAction", "Could not find operation: request has no Action")
+        if params.get("Version", API_VERSION) != API_VERSION:
+            raise StsError("InvalidAction", f"Could not find operation {action} for version "
+                           f"{params.get('Version')}")
+        handler = _ACTIONS.get(action)
+        if handler is None:
+            raise StsError("InvalidAction", f"Could not find operation {action} for version "
+                           f"{API_VERSION}")
+        return _xml(handler(request, params, body), request_id)
+    except StsError as exc:
+        if exc.detail:
+            log.info("STS %s refused: %s (%s)", exc.code, exc.message, exc.detail)
+        return _xml(wire.error_response(exc, request_id), request_id, exc.http_status)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/aws/sts", sts, methods=["GET", "POST"], name="sts"),
+        Route("/aws/sts/", sts, methods=["GET", "POST"], name="sts_slash"),
+    ]
