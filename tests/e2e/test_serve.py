@@ -50,12 +50,13 @@ def test_metadata_over_http(live_server: str) -> None:
 def test_keys_are_created_with_private_modes(live_server_process: LiveServer) -> None:
     certs = live_server_process.certs_dir
     assert stat.S_IMODE(certs.stat().st_mode) == 0o700
-    for name in ("signing.key", "session.key"):
+    for name in ("signing.key", "session.key", "sts.key"):
         assert stat.S_IMODE((certs / name).stat().st_mode) == 0o600, name
     assert (certs / "signing.crt").read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert (certs / "signing.key").read_bytes().startswith(b"-----BEGIN ")
     # No stray temporary files left by the atomic writes.
-    assert sorted(p.name for p in certs.iterdir()) == ["session.key", "signing.crt", "signing.key"]
+    assert sorted(p.name for p in certs.iterdir()) == [
+        "session.key", "signing.crt", "signing.key", "sts.key"]
 
 
 def test_broken_config_exits_2_with_one_line_and_never_binds(tmp_path: Path) -> None:
