@@ -6,7 +6,9 @@ Prints medians (ms) for:
 - respond:       IdentityProvider.respond() with the key object loaded once (what the IdP does);
 - respond+load:  the same, but re-reading the PEM private key first (the baseline to avoid);
 - sign only:     sign_element() on a prepared Assertion;
-- parse request: decode + parse + resolve one Redirect-binding AuthnRequest.
+- parse request: decode + parse + resolve one Redirect-binding AuthnRequest;
+- verify:        the SP-side pipeline (idp.saml.validation.verify_response) on that Response,
+                 the work the console and STS do per sign-in, against the signing cost.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from idp.directory import demo_directory
 from idp.keys import KeyStore
 from idp.saml import requests as saml_requests
 from idp.saml.bindings import decode_redirect
+from idp.saml.validation import TrustedIssuer, ValidationPolicy, verify_response
 from idp.settings import Settings
 from idp.sso import IdentityProvider
 
@@ -61,20 +64,31 @@ def main() -> None:
         serialization.load_pem_private_key(pem, password=None)
         return idp.respond(pending, principal)
 
-    xml = (
+    request_xml = (
         '<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
         'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Version="2.0" '
         f'IssueInstant="{format_instant(clock.now())}"><saml:Issuer>urn:amazon:webservices'
         "</saml:Issuer></samlp:AuthnRequest>"
     ).encode()
     deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
-    encoded = base64.b64encode(deflater.compress(xml) + deflater.flush()).decode()
+    encoded = base64.b64encode(deflater.compress(request_xml) + deflater.flush()).decode()
 
     def parse_request() -> object:
         request, _ = saml_requests.parse_authn_request(decode_redirect(encoded, max_bytes=65536))
         return saml_requests.resolve_acs(request, directory.service_providers[request.issuer])
 
+    form = idp.respond(pending, principal)
+    xml = base64.b64decode(form.saml_value)
+    trust = TrustedIssuer(settings.entity_id, (pair.cert_pem,))
+
+    def verify() -> object:
+        policy = ValidationPolicy(
+            now=clock.now(), accepted_recipients=frozenset({settings.console_acs_url}),
+            accepted_audiences=frozenset({"urn:amazon:webservices"}))
+        return verify_response(xml, trust=trust, policy=policy)
+
     respond = median_ms(lambda: idp.respond(pending, principal), rounds)
+    verified = median_ms(verify, rounds)
     baseline = median_ms(respond_with_reload, rounds)
     parse = median_ms(parse_request, rounds)
     print(f"rounds={rounds}")
@@ -82,6 +96,8 @@ def main() -> None:
     print(f"respond + PEM reload        median {baseline:7.2f} ms  ({1000 / baseline:6.0f}/s)")
     print(f"ratio baseline/respond      {baseline / respond:7.2f}x")
     print(f"parse Redirect AuthnRequest median {parse:7.3f} ms")
+    print(f"verify Response (SP side)   median {verified:7.2f} ms  ({1000 / verified:6.0f}/s)")
+    print(f"ratio verify/respond        {verified / respond:7.2f}x")
 
 
 if __name__ == "__main__":

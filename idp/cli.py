@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
+import logging
 import socket
 import sys
 from collections.abc import Sequence
@@ -51,6 +52,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     from idp.web.app import create_app
 
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Why a sign-in or STS call was refused is the simulator's point: say it in the log.
+    logging.getLogger("idp").setLevel(args.log_level.upper())
     settings = _settings(args)
     app = create_app(settings)  # loads keys and the directory: fails here, before binding
     sock = _listen(settings.host, settings.port)  # ... and a busy port fails before the banner
@@ -164,6 +168,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, help="directory YAML (default: the demo)")
     serve.add_argument("--key-size", type=int, choices=(2048, 3072, 4096),
                        help="RSA size if keys must be created")
+    serve.add_argument("--log-level", default="info",
+                       choices=("debug", "info", "warning", "error"),
+                       help="how much the simulator logs (default info: every refusal, why)")
     serve.set_defaults(func=_serve)
 
     keys = sub.add_parser("keys", parents=[common], help="create or rotate the signing key pair")

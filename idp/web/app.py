@@ -22,7 +22,7 @@ from idp.errors import IdPError
 from idp.keys import KeyStore
 from idp.settings import Settings
 from idp.sso import IdentityProvider
-from idp.web import idp_routes, sts_routes
+from idp.web import console_routes, idp_routes, sts_routes
 from idp.web.pages import error_page, render
 
 __all__ = ["AppState", "create_app"]
@@ -93,7 +93,8 @@ def create_app(
     state = load_state(settings, directory=directory, clock=clock)
     secret = KeyStore(settings.certs_dir).session_secret()
     app = Starlette(
-        routes=[Route("/healthz", _healthz), *idp_routes.routes(), *sts_routes.routes()],
+        routes=[Route("/healthz", _healthz), *idp_routes.routes(), *sts_routes.routes(),
+                *console_routes.routes()],
         middleware=[
             Middleware(
                 SessionMiddleware,

@@ -1,0 +1,85 @@
+"""The mock STS through the real AWS CLI v1 (``aws sts …``), in a clean environment."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import LiveServer, child_env
+from tests.e2e.sts_support import (
+    ALICE,
+    DEV,
+    DEV_PROVIDER,
+    DEVELOPER,
+    ResponseFactory,
+    running_server,
+)
+
+pytestmark = pytest.mark.live
+
+AWS_CLI = Path(sys.executable).parent / "aws"
+CLI_TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with running_server(tmp_path_factory.mktemp("sts-cli")) as live:
+        yield live
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    """The CLI's environment: no AWS_* from the caller, empty config and credentials files."""
+    env = {k: v for k, v in child_env().items() if not k.startswith("AWS_")}
+    config = tmp_path / "aws-config"
+    credentials = tmp_path / "aws-credentials"
+    config.write_text("")
+    credentials.write_text("")
+    env.update({
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_PAGER": "",
+        "HOME": str(tmp_path),
+    })
+    return env
+
+
+def aws(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, object]:
+    """Run ``aws ARGS --output json`` and return the parsed output (exit 0 required)."""
+    if not AWS_CLI.exists():
+        pytest.skip(f"{AWS_CLI} is not installed")
+    result = subprocess.run([str(AWS_CLI), *args, "--output", "json"], env=env, cwd=cwd,
+                            capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False)
+    assert result.returncode == 0, f"aws {' '.join(args)} failed:\n{result.stderr}"
+    parsed: dict[str, object] = json.loads(result.stdout)
+    return parsed
+
+
+def test_cli_assume_role_then_get_caller_identity(server: LiveServer, tmp_path: Path) -> None:
+    """assume-role-with-saml from a file:// ending in a newline, then get-caller-identity."""
+    endpoint = f"{server.url}/aws/sts"
+    assertion = tmp_path / "assertion.txt"
+    assertion.write_text(ResponseFactory(server.url, server.certs_dir).build() + "\n")
+    assert assertion.read_bytes().endswith(b"\n")
+    env = clean_env(tmp_path)
+
+    result = aws(["sts", "assume-role-with-saml", "--role-arn", DEVELOPER,
+                  "--principal-arn", DEV_PROVIDER, "--saml-assertion", f"file://{assertion}",
+                  "--endpoint-url", endpoint, "--region", "us-east-1"], env, tmp_path)
+    arn = f"arn:aws:sts::{DEV}:assumed-role/Developer/{ALICE}"
+    user = result["AssumedRoleUser"]
+    assert isinstance(user, dict) and user["Arn"] == arn
+    creds = result["Credentials"]
+    assert isinstance(creds, dict) and str(creds["AccessKeyId"]).startswith("ASIA")
+
+    session_env = dict(env, AWS_ACCESS_KEY_ID=str(creds["AccessKeyId"]),
+                       AWS_SECRET_ACCESS_KEY=str(creds["SecretAccessKey"]),
+                       AWS_SESSION_TOKEN=str(creds["SessionToken"]),
+                       AWS_ENDPOINT_URL_STS=endpoint, AWS_DEFAULT_REGION="us-east-1")
+    identity = aws(["sts", "get-caller-identity"], session_env, tmp_path)
+    assert identity == {"UserId": user["AssumedRoleId"], "Account": DEV, "Arn": arn}
