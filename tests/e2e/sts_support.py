@@ -11,15 +11,9 @@ Assertion with the real key, so only the rule under test fails.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import os
-import signal
-import subprocess
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,14 +33,6 @@ from idp.saml.signing import SigningPolicy, sign_element
 from idp.saml.validation import TrustedIssuer, ValidationPolicy, verify_response
 from idp.settings import Settings
 from idp.sso import IdentityProvider
-from tests.e2e.conftest import (
-    SHUTDOWN_TIMEOUT,
-    STARTUP_TIMEOUT,
-    LiveServer,
-    child_env,
-    free_port,
-    idp_command,
-)
 
 SAML: Final = f"{{{NS['saml']}}}"
 SAMLP: Final = f"{{{NS['samlp']}}}"
@@ -70,63 +56,6 @@ HTTP_TIMEOUT: Final = 15
 NO_RETRY: Final = botocore.config.Config(
     retries={"max_attempts": 0}, connect_timeout=HTTP_TIMEOUT, read_timeout=HTTP_TIMEOUT,
 )
-
-
-# --- the server process ------------------------------------------------------------------------
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def stop(server: LiveServer) -> int | None:
-    """SIGINT, bounded wait; the exit code, or None if the process had to be killed."""
-    process = server.process
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-    try:
-        return process.wait(timeout=SHUTDOWN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=SHUTDOWN_TIMEOUT)
-        return None
-
-
-def start(workdir: Path, certs: Path) -> LiveServer:
-    """Start ``idp serve`` on a free port with ``certs``; return once ``/healthz`` answers."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = workdir / f"server-{port}.log"
-    argv = idp_command("serve", "--host", "127.0.0.1", "--port", str(port),
-                       "--certs-dir", str(certs), "--base-url", url)
-    with log.open("wb") as sink:
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sink,
-                                   stderr=subprocess.STDOUT, env=child_env(), cwd=workdir)
-    server = LiveServer(url=url, port=port, certs_dir=certs, log=log, process=process)
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not _healthy(url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop(server)
-            raise RuntimeError(f"idp serve did not come up (exit {process.returncode}):\n"
-                               f"{server.output()}")
-        time.sleep(0.05)
-    return server
-
-
-@contextlib.contextmanager
-def running_server(workdir: Path, certs: Path | None = None) -> Iterator[LiveServer]:
-    """A live server for the ``with`` block; it must exit 0 on SIGINT afterwards."""
-    server = start(workdir, certs or workdir / "certs")
-    try:
-        yield server
-    finally:
-        code = stop(server)
-    assert code == 0, f"idp serve exited {code} after SIGINT:\n{server.output()}"
 
 
 # --- clients -----------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import httpx2
 import pytest
 from lxml import etree
 
-from tests.e2e.conftest import LiveServer
+from tests.e2e.server import LiveServer, running_server
 from tests.e2e.sts_support import (
     ADMIN,
     ALICE,
@@ -35,7 +35,6 @@ from tests.e2e.sts_support import (
     ResponseFactory,
     clean_aws_environment,
     decode,
-    running_server,
     session_client,
     sts_client,
 )

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import LiveServer, child_env
+from tests.e2e.server import LiveServer, child_env, running_server
 from tests.e2e.sts_support import (
     ALICE,
     DEV,
     DEV_PROVIDER,
     DEVELOPER,
     ResponseFactory,
-    running_server,
 )
 
 pytestmark = pytest.mark.live

@@ -26,7 +26,7 @@ from lxml import etree
 
 from idp.keys import KeyPair
 from idp.saml.signing import Digest, SignatureAlgorithm, SigningPolicy
-from tests.e2e.conftest import LiveServer
+from tests.e2e.server import LiveServer, running_server
 from tests.e2e.sts_support import (
     ADMIN,
     ALICE,
@@ -48,7 +48,6 @@ from tests.e2e.sts_support import (
     decode,
     now,
     remove_attribute,
-    running_server,
     set_attribute,
     set_instant,
     sts_client,
