@@ -8,7 +8,7 @@ AWS reads the entityID, the signing certificates and ``validUntil``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from idp.directory.model import Account, Directory, Role
@@ -81,8 +81,13 @@ class SamlProviders:
                             certificates=tuple(k.cert_pem for k in own_keys))
         self._providers: dict[str, SamlProvider] = {}
         for account in directory.accounts.values():
-            trust = (read_idp_metadata(Path(account.provider_metadata))
-                     if account.provider_metadata else own)
+            trust = replace(
+                read_idp_metadata(Path(account.provider_metadata))
+                if account.provider_metadata else own,
+                allow_sha1=account.provider_allow_sha1,
+                require_assertion_signed=account.provider_signatures in ("assertion", "both"),
+                require_response_signed=account.provider_signatures in ("response", "both"),
+            )
             self._providers[account.provider_arn] = SamlProvider(
                 account.provider_arn, account, trust
             )

@@ -179,7 +179,11 @@ def _default_trust_policy(provider_arn: str) -> dict[str, Any]:
     }
 
 
-_ACCOUNT_KEYS: Final = frozenset({"alias", "saml_provider", "roles", "provider_metadata"})
+_ACCOUNT_KEYS: Final = frozenset({
+    "alias", "saml_provider", "roles", "provider_metadata", "provider_signatures",
+    "provider_allow_sha1",
+})
+_SIGNATURE_CHOICES: Final = ("assertion", "response", "both", "either")
 _ROLE_KEYS: Final = frozenset({"max_session_duration", "path", "trust_policy"})
 
 
@@ -209,6 +213,15 @@ def _resolve(path: str | None, base: Path | None) -> str | None:
     return str(base / path)
 
 
+def _provider_signatures(fields: _Fields) -> str:
+    value = fields.string("provider_signatures", "either")
+    if value not in _SIGNATURE_CHOICES:
+        raise fields["provider_signatures"].fail(
+            f"provider_signatures must be one of {', '.join(_SIGNATURE_CHOICES)}, not {value!r}"
+        )
+    return value
+
+
 def _accounts(node: _Node, base: Path | None) -> dict[str, Account]:
     accounts: dict[str, Account] = {}
     for account_id, body in node.mapping("accounts").items():
@@ -229,6 +242,8 @@ def _accounts(node: _Node, base: Path | None) -> dict[str, Account]:
             saml_provider=provider,
             roles=roles,
             provider_metadata=_resolve(fields.string("provider_metadata", None), base),
+            provider_signatures=_provider_signatures(fields),
+            provider_allow_sha1=fields.boolean("provider_allow_sha1", False),
         )
     return accounts
 

@@ -55,6 +55,11 @@ class Account:
     roles: tuple[Role, ...] = ()
     provider_metadata: str | None = None
     """Path of the metadata the provider holds; ``None`` means this IdP's own."""
+    provider_signatures: str = "either"
+    """Which signatures the provider demands: ``assertion``, ``response``, ``both`` or
+    ``either`` (AWS documents only that a signed Assertion works)."""
+    provider_allow_sha1: bool = False
+    """Accept RSA-SHA1/SHA-1 signatures from this provider's IdP (legacy; never MD5/HMAC)."""
 
     @property
     def provider_arn(self) -> str:

@@ -82,9 +82,10 @@ class TrustedIssuer:
     certificates: tuple[str, ...]
     allow_sha1: bool = False
     """Accept RSA-SHA1 / SHA-1 (legacy IdPs); never MD5 or HMAC."""
-    accept_response_only_signature: bool = True
-    """Accept a Response whose only signature is on the Response (covering the Assertion)."""
-    require_both_signed: bool = False
+    require_assertion_signed: bool = False
+    """Refuse a Response whose Assertion is not signed itself (AWS's metadata wants it)."""
+    require_response_signed: bool = False
+    """Refuse a Response that is not signed as a whole."""
 
 
 @dataclass(frozen=True)
@@ -276,12 +277,12 @@ def _verified_assertion(root: etree._Element, assertion: etree._Element,
     if _count_local(root, "Signature") != (response_sig is not None) + (assertion_sig is not None):
         raise _fail(Rule.SIGNATURE_SHAPE, "a signature sits somewhere other than directly in "
                     "the Response or the Assertion")
-    if assertion_sig is None and (response_sig is None or not trust.accept_response_only_signature):
+    if assertion_sig is None and (response_sig is None or trust.require_assertion_signed):
         raise _fail(Rule.SIGNATURE_MISSING, "the Assertion is not signed",
                     "AWS expects a signed Assertion (WantAssertionsSigned=\"true\")")
-    if trust.require_both_signed and (assertion_sig is None or response_sig is None):
-        raise _fail(Rule.SIGNATURE_MISSING, "the provider requires both the Response and the "
-                    "Assertion to be signed")
+    if response_sig is None and trust.require_response_signed:
+        raise _fail(Rule.SIGNATURE_MISSING, "the Response is not signed, and this provider "
+                    "requires a signed Response", "sign the Response as well as the Assertion")
     for sig, el in ((response_sig, root), (assertion_sig, assertion)):
         if sig is not None:
             _check_signature_shape(sig, el, trust)
