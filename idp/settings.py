@@ -30,6 +30,10 @@ class Settings:
     """Directory YAML; ``None`` runs the built-in demo directory."""
     certs_dir: Path = Path("certs")
     """Where this install's keys live (created 0700 / keys 0600)."""
+    data_dir: Path = Path("data")
+    """Where shared state lives (``state.sqlite3``: one-time-use IDs, login throttling)."""
+    workers: int = 1
+    """Worker processes for ``idp serve`` (they share ``certs_dir`` and ``data_dir``)."""
     key_size: int = 2048
     """RSA modulus for new keys: 2048 (as AWS's own SP certificate), 3072 or 4096."""
     clock_skew: int = 60
@@ -51,6 +55,8 @@ class Settings:
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be 1..65535, not {self.port}", source="settings")
+        if not 1 <= self.workers <= 64:
+            raise ConfigError(f"workers must be 1..64, not {self.workers}", source="settings")
         if self.key_size not in (2048, 3072, 4096):
             raise ConfigError("key size must be 2048, 3072 or 4096", source="settings")
         if self.base_url is not None:
@@ -94,6 +100,20 @@ class Settings:
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-``None`` fields replaced."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def to_env(self) -> dict[str, str]:
+        """The ``IDP_*`` variables that make ``from_env`` rebuild these settings (for workers)."""
+        env: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                value = "1" if value else "0"
+            elif isinstance(value, Path):
+                value = str(value.resolve())
+            env[f"IDP_{f.name.upper()}"] = str(value)
+        return env
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -18,6 +18,7 @@ from idp.clock import FixedClock
 from idp.directory import Directory, demo_directory
 from idp.keys import KeyPair, KeyStore
 from idp.settings import Settings
+from idp.store import StateStore
 from idp.web.app import create_app
 
 BASE_URL = "http://idp.test"
@@ -43,8 +44,16 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def settings(certs_dir: Path) -> Settings:
-    return Settings(base_url=BASE_URL, certs_dir=certs_dir)
+def settings(certs_dir: Path, tmp_path: Path) -> Settings:
+    return Settings(base_url=BASE_URL, certs_dir=certs_dir, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FixedClock) -> Iterator[StateStore]:
+    """The shared-state file, fresh per test."""
+    state = StateStore(tmp_path / "state.sqlite3", clock)
+    yield state
+    state.close()
 
 
 @pytest.fixture(scope="session")

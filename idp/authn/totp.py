@@ -1,17 +1,19 @@
 """RFC 6238 TOTP (6 digits, 30 s, SHA-1) with one-time use: a code is accepted once.
 
-The guard remembers, per user, the last time step that was used; a code for that step or an
-earlier one is refused as reused. ±1 step of drift is accepted (RFC 6238 §5.2).
+Each accepted (user, time step) is claimed in the shared ``StateStore``, so a code works once
+across every worker process and survives a restart; the step before it is claimed too, so an
+older code cannot follow a newer one. ±1 step of drift is accepted (RFC 6238 §5.2).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
-import threading
 
 import pyotp
 
 from idp.clock import Clock
+from idp.store import StateStore
 
 __all__ = ["TotpGuard"]
 
@@ -20,12 +22,11 @@ _DRIFT_STEPS = 1
 
 
 class TotpGuard:
-    """Checks codes and refuses reuse. Thread-safe; state is per process for now."""
+    """Checks codes and refuses reuse, across threads and processes."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, store: StateStore) -> None:
         self._clock = clock
-        self._last_step: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self._store = store
 
     def current_code(self, secret: str) -> str:
         """The code an authenticator shows right now (for tests and the demo page)."""
@@ -45,8 +46,8 @@ class TotpGuard:
                 break
         if matched is None:
             return "invalid"
-        with self._lock:
-            if matched <= self._last_step.get(username, -1):
-                return "reused"
-            self._last_step[username] = matched
+        until = dt.datetime.fromtimestamp((matched + 2 + _DRIFT_STEPS) * _STEP, dt.UTC)
+        if not self._store.claim("totp", f"{username}:{matched}", until):
+            return "reused"
+        self._store.claim("totp", f"{username}:{matched - 1}", until)
         return None

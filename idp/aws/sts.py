@@ -13,7 +13,6 @@ import binascii
 import datetime as dt
 import json
 import re
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -27,6 +26,7 @@ from idp.clock import Clock
 from idp.directory.model import AWS_ENTITY_ID, RoleGrant
 from idp.errors import SamlValidationError, StsError
 from idp.saml.validation import Rule, ValidationPolicy, VerifiedAssertion, verify_response
+from idp.store import StateStore
 
 __all__ = ["AWS_SIGN_IN_URLS", "AwsFederation", "ReplayCache", "SignIn"]
 
@@ -91,26 +91,26 @@ def _sts_error(exc: SamlValidationError) -> StsError:
 
 
 class ReplayCache:
-    """Assertion IDs already used, kept until they could no longer be accepted anyway.
+    """Assertion IDs already redeemed, shared by every worker (the ``StateStore``).
 
-    SAML Profiles §4.1.4.5: a bearer assertion must not be accepted twice. AWS does not
-    document whether STS enforces this; the simulator does unless ``replay_protection`` is off.
+    SAML Profiles §4.1.4.5: a bearer assertion must not be accepted twice; entries live until
+    the assertion could no longer be accepted anyway. AWS does not document whether STS
+    enforces this; the simulator does unless ``replay_protection`` is off.
     """
 
-    def __init__(self) -> None:
-        self._seen: dict[tuple[str, str], dt.datetime] = {}
-        self._lock = threading.Lock()
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+
+    @staticmethod
+    def _key(key: tuple[str, str]) -> str:
+        return f"{key[0]}\n{key[1]}"
 
     def used(self, key: tuple[str, str], now: dt.datetime) -> bool:
-        with self._lock:
-            until = self._seen.get(key)
-            return until is not None and until > now
+        return self._store.claimed("assertion", self._key(key))
 
-    def remember(self, key: tuple[str, str], until: dt.datetime, now: dt.datetime) -> None:
-        with self._lock:
-            for old in [k for k, v in self._seen.items() if v <= now]:
-                del self._seen[old]
-            self._seen[key] = until
+    def remember(self, key: tuple[str, str], until: dt.datetime, now: dt.datetime) -> bool:
+        """Claim the ID; False if another request (in any worker) claimed it first."""
+        return self._store.claim("assertion", self._key(key), until)
 
 
 @dataclass(frozen=True)
@@ -156,14 +156,14 @@ class AwsFederation:
     """IAM providers + STS rules + credential issuing, shared by the console and the API."""
 
     def __init__(self, *, providers: SamlProviders, issuer: CredentialIssuer, clock: Clock,
-                 console_url: str, skew: int = 60, replay_protection: bool = True) -> None:
+                 console_url: str, skew: int = 60, replay: StateStore | None = None) -> None:
         self.providers = providers
         self.issuer = issuer
         self.clock = clock
         self.skew = skew
         self.accepted_recipients = AWS_SIGN_IN_URLS | {console_url}
         self.accepted_audiences = self.accepted_recipients | {AWS_ENTITY_ID}
-        self.replay = ReplayCache() if replay_protection else None
+        self.replay = ReplayCache(replay) if replay is not None else None
 
     # --- verification ------------------------------------------------------------------
 
@@ -192,10 +192,7 @@ class AwsFederation:
         """Every post-verification check, then credentials. Marks the assertion as used."""
         assertion, provider = sign_in.assertion, sign_in.provider
         if self._used(assertion):
-            raise StsError("InvalidIdentityToken", "SAML assertion has already been used",
-                           detail=f"assertion {assertion.assertion_id} was already redeemed",
-                           hint="sign in again for a fresh assertion (replay protection is on)",
-                           rule="replay")
+            raise self._replayed(assertion)
         if role_arn not in {g.role_arn for g in sign_in.grants}:
             raise StsError("AccessDenied", NOT_AUTHORIZED, http_status=403, rule="role-pair",
                            detail=f"the Role attribute has no pair ({role_arn}, {provider.arn})",
@@ -214,10 +211,12 @@ class AwsFederation:
         packed = self._packed_policy_size(policy, policy_arns, tags)
         credentials, claims = self.issuer.issue(role_arn, session_name, duration,
                                                 source_identity=source_identity)
-        if self.replay is not None:
-            self.replay.remember((assertion.issuer, assertion.assertion_id),
-                                 assertion.not_on_or_after + dt.timedelta(seconds=self.skew),
-                                 self.clock.now())
+        # Claimed last and atomically: two workers racing with one assertion get one session.
+        if self.replay is not None and not self.replay.remember(
+            (assertion.issuer, assertion.assertion_id),
+            assertion.not_on_or_after + dt.timedelta(seconds=self.skew), self.clock.now(),
+        ):
+            raise self._replayed(assertion)
         result = AssumeRoleWithSamlResult(
             credentials=credentials, claims=claims, audience=assertion.recipient,
             issuer=assertion.issuer, subject=assertion.name_id,
@@ -226,6 +225,13 @@ class AwsFederation:
             source_identity=source_identity, packed_policy_size=packed,
         )
         return Session(credentials=credentials, claims=claims, result=result)
+
+    @staticmethod
+    def _replayed(assertion: VerifiedAssertion) -> StsError:
+        return StsError("InvalidIdentityToken", "SAML assertion has already been used",
+                        detail=f"assertion {assertion.assertion_id} was already redeemed",
+                        hint="sign in again for a fresh assertion (replay protection is on)",
+                        rule="replay")
 
     @staticmethod
     def _single(assertion: VerifiedAssertion, name: str) -> str | None:

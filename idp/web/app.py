@@ -22,6 +22,7 @@ from idp.errors import IdPError
 from idp.keys import KeyStore
 from idp.settings import Settings
 from idp.sso import IdentityProvider
+from idp.store import StateStore
 from idp.web import console_routes, idp_routes, sts_routes
 from idp.web.pages import error_page, render
 
@@ -37,6 +38,7 @@ class AppState:
     totp: TotpGuard
     clock: Clock
     aws: AwsFederation
+    store: StateStore
 
 
 def load_state(
@@ -44,24 +46,26 @@ def load_state(
 ) -> AppState:
     """Everything loaded once at start-up (keys, directory); raises ``IdPError`` if broken."""
     clock = clock or SystemClock()
-    store = KeyStore(settings.certs_dir, clock=clock)
-    store.ensure(settings.entity_id, key_size=settings.key_size)
+    keystore = KeyStore(settings.certs_dir, clock=clock)
+    keystore.ensure(settings.entity_id, key_size=settings.key_size)
+    store = StateStore(settings.data_dir / "state.sqlite3", clock)
     if directory is None:
         if settings.config is not None:
             directory = load_directory(settings.config, aws_acs=settings.console_acs_url)
         else:
             directory = demo_directory(aws_acs=settings.console_acs_url)
-    published = store.published()
+    published = keystore.published()
     idp = IdentityProvider(settings, directory, published, clock)
     aws = AwsFederation(
         providers=SamlProviders(directory, settings.entity_id, published),
-        issuer=CredentialIssuer(store.secret("sts").encode("ascii"), clock),
+        issuer=CredentialIssuer(keystore.secret("sts").encode("ascii"), clock),
         clock=clock,
         console_url=settings.console_acs_url,
         skew=settings.clock_skew,
-        replay_protection=settings.replay_protection,
+        replay=store if settings.replay_protection else None,
     )
-    return AppState(settings=settings, idp=idp, totp=TotpGuard(clock), clock=clock, aws=aws)
+    return AppState(settings=settings, idp=idp, totp=TotpGuard(clock, store), clock=clock,
+                    aws=aws, store=store)
 
 
 async def _healthz(request: Request) -> Response:

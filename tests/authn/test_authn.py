@@ -23,9 +23,9 @@ def test_password_hash_round_trip_and_salting():
     assert not verify_password("s3cret", "not-a-hash")
 
 
-def test_unknown_user_and_wrong_password_get_the_same_message(directory, clock):
+def test_unknown_user_and_wrong_password_get_the_same_message(directory, clock, store):
     """Login failures never reveal whether the user exists."""
-    guard = TotpGuard(clock)
+    guard = TotpGuard(clock, store)
     messages = set()
     for username, password in [("bob", "wrong"), ("nobody", "bob-password")]:
         with pytest.raises(AuthnFailed) as info:
@@ -34,19 +34,19 @@ def test_unknown_user_and_wrong_password_get_the_same_message(directory, clock):
     assert messages == {"Invalid username or password."}
 
 
-def test_password_login_is_password_context(directory, clock):
+def test_password_login_is_password_context(directory, clock, store):
     """bob's login is password-only: PasswordProtectedTransport over TLS, Password otherwise."""
     principal = authenticate(directory, "bob", "bob-password", None,
-                             guard=TotpGuard(clock), clock=clock)
+                             guard=TotpGuard(clock, store), clock=clock)
     assert not principal.mfa
     secure = principal.context(secure_transport=True)
     assert secure is AuthnContextClass.PASSWORD_PROTECTED_TRANSPORT
     assert principal.context(secure_transport=False) is AuthnContextClass.PASSWORD
 
 
-def test_carol_needs_a_correct_unused_totp_code(directory, clock):
+def test_carol_needs_a_correct_unused_totp_code(directory, clock, store):
     """MFA: no code asks for one, a wrong code fails, the right one works once, then refuses."""
-    guard = TotpGuard(clock)
+    guard = TotpGuard(clock, store)
     with pytest.raises(MfaRequired):
         authenticate(directory, "carol", "carol-password", None, guard=guard, clock=clock)
     code = pyotp.TOTP(CAROL_SECRET).at(clock.now())
@@ -62,9 +62,9 @@ def test_carol_needs_a_correct_unused_totp_code(directory, clock):
     assert authenticate(directory, "carol", "carol-password", fresh, guard=guard, clock=clock).mfa
 
 
-def test_totp_accepts_one_step_of_drift_but_not_two(clock):
+def test_totp_accepts_one_step_of_drift_but_not_two(clock, store):
     """RFC 6238 §5.2: the previous step is still accepted; older ones are not."""
-    guard = TotpGuard(clock)
+    guard = TotpGuard(clock, store)
     old = pyotp.TOTP(CAROL_SECRET).at(clock.now())
     clock.advance(30)
     assert guard.check("u1", CAROL_SECRET, old) is None
@@ -73,9 +73,9 @@ def test_totp_accepts_one_step_of_drift_but_not_two(clock):
     assert guard.check("u3", CAROL_SECRET, "12ab56") == "invalid"
 
 
-def test_wrong_password_with_a_valid_code_does_not_burn_the_code(directory, clock):
+def test_wrong_password_with_a_valid_code_does_not_burn_the_code(directory, clock, store):
     """The code is only consumed after the password is right."""
-    guard = TotpGuard(clock)
+    guard = TotpGuard(clock, store)
     code = pyotp.TOTP(CAROL_SECRET).at(clock.now())
     with pytest.raises(AuthnFailed, match="Invalid username or password"):
         authenticate(directory, "carol", "nope", code, guard=guard, clock=clock)
