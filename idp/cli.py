@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
-import logging
+import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -35,6 +35,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         config=getattr(args, "config", None),
         certs_dir=getattr(args, "certs_dir", None),
         key_size=getattr(args, "key_size", None),
+        workers=getattr(args, "workers", None),
+        data_dir=getattr(args, "data_dir", None),
     )
 
 
@@ -47,14 +49,28 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _log_config(level: str) -> dict[str, object]:
+    """Our log lines (every refusal and why) in the parent and in each worker process."""
+    handler = {"class": "logging.StreamHandler", "formatter": "plain",
+               "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"stderr": handler},
+        "loggers": {
+            "idp": {"level": level.upper(), "handlers": ["stderr"], "propagate": False},
+            "uvicorn.error": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
+        },
+    }
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from idp.web.app import create_app
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # Why a sign-in or STS call was refused is the simulator's point: say it in the log.
-    logging.getLogger("idp").setLevel(args.log_level.upper())
     settings = _settings(args)
     app = create_app(settings)  # loads keys and the directory: fails here, before binding
     sock = _listen(settings.host, settings.port)  # ... and a busy port fails before the banner
@@ -63,8 +79,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"warning: binding {settings.host}, reachable from other machines; "
               "this IdP signs test identities only", file=sys.stderr)
     source = str(settings.config) if settings.config else "built-in demo directory"
+    workers = f", {settings.workers} workers" if settings.workers > 1 else ""
     print(
-        f"IdP simulator {__version__} — {source}\n"
+        f"IdP simulator {__version__} — {source}{workers}\n"
         f"  IdP metadata (upload to AWS IAM): {url}/idp/metadata\n"
         f"  Sign in to AWS (IdP-initiated):   {url}/idp/init\n"
         f"  SAML SSO endpoint:                {url}/idp/sso\n"
@@ -75,11 +92,18 @@ def _serve(args: argparse.Namespace) -> int:
         "Press Ctrl-C to stop.",
         flush=True,
     )
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                            server_header=False)
-    # Server.run re-raises a captured Ctrl-C after a clean shutdown; uvicorn.run swallows it.
+    common = {"log_config": _log_config(args.log_level), "server_header": False,
+              "host": settings.host, "port": settings.port}
     with sock, contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run(sockets=[sock])
+        if settings.workers == 1:
+            uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])  # type: ignore[arg-type]
+        else:
+            # Workers rebuild the same settings from IDP_* variables; they share certs_dir
+            # (keys, secrets) and data_dir (replay and one-time-code state).
+            os.environ.update(settings.to_env())
+            config = uvicorn.Config("idp.web.app:app_from_env", factory=True,
+                                    workers=settings.workers, **common)  # type: ignore[arg-type]
+            Multiprocess(config, sockets=[sock]).run()
     return 0
 
 
@@ -168,6 +192,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, help="directory YAML (default: the demo)")
     serve.add_argument("--key-size", type=int, choices=(2048, 3072, 4096),
                        help="RSA size if keys must be created")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument("--data-dir", type=Path,
+                       help="shared state folder (default ./data): one-time use, throttling")
     serve.add_argument("--log-level", default="info",
                        choices=("debug", "info", "warning", "error"),
                        help="how much the simulator logs (default info: every refusal, why)")

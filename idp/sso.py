@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from idp.authn.login import Principal
 from idp.aws import attributes as aws_attributes
@@ -88,6 +89,28 @@ class Pending:
         return cls(**values)
 
 
+#: Hosts an IdP-initiated AWS sign-in may deep-link to (the console and service consoles).
+_AWS_HOST_SUFFIXES: Final = (".aws.amazon.com", ".amazonaws.com", ".amazonaws.cn",
+                             ".amazonaws-us-gov.com")
+
+
+def _relay_target_allowed(relay_state: str, sp: ServiceProvider) -> bool:
+    """No open redirect through IdP-initiated SSO: relative, the SP's own hosts, or AWS.
+
+    (SP-initiated RelayState is the SP's own opaque state and is returned untouched.)
+    """
+    parts = urlsplit(relay_state)
+    if not parts.scheme and not parts.netloc:
+        return not relay_state.startswith(("//", "/\\")) and "\\" not in relay_state
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    host = parts.hostname.lower()
+    if host in {(urlsplit(url).hostname or "").lower() for url in sp.acs_urls}:
+        return True
+    return sp.entity_id == AWS_ENTITY_ID and parts.scheme == "https" and (
+        host == "aws.amazon.com" or host.endswith(_AWS_HOST_SUFFIXES))
+
+
 class IdentityProvider:
     """Holds what every SSO step needs; each method is one step of the profile."""
 
@@ -158,6 +181,12 @@ class IdentityProvider:
         sp = saml_requests.resolve_sp(sp_entity_id or AWS_ENTITY_ID,
                                       self.directory.service_providers)
         self._check_relay_state(relay_state)
+        if relay_state and not _relay_target_allowed(relay_state, sp):
+            raise MalformedRequest(
+                f"RelayState {relay_state} is not a target this IdP sends users to: use a "
+                f"relative path or a URL on the service provider's own host"
+                + (" or an AWS console URL" if sp.entity_id == AWS_ENTITY_ID else "")
+            )
         pending = Pending(id=secrets.token_urlsafe(12), sp=sp.entity_id, acs_url=sp.default_acs,
                           created=self.clock.now(), relay_state=relay_state or None)
         return pending, sp

@@ -56,15 +56,26 @@ def auto_post(html: str) -> PostedResponse:
     )
 
 
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
 def pending_id(url: str) -> str:
     return parse_qs(urlsplit(str(url)).query)["pending"][0]
+
+
+def csrf(html: str) -> str:
+    """The anti-CSRF token of a login page (a real browser posts it back with the form)."""
+    match = CSRF_RE.search(html)
+    assert match, f"no csrf_token on the page:\n{html[:1500]}"
+    return match[1]
 
 
 def login(client, start_url: str, username: str, password: str, otp: str | None = None):
     """GET start_url (SSO or /idp/init), log in on the page it redirects to, follow through."""
     first = client.get(start_url, follow_redirects=True)
     assert "/idp/login" in str(first.url), first.text[:500]
-    data = {"username": username, "password": password, "pending": pending_id(first.url)}
+    data = {"username": username, "password": password, "pending": pending_id(first.url),
+            "csrf_token": csrf(first.text)}
     if otp is not None:
         data["otp"] = otp
     return client.post("/idp/login", data=data, follow_redirects=True)

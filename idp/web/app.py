@@ -26,7 +26,7 @@ from idp.store import StateStore
 from idp.web import console_routes, idp_routes, sts_routes
 from idp.web.pages import error_page, render
 
-__all__ = ["AppState", "create_app"]
+__all__ = ["AppState", "app_from_env", "create_app"]
 
 log = logging.getLogger("idp")
 
@@ -113,3 +113,8 @@ def create_app(
     )
     app.state.idp = state
     return app
+
+
+def app_from_env() -> Starlette:
+    """The factory each ``idp serve --workers N`` process calls (settings from ``IDP_*``)."""
+    return create_app(Settings.from_env())

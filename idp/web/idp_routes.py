@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
+import secrets
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -24,6 +26,7 @@ from idp.directory.model import AWS_ENTITY_ID
 from idp.errors import AuthnFailed, MalformedRequest, NoPassive, SamlStatusError
 from idp.saml.providers import ServiceProvider
 from idp.sso import Pending
+from idp.store import StateStore
 from idp.web.pages import autopost, render
 
 __all__ = ["routes"]
@@ -37,6 +40,10 @@ MAX_PENDING: Final = 5
 MAX_STASH_BYTES: Final = 2400
 #: How long a password-verified user has to enter the TOTP code.
 MFA_STEP_SECONDS: Final = 300
+#: Login throttling: failed attempts allowed per window, per username and per client address.
+THROTTLE_WINDOW: Final = 300
+MAX_FAILURES_PER_USER: Final = 10
+MAX_FAILURES_PER_ADDRESS: Final = 50
 
 
 def _state(request: Request) -> Any:
@@ -56,6 +63,20 @@ def _field(form: FormData, name: str) -> str | None:
 
 
 # --- the login session (signed cookie) -------------------------------------------------------
+
+
+def _csrf(request: Request) -> str:
+    """The session's anti-CSRF token (a login form must come from a page of this site)."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+def _csrf_ok(request: Request, form: FormData) -> bool:
+    sent, expected = _field(form, "csrf_token"), request.session.get("csrf")
+    return isinstance(expected, str) and sent is not None and hmac.compare_digest(sent, expected)
 
 
 def _principal(request: Request) -> Principal | None:
@@ -81,7 +102,12 @@ def _principal(request: Request) -> Principal | None:
 
 
 def _remember(request: Request, principal: Principal) -> None:
-    request.session.pop("mfa_user", None)
+    """A fresh session for the new login (no fixation): only the pending steps carry over."""
+    pending = request.session.get("pending")
+    request.session.clear()
+    if pending:
+        request.session["pending"] = pending
+    request.session["csrf"] = secrets.token_urlsafe(24)
     request.session["principal"] = {
         "username": principal.username, "instant": format_instant(principal.instant),
         "mfa": principal.mfa, "session_index": principal.session_index,
@@ -178,6 +204,7 @@ def _login_page(request: Request, *, pending_id: str | None, status: int = 200,
     pending = _peek(request, pending_id)
     return render(
         "login.html", status, action=str(request.url_for("login")), pending=pending_id,
+        csrf_token=_csrf(request),
         sp=_sp_label(pending.sp) if pending else None, error=error, username=username,
         mfa_step=mfa_step,
     )
@@ -229,6 +256,19 @@ async def _login_post(request: Request) -> Response:
     password = _field(form, "password") or ""
     otp = (_field(form, "otp") or "").strip() or None
     mfa_user = _mfa_user(request)
+    if not _csrf_ok(request, form):
+        return _login_page(request, pending_id=pending_id, status=400, username=username,
+                           error="This sign-in form has expired or did not come from this "
+                           "site. Sign in again.")
+    address = request.client.host if request.client else "unknown"
+    user_key = (username or mfa_user or "").lower()
+    wait = _throttled(state.store, user_key, address)
+    if wait is not None:
+        response = _login_page(request, pending_id=pending_id, status=429, username=username,
+                               error=f"Too many failed sign-in attempts. Try again in {wait} "
+                               "seconds.")
+        response.headers["Retry-After"] = str(wait)
+        return response
     try:
         if not password and mfa_user is not None and (not username or username == mfa_user):
             user = directory.user(mfa_user)
@@ -246,16 +286,32 @@ async def _login_post(request: Request) -> Response:
         return _login_page(request, pending_id=pending_id, status=exc.http_status,
                            error=str(exc), username=username, mfa_step=True)
     except AuthnFailed as exc:
+        state.store.record_attempt("login-user", user_key)
+        state.store.record_attempt("login-address", address)
         mfa_step = mfa_user is not None and username == mfa_user
         return _login_page(request, pending_id=pending_id, status=exc.http_status,
                            error=str(exc), username=username, mfa_step=mfa_step)
     principal = new_principal(user, mfa=mfa, clock=state.clock)
+    state.store.clear_attempts("login-user", user_key)
     _remember(request, principal)
     if pending_id and _peek(request, pending_id) is not None:
         request.session["fresh_login_for"] = pending_id
         target = f"{request.url_for('sso')}?{urlencode({'resume': pending_id})}"
         return RedirectResponse(target, status_code=303)
     return RedirectResponse(str(request.url_for("login")), status_code=303)
+
+
+def _throttled(store: StateStore, user_key: str, address: str) -> int | None:
+    """Seconds to wait when this user or address failed too often lately, else None.
+
+    Counted per username whether or not the user exists, so throttling reveals nothing.
+    """
+    for namespace, key, limit in (("login-user", user_key, MAX_FAILURES_PER_USER),
+                                  ("login-address", address, MAX_FAILURES_PER_ADDRESS)):
+        count, retry = store.attempts(namespace, key, THROTTLE_WINDOW)
+        if count >= limit:
+            return max(1, int(retry) + 1)
+    return None
 
 
 async def logout(request: Request) -> Response:

@@ -15,7 +15,7 @@ from lxml import etree
 
 from idp.clock import format_instant
 from idp.saml.constants import NS
-from tests.support import authn_request, auto_post, redirect_value
+from tests.support import authn_request, auto_post, csrf, redirect_value
 
 SSO = "/idp/sso"
 
@@ -172,7 +172,8 @@ def test_idp_init_refusals(client):
 
 def test_empty_login_post_is_a_clear_401(client):
     """Posting an empty login form asks for username and password."""
-    response = client.post("/idp/login", data={})
+    page = client.get("/idp/login")
+    response = client.post("/idp/login", data={"csrf_token": csrf(page.text)})
     assert response.status_code == 401
     assert "Enter your username and password." in response.text
 
@@ -181,3 +182,23 @@ def test_wrong_methods_and_paths_are_4xx(client):
     """Unknown paths and methods answer 404/405, not 500."""
     assert client.get("/idp/nope").status_code == 404
     assert client.delete(SSO).status_code == 405
+
+
+@pytest.mark.parametrize("relay", [
+    "https://evil.example/", "//evil.example/x", "javascript:alert(1)",
+    "https://console.aws.amazon.com.evil.example/", "http://console.aws.amazon.com/",
+])
+def test_idp_initiated_relay_state_is_no_open_redirect(client, relay):
+    """IdP-initiated RelayState must be relative, the SP's own host, or an AWS console URL."""
+    assert_page(client.get("/idp/init", params={"RelayState": relay}), 400,
+                "is not a target this IdP sends users to")
+
+
+@pytest.mark.parametrize("relay", [
+    "/aws/console/s3", "https://console.aws.amazon.com/ec2/home",
+    "https://eu-west-1.console.aws.amazon.com/", "http://idp.test/aws/console", "opaque-state",
+])
+def test_idp_initiated_relay_state_allowed_targets(client, relay):
+    """Relative paths, the ACS host and AWS consoles are fine (login comes next)."""
+    assert client.get("/idp/init", params={"RelayState": relay},
+                      follow_redirects=False).status_code == 303

@@ -8,7 +8,15 @@ import pyotp
 from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, CAROL_SECRET
-from tests.support import FORM_RE, authn_request, auto_post, login, pending_id, redirect_value
+from tests.support import (
+    FORM_RE,
+    authn_request,
+    auto_post,
+    csrf,
+    login,
+    pending_id,
+    redirect_value,
+)
 
 ROLE = "https://aws.amazon.com/SAML/Attributes/Role"
 
@@ -44,10 +52,8 @@ def test_saml_response_input_is_written_the_way_scrapers_match_it(client):
 
 def test_session_cookie_spares_a_second_login(client):
     """After one login, /idp/init answers directly; the cookie is HttpOnly and SameSite=Lax."""
-    login(client, "/idp/init", "bob", "bob-password")
-    cookie_header = client.post("/idp/login", data={"username": "bob",
-                                                     "password": "bob-password"},
-                                follow_redirects=False).headers["set-cookie"]
+    page = login(client, "/idp/init", "bob", "bob-password")
+    cookie_header = page.history[0].headers["set-cookie"]
     assert "httponly" in cookie_header.lower() and "samesite=lax" in cookie_header.lower()
     assert "secure" not in cookie_header.lower()  # plain-HTTP base URL
     again = client.get("/idp/init", follow_redirects=True)
@@ -67,11 +73,13 @@ def test_wrong_password_and_unknown_user_look_the_same(client):
     for username, password in [("bob", "nope"), ("mallory", "bob-password")]:
         first = client.get("/idp/init", follow_redirects=True)
         response = client.post("/idp/login", data={
-            "username": username, "password": password, "pending": pending_id(first.url)})
+            "username": username, "password": password, "pending": pending_id(first.url),
+            "csrf_token": csrf(first.text)})
         assert response.status_code == 401
         assert "Invalid username or password." in response.text
         pending = pending_id(first.url)
-        bodies.append(response.text.replace(username, "USER").replace(pending, "PENDING"))
+        bodies.append(response.text.replace(username, "USER").replace(pending, "PENDING")
+                      .replace(csrf(first.text), "CSRF"))
     assert bodies[0] == bodies[1]
 
 
@@ -80,11 +88,12 @@ def test_carol_is_asked_for_a_code_then_signed_in(client, clock):
     first = client.get("/idp/init", follow_redirects=True)
     pending = pending_id(first.url)
     step = client.post("/idp/login", data={"username": "carol", "password": "carol-password",
-                                           "pending": pending})
+                                           "pending": pending, "csrf_token": csrf(first.text)})
     assert step.status_code == 401 and "6-digit code" in step.text
     assert 'name="password"' not in step.text
     code = pyotp.TOTP(CAROL_SECRET).at(clock.now())
-    done = client.post("/idp/login", data={"otp": code, "pending": pending},
+    done = client.post("/idp/login", data={"otp": code, "pending": pending,
+                                           "csrf_token": csrf(step.text)},
                        follow_redirects=True)
     posted = auto_post(done.text)
     assert b"https://refeds.org/profile/mfa" in posted.xml
@@ -97,14 +106,16 @@ def test_carol_wrong_or_reused_code_is_refused(client_factory, clock):
     wrong = f"{(int(code) + 7) % 1_000_000:06d}"
     first = client.get("/idp/init", follow_redirects=True)
     bad = client.post("/idp/login", data={"username": "carol", "password": "carol-password",
-                                          "otp": wrong, "pending": pending_id(first.url)})
+                                          "otp": wrong, "pending": pending_id(first.url),
+                                          "csrf_token": csrf(first.text)})
     assert bad.status_code == 401 and "The one-time code is not correct." in bad.text
     ok = login(client, "/idp/init", "carol", "carol-password", otp=code)
     assert auto_post(ok.text)
     other = TestClient(client.app, base_url=BASE_URL)  # a second browser, same server
     first = other.get("/idp/init", follow_redirects=True)
     replay = other.post("/idp/login", data={"username": "carol", "password": "carol-password",
-                                            "otp": code, "pending": pending_id(first.url)})
+                                            "otp": code, "pending": pending_id(first.url),
+                                            "csrf_token": csrf(first.text)})
     assert replay.status_code == 401 and "already used" in replay.text
 
 
@@ -118,8 +129,10 @@ def test_dave_without_roles_sees_a_clear_page(client):
 
 def test_login_page_without_pending_step_shows_who_is_signed_in(client):
     """Visiting /idp/login directly, then signing in, shows the signed-in page."""
-    assert client.get("/idp/login").status_code == 200
-    page = client.post("/idp/login", data={"username": "alice", "password": "alice-password"},
+    form = client.get("/idp/login")
+    assert form.status_code == 200
+    page = client.post("/idp/login", data={"username": "alice", "password": "alice-password",
+                                           "csrf_token": csrf(form.text)},
                        follow_redirects=True)
     assert "Signed in as Alice Admin" in page.text
 
@@ -138,8 +151,10 @@ def test_force_authn_demands_a_new_login_even_within_the_same_instant(client, cl
     value = redirect_value(authn_request(clock, ForceAuthn="true"))
     forced = client.get(f"/idp/sso?{urlencode({'SAMLRequest': value})}", follow_redirects=False)
     assert forced.status_code == 303 and "/idp/login" in forced.headers["location"]
+    form = client.get(forced.headers["location"])
     done = client.post("/idp/login", data={"username": "bob", "password": "bob-password",
-                                           "pending": pending_id(forced.headers["location"])},
+                                           "pending": pending_id(forced.headers["location"]),
+                                           "csrf_token": csrf(form.text)},
                        follow_redirects=True)
     assert auto_post(done.text).tree.get("InResponseTo") == "_req1"
     again = client.get(f"/idp/sso?{urlencode({'SAMLRequest': value})}", follow_redirects=False)
@@ -152,7 +167,64 @@ def test_session_cookie_stays_under_the_browser_limit(client):
     for _ in range(6):
         response = client.get("/idp/init", params={"RelayState": relay}, follow_redirects=False)
         assert len(response.headers["set-cookie"]) < 4096
+    form = client.get(response.headers["location"])
     page = client.post("/idp/login", data={"username": "bob", "password": "bob-password",
-                                           "pending": pending_id(response.headers["location"])},
+                                           "pending": pending_id(response.headers["location"]),
+                                           "csrf_token": csrf(form.text)},
                        follow_redirects=True)
     assert auto_post(page.text).relay_state == relay
+
+
+def test_login_post_without_the_forms_token_is_refused(client):
+    """A login POST that did not come from our page (no or wrong csrf_token) is a 400."""
+    first = client.get("/idp/init", follow_redirects=True)
+    for token in (None, "forged"):
+        data = {"username": "bob", "password": "bob-password", "pending": pending_id(first.url)}
+        if token:
+            data["csrf_token"] = token
+        response = client.post("/idp/login", data=data)
+        assert response.status_code == 400
+        assert "did not come from this site" in response.text
+    fresh = TestClient(client.app, base_url=BASE_URL)  # cross-site: no session cookie at all
+    response = fresh.post("/idp/login", data={"username": "bob", "password": "bob-password",
+                                              "csrf_token": csrf(first.text)})
+    assert response.status_code == 400
+
+
+def test_login_gets_a_new_session(client):
+    """Session fixation: the cookie and its anti-CSRF token change when the user logs in."""
+    first = client.get("/idp/init", follow_redirects=True)
+    before = csrf(first.text)
+    login(client, "/idp/init", "bob", "bob-password")
+    after = csrf(client.get("/idp/login?pending=x").text)
+    assert before != after
+
+
+def test_failed_logins_are_throttled_per_user_whether_or_not_it_exists(client):
+    """After 10 failures in 5 minutes a username gets 429 with Retry-After, even unknown ones."""
+    for username in ("bob", "nobody"):
+        for attempt in range(11):
+            page = client.get("/idp/login")
+            response = client.post("/idp/login", data={
+                "username": username, "password": "wrong", "csrf_token": csrf(page.text)})
+            expected = 401 if attempt < 10 else 429
+            assert response.status_code == expected, (username, attempt)
+        assert "Too many failed sign-in attempts" in response.text
+        assert int(response.headers["retry-after"]) > 0
+    page = client.get("/idp/login")
+    right = client.post("/idp/login", data={"username": "bob", "password": "bob-password",
+                                            "csrf_token": csrf(page.text)})
+    assert right.status_code == 429, "the right password does not bypass the throttle"
+
+
+def test_throttle_window_passes(client, clock):
+    """Once the window has passed, the user can sign in again."""
+    for _ in range(10):
+        page = client.get("/idp/login")
+        client.post("/idp/login", data={"username": "bob", "password": "wrong",
+                                        "csrf_token": csrf(page.text)})
+    clock.advance(301)
+    page = client.get("/idp/login")
+    ok = client.post("/idp/login", data={"username": "bob", "password": "bob-password",
+                                         "csrf_token": csrf(page.text)}, follow_redirects=True)
+    assert "Signed in as Bob Reader" in ok.text

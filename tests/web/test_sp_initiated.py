@@ -36,7 +36,7 @@ from idp.clock import FixedClock
 from idp.directory import Directory, demo_yaml
 from idp.directory.loader import parse_directory
 from idp.saml.constants import NS
-from tests.support import PostedResponse, auto_post, login, pending_id
+from tests.support import PostedResponse, auto_post, csrf, login, pending_id
 
 IDP_ENTITY = "http://idp.test/idp/metadata"
 SSO_URL = "http://idp.test/idp/sso"
@@ -202,7 +202,8 @@ def _log_in_from(client: TestClient, first, username: str, password: str):
     assert urlsplit(location).path == "/idp/login"
     page = client.get(location)
     assert page.status_code == 200
-    data = {"username": username, "password": password, "pending": pending_id(location)}
+    data = {"username": username, "password": password, "pending": pending_id(location),
+            "csrf_token": csrf(page.text)}
     return client.post("/idp/login", data=data, follow_redirects=True)
 
 
