@@ -221,11 +221,33 @@ async def console(request: Request) -> Response:
         access_key_id=data["k"], secret_access_key=issuer.secret_for(data["k"]),
         session_token=data["t"], sts_endpoint=f"{state.settings.url}/aws/sts",
         logout_url=_path(request, "aws_logout"), switch_url=_path(request, "idp_init"),
+        csrf_token=_csrf_token(request, data["k"]),
     )
 
 
+def _csrf_token(request: Request, access_key_id: str) -> str:
+    """Bound to the console session: a cross-site form cannot know it."""
+    return _serializer(_state(request).settings.certs_dir).dumps(access_key_id, salt="csrf")
+
+
 async def logout(request: Request) -> Response:
-    """Sign out of the console only (the IdP session stays, as with real AWS)."""
+    """Sign out of the console only (the IdP session stays, as with real AWS).
+
+    The form's token must match the session: another site cannot sign the user out.
+    """
+    data = _session_data(request)
+    if data is not None:
+        form = await request.form(max_files=0, max_fields=4)
+        token = form.get("csrf_token")
+        try:
+            valid = isinstance(token, str) and _serializer(
+                _state(request).settings.certs_dir).loads(token, salt="csrf") == data["k"]
+        except BadData:
+            valid = False
+        if not valid:
+            return render("signed_out.html", 400, start_url=_path(request, "idp_init"),
+                          error="This sign-out form did not come from the console; "
+                          "you are still signed in.")
     response = render("signed_out.html", start_url=_path(request, "idp_init"))
     _clear(response, request)
     return response

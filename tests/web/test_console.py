@@ -457,8 +457,14 @@ def test_no_or_bad_cookie_sends_back_to_the_idp_keeping_the_page(client):
 def test_sign_out_clears_the_session(client):
     """POST /aws/logout drops the cookie; the console then sends you back to the IdP."""
     post(client, saml_response(client, "bob").saml_response)
-    assert client.get("/aws/console").status_code == 200
-    response = client.post("/aws/logout")
+    console_page = client.get("/aws/console")
+    assert console_page.status_code == 200
+    token = lxml.html.fromstring(console_page.text).xpath(
+        "string(//input[@name='csrf_token']/@value)")
+    forged = client.post("/aws/logout", data={"csrf_token": "forged"})
+    assert forged.status_code == 400 and "still signed in" in forged.text
+    assert client.get("/aws/console").status_code == 200, "a forged sign-out changes nothing"
+    response = client.post("/aws/logout", data={"csrf_token": token})
     assert response.status_code == 200
     doc = lxml.html.fromstring(response.text)
     assert doc.xpath("string(//a[@id='sign-in-again']/@href)") == "/idp/init"
