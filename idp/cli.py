@@ -110,7 +110,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _listen(host: str, port: int) -> socket.socket:
     """Bind the listening socket ourselves, so failure is one ``idp: error:`` line (exit 2)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP: asyncio sets TCP_NODELAY only on accepted sockets whose protocol is
+    # IPPROTO_TCP; with 0, every keep-alive response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))

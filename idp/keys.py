@@ -118,6 +118,20 @@ def _make_pair(common_name: str, key_size: int, clock: Clock) -> KeyPair:
     return KeyPair(private_key=key, certificate=cert)
 
 
+_SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _key_numbers(path: Path) -> bytes:
+    """The public half of a private-key file (DER SubjectPublicKeyInfo), for comparisons."""
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    return key.public_key().public_bytes(*_SPKI)
+
+
+def _cert_numbers(path: Path) -> bytes:
+    """The public key a certificate file names (DER SubjectPublicKeyInfo)."""
+    return x509.load_pem_x509_certificate(path.read_bytes()).public_key().public_bytes(*_SPKI)
+
+
 class KeyStore:
     """The folder holding this install's keys."""
 
@@ -166,8 +180,34 @@ class KeyStore:
         self._write("signing", pair)
         return pair
 
+    def _recover(self) -> None:
+        """Finish or undo a rotation that a crash cut off between two of its file writes.
+
+        ``rotate`` writes previous.key, previous.crt, signing.key, signing.crt in that order;
+        each write is atomic, the four together are not. Two cut points leave a key and a
+        certificate that do not belong together, and both are repaired here from what is
+        certainly right: ``signing.crt`` still names the current key until the last write.
+        Concurrent workers may both run this; they write identical bytes atomically.
+        """
+        signing_key, signing_crt = self._paths("signing")
+        previous_key, previous_crt = self._paths("previous")
+        if not (signing_key.exists() and signing_crt.exists() and previous_key.exists()):
+            return
+        try:
+            current = _cert_numbers(signing_crt)
+            if _key_numbers(previous_key) == current and (
+                not previous_crt.exists() or _cert_numbers(previous_crt) != current
+            ):
+                atomic_write(previous_crt, signing_crt.read_bytes())  # finish the copy
+            if (_key_numbers(signing_key) != current and previous_crt.exists()
+                    and _cert_numbers(previous_crt) == current == _key_numbers(previous_key)):
+                atomic_write(signing_key, previous_key.read_bytes(), mode=0o600)  # undo
+        except (OSError, ValueError, TypeError):
+            return  # unreadable: _read reports it properly
+
     def rotate(self, common_name: str, *, key_size: int = 2048) -> KeyPair:
         """Make a new current pair; the old one becomes ``previous`` (still published)."""
+        self._recover()
         current = self._read("signing")
         if current is None:
             return self.create(common_name, key_size=key_size)
@@ -181,6 +221,7 @@ class KeyStore:
         return self.load() if self.exists() else self.create(common_name, key_size=key_size)
 
     def load(self) -> KeyPair:
+        self._recover()
         pair = self._read("signing")
         if pair is None:
             raise KeyStoreError(f"no signing key in {self.directory}; run 'idp keys'")
@@ -190,7 +231,7 @@ class KeyStore:
         """Pairs whose certificates go into metadata: current first, then previous."""
         pairs = [self.load()]
         previous = self._read("previous")
-        if previous is not None:
+        if previous is not None and previous.cert_b64 != pairs[0].cert_b64:
             pairs.append(previous)
         return tuple(pairs)
 
