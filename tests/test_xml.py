@@ -39,3 +39,19 @@ def test_text_of_reads_past_comments():
     root = parse(b"<NameID>admin<!---->.evil</NameID>")
     assert root.text == "admin"
     assert text_of(root) == "admin.evil"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'<!DOCTYPE x [<!ENTITY % p SYSTEM "file:///dev/zero"> %p;]><x/>', "DOCTYPE"),
+        (b"<?xml version='1.0' encoding='ISO-8859-1'?><x>caf\xe9</x>", "not UTF-8"),
+        (b"<?xml version='1.0' encoding='ISO-8859-1'?><x/>", "declared as ISO-8859-1"),
+        (b"<x>\x00</x>", "NUL bytes"),
+    ],
+    ids=["parameter-entity-dev-zero", "latin1-bytes", "latin1-declared", "nul"],
+)
+def test_bytes_libxml2_must_never_see_are_refused_before_parsing(data, message):
+    """A parameter entity naming /dev/zero would hang libxml2: refused on the bytes, at once."""
+    with pytest.raises(XMLError, match=message):
+        parse(data)

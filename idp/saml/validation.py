@@ -11,6 +11,8 @@ console, the STS) map rules to their own wording.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,13 +27,14 @@ from signxml.verifier import SignatureConfiguration, XMLVerifier
 from idp.clock import parse_instant
 from idp.errors import SamlValidationError, XMLError
 from idp.saml.constants import NS, ConfirmationMethod, StatusCode
-from idp.xml import parse, text_of
+from idp.xml import parse, screen, text_of
 
 __all__ = [
     "Rule",
     "TrustedIssuer",
     "ValidationPolicy",
     "VerifiedAssertion",
+    "screen_xml",
     "verify_response",
 ]
 
@@ -124,11 +127,20 @@ class VerifiedAssertion:
 # --- structure --------------------------------------------------------------------------------
 
 
+def screen_xml(xml: bytes) -> None:
+    """``idp.xml.screen`` as a verifier rule: bytes libxml2 must never see (DOCTYPE, …)."""
+    try:
+        screen(xml)
+    except XMLError as exc:
+        raise _fail(Rule.XML, f"the SAMLResponse is not acceptable XML: {exc}") from None
+
+
 def _parse(xml: bytes) -> etree._Element:
     try:
         return parse(xml)
     except XMLError as exc:
-        raise _fail(Rule.XML, f"the SAMLResponse is not acceptable XML: {exc}") from None
+        raise _fail(Rule.XML, f"the SAMLResponse is not acceptable XML: {exc}",
+                    "serialize the Response as UTF-8, with no DOCTYPE") from None
 
 
 def _count_local(root: etree._Element, name: str) -> int:
@@ -179,6 +191,14 @@ def _children(el: etree._Element) -> list[etree._Element]:
     return list(el)
 
 
+def _is_base64(text: str) -> bool:
+    compact = "".join(text.split())
+    try:
+        return bool(compact) and bool(base64.b64decode(compact, validate=True))
+    except (binascii.Error, ValueError):
+        return False
+
+
 def _check_signature_shape(sig: etree._Element, parent: etree._Element, trust: TrustedIssuer
                            ) -> None:
     """The one layout we accept; anything else is refused before a digest is computed."""
@@ -194,6 +214,10 @@ def _check_signature_shape(sig: etree._Element, parent: etree._Element, trust: T
     if info != ["CanonicalizationMethod", "SignatureMethod", "Reference"]:
         raise _fail(Rule.SIGNATURE_SHAPE, f"the {what} signature's SignedInfo must hold exactly "
                     f"one Reference (found: {', '.join(info)})")
+    signature_value = kids[1]
+    if len(signature_value) or not _is_base64(signature_value.text or ""):
+        raise _fail(Rule.SIGNATURE_SHAPE, f"the {what} signature's SignatureValue must be "
+                    "non-empty base64 text (no comments or elements inside)")
     c14n, method, reference = _children(signed_info)
     if c14n.get("Algorithm") != _EXC_C14N:
         raise _fail(Rule.SIGNATURE_ALGORITHM, f"canonicalization {c14n.get('Algorithm')} is not "
@@ -259,7 +283,9 @@ def _verify(el: etree._Element, trust: TrustedIssuer) -> etree._Element:
         try:
             result = XMLVerifier().verify(standalone, x509_cert=pem, id_attribute="ID",
                                           expect_config=config)
-        except (InvalidSignature, InvalidInput, ValueError):
+        except (InvalidSignature, InvalidInput, ValueError, TypeError, etree.LxmlError):
+            # signxml lets TypeError (empty SignatureValue) and lxml's DocumentInvalid (schema)
+            # escape on hostile input: each is a failed verification, never a server error.
             continue
         signed = result.signed_xml if not isinstance(result, list) else None
         if signed is None or signed.tag != el.tag or signed.get("ID") != el.get("ID"):
@@ -395,6 +421,12 @@ def verify_response(xml: bytes, *, trust: TrustedIssuer, policy: ValidationPolic
         raise _fail(Rule.ISSUER, f"Issuer {issuer_value or '(none)'} is not the provider's "
                     f"entityID {trust.entity_id}",
                     "upload this IdP's metadata to the SAML provider the Role attribute names")
+    response_issuer = root.find(f"{_SAML}Issuer")
+    if response_issuer is not None and text_of(response_issuer).strip() != trust.entity_id:
+        # SAML Profiles §4.1.4.2: the Response's Issuer, when present, MUST be the IdP's.
+        raise _fail(Rule.ISSUER, f"the Response's Issuer {text_of(response_issuer).strip()} "
+                    f"is not the provider's entityID {trust.entity_id}",
+                    "the Response and its Assertion must both name this IdP as Issuer")
     destination = root.get("Destination")
     if destination is not None and destination not in policy.accepted_recipients:
         raise _fail(Rule.DESTINATION, f"Destination {destination} does not match this endpoint",

@@ -1,0 +1,1 @@
+"""Every vector of ``tests.vectors.attacks`` against both verifying surfaces."""
