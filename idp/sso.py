@@ -99,7 +99,10 @@ def _relay_target_allowed(relay_state: str, sp: ServiceProvider) -> bool:
 
     (SP-initiated RelayState is the SP's own opaque state and is returned untouched.)
     """
-    parts = urlsplit(relay_state)
+    try:
+        parts = urlsplit(relay_state)
+    except ValueError:  # "http://[x": an unbalanced IPv6 bracket is no target at all
+        return False
     if not parts.scheme and not parts.netloc:
         return not relay_state.startswith(("//", "/\\")) and "\\" not in relay_state
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -191,8 +191,9 @@ class CredentialIssuer:
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             # Only reachable with a correctly tagged token, i.e. never in practice.
             raise _invalid() from exc
+        # surrogatepass: a caller-supplied ID with a lone surrogate is a mismatch, not a crash.
         if not hmac.compare_digest(claims.access_key_id.encode("utf-8"),
-                                   access_key_id.encode("utf-8")):
+                                   access_key_id.encode("utf-8", "surrogatepass")):
             raise _invalid()
         if self._clock.now() >= claims.expiration:
             raise StsError("ExpiredToken", _MSG_EXPIRED, http_status=400)

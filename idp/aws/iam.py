@@ -46,8 +46,11 @@ def _pem(b64: str) -> str:
 def read_idp_metadata(path: Path) -> TrustedIssuer:
     """entityID and signing certificates of an IdP ``EntityDescriptor`` file."""
     where = str(path)
+    # A regular file within IAM's own metadata limit (never /dev/zero or a FIFO).
+    if not path.is_file() or path.stat().st_size > 10_000_000:
+        raise ConfigError("provider metadata must be a regular file under 10 MB", source=where)
     try:
-        root = parse(path.read_bytes(), max_bytes=10_000_000)  # IAM's own metadata limit
+        root = parse(path.read_bytes(), max_bytes=10_000_000)
     except OSError as exc:
         raise ConfigError(f"cannot read provider metadata: {exc.strerror}", source=where) from None
     except XMLError as exc:

@@ -50,7 +50,7 @@ _SIGNATURE_MISMATCH: Final = (
 )
 _MSG_INVALID_ID: Final = "The security token included in the request is invalid."
 _HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
-_TIMESTAMP_RE: Final = re.compile(r"^\d{8}T\d{6}Z$")
+_TIMESTAMP_RE: Final = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
 _PRESIGN_PARAMS: Final = frozenset({"x-amz-algorithm", "x-amz-credential", "x-amz-signature"})
 
 
@@ -189,10 +189,21 @@ def verify_request(
     """
     by_name: dict[str, list[str]] = {}
     for name, value in headers:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # Only a direct caller can pass a lone surrogate (HTTP headers are bytes); botocore's
+            # header map would turn it into an email Header object and fail on it.
+            raise _incomplete(f"the {name!r} header is not text") from None
         by_name.setdefault(name.lower(), []).append(value)
+    try:
+        parts = urlsplit(url)  # a Host header such as "[" makes the URL unparseable
+    except ValueError:
+        raise StsError("MalformedQueryString", "The request URL cannot be parsed",
+                       http_status=400) from None
 
     if "authorization" not in by_name:
-        query = {k.lower() for k, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+        query = {k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
         if query & _PRESIGN_PARAMS:
             raise _incomplete("Query-string (presigned) authentication is not supported here; "
                               "sign the request with an Authorization header.")
@@ -234,8 +245,11 @@ def verify_request(
         Credentials(auth.access_key_id, issuer.secret_for(auth.access_key_id), token),
         auth.service, auth.region, auth.signed_headers,
     )
-    canonical = str(signer.canonical_request(request))
-    expected = str(signer.signature(signer.string_to_sign(request, canonical), request))
+    try:
+        canonical = str(signer.canonical_request(request))
+        expected = str(signer.signature(signer.string_to_sign(request, canonical), request))
+    except ValueError:  # e.g. UnicodeEncodeError: a path botocore cannot percent-encode
+        raise _mismatch() from None
     if not hmac.compare_digest(expected.encode("ascii"), auth.signature.encode("ascii")):
         raise _mismatch()
     return claims

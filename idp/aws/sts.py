@@ -332,7 +332,7 @@ class AwsFederation:
         if policy is not None:
             try:
                 compact = json.dumps(json.loads(policy), separators=(",", ":"))
-            except ValueError:
+            except (ValueError, RecursionError):  # 2,048 characters can nest ~1,000 deep
                 raise StsError("MalformedPolicyDocument",
                                "The policy is not in the valid JSON format.") from None
         size = len(compact) + sum(len(a) for a in policy_arns) + sum(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Final
@@ -168,12 +169,16 @@ def get_caller_identity_response(claims: SessionClaims, request_id: str) -> byte
     return _finish(root, request_id)
 
 
+#: Characters XML 1.0 cannot carry (lxml refuses them); messages may echo request input.
+_NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def error_response(err: StsError, request_id: str) -> bytes:
     """The ``ErrorResponse`` document; send it with ``err.http_status`` (aws-saml.md §4.6)."""
     root = _root("ErrorResponse")
     error = _sub(root, "Error")
     _sub(error, "Type", err.fault_type)
     _sub(error, "Code", err.code)
-    _sub(error, "Message", err.message)
+    _sub(error, "Message", _NOT_XML.sub("\ufffd", err.message))
     _sub(root, "RequestId", request_id)
     return _serialize(root)

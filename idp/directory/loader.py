@@ -115,7 +115,12 @@ class _Node:
 
     def plain(self) -> Any:
         """The node as plain Python data (for JSON-like blobs such as trust policies)."""
-        return yaml.SafeLoader("").construct_document(self.node)
+        try:
+            return yaml.SafeLoader("").construct_document(self.node)
+        except (yaml.YAMLError, ValueError, TypeError, AttributeError) as exc:
+            # PyYAML's constructors fail this way on tagged scalars (!!int x, !!timestamp x)
+            # and unhashable keys ({? [a]: b}).
+            raise self.fail(f"cannot read this value: {exc}".splitlines()[0]) from None
 
 
 class _Fields:
@@ -339,6 +344,8 @@ def _certificates(node: _Node, base: Path | None) -> tuple[str, ...]:
             out.append(value)
             continue
         path = Path(value) if base is None or Path(value).is_absolute() else base / value
+        if not path.is_file() or path.stat().st_size > 1024 * 1024:
+            raise node.fail(f"certificate {path} is not a regular file under 1 MiB")
         try:
             out.append(path.read_text("ascii"))
         except (OSError, UnicodeDecodeError) as exc:
@@ -442,6 +449,8 @@ def _iter_docs(text: str, source: str) -> Iterator[yaml.Node]:
         raise ConfigError(f"YAML syntax error: {problem}", source=source, line=line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML error: {exc}", source=source) from None
+    except RecursionError:  # PyYAML composes recursively: [[[[... a few thousand deep
+        raise ConfigError("YAML is nested too deeply", source=source) from None
 
 
 def parse_directory(

@@ -82,7 +82,7 @@ def parse_authn_request(xml: bytes) -> tuple[AuthnRequest, etree._Element]:
         raise MalformedRequest("AuthnRequest has no Issuer, so the service provider is unknown")
     try:
         issue_instant = parse_instant(root.get("IssueInstant") or "")
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range
         raise MalformedRequest("AuthnRequest IssueInstant is missing or not a dateTime") from None
     index_text = root.get("AssertionConsumerServiceIndex")
     try:
@@ -170,7 +170,10 @@ def check_post_signature(root: etree._Element, sp: ServiceProvider) -> None:
             result = XMLVerifier().verify(
                 root, x509_cert=pem, id_attribute="ID", expect_config=config
             )
-        except (InvalidSignature, InvalidInput):
+        except (InvalidSignature, InvalidInput, ValueError, TypeError, etree.DocumentInvalid):
+            # signxml lets ValueError (non-ASCII SignatureValue), TypeError (empty one) and
+            # DocumentInvalid (its XMLDSig schema check, e.g. an empty <ds:KeyInfo/>) escape:
+            # each is a failed verification, never a server error.
             continue
         signed = result.signed_xml if not isinstance(result, list) else None
         if signed is None or signed.tag != root.tag or signed.get("ID") != root.get("ID"):

@@ -138,3 +138,10 @@ def test_bad_provider_signatures_value_is_reported_with_its_line():
     """A typo in provider_signatures names the file line."""
     with pytest.raises(ConfigError, match="provider_signatures must be one of"):
         with_account_options("    provider_signatures: sometimes\n")
+
+
+def test_provider_metadata_must_be_a_regular_file(tmp_path):
+    """/dev/zero or a folder as provider metadata is refused at start-up, not read forever."""
+    for path in (Path("/dev/zero"), tmp_path):
+        with pytest.raises(ConfigError, match="regular file"):
+            read_idp_metadata(path)

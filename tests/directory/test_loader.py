@@ -154,3 +154,10 @@ def test_demo_yaml_round_trips_through_a_file(tmp_path: Path):
     path = tmp_path / "demo.yaml"
     path.write_text(demo_yaml())
     assert set(load_directory(path, aws_acs=ACS).users) == {"alice", "bob", "carol", "dave"}
+
+
+def test_sp_certificate_must_be_a_regular_file():
+    """A certificates entry naming /dev/zero is refused instead of read forever."""
+    with pytest.raises(ConfigError, match="not a regular file"):
+        parse("service_providers:\n  - entity_id: e\n    acs_urls: [https://x]\n"
+              "    certificates: /dev/zero\n")
