@@ -21,6 +21,8 @@ from idp.settings import Settings
 from idp.store import StateStore
 from idp.web.app import create_app
 
+pytest_plugins = ["tests.e2e.sts_fixtures"]
+
 BASE_URL = "http://idp.test"
 CAROL_SECRET = "MNQXE33MFVSGK3LPFV2G65DQFVVWK6JB"
 

@@ -20,7 +20,7 @@ import botocore.exceptions
 import pytest
 from lxml import etree
 
-from tests.e2e.server import LiveServer, running_server
+from tests.e2e.server import LiveServer
 from tests.e2e.sts_support import (
     ResponseFactory,
     clean_aws_environment,
@@ -43,17 +43,6 @@ pytestmark = pytest.mark.live
 AWS_ENTITY_ID = "urn:amazon:webservices"
 POST_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 REDIRECT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with running_server(tmp_path_factory.mktemp("attack-corpus")) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def factory(server: LiveServer) -> ResponseFactory:
-    return ResponseFactory(server.url, server.certs_dir)
 
 
 @pytest.fixture(scope="module")

@@ -33,33 +33,16 @@ from tests.e2e.sts_support import (
     HTTP_TIMEOUT,
     PROD_PROVIDER,
     ResponseFactory,
-    clean_aws_environment,
     decode,
     session_client,
     sts_client,
 )
 from tests.support import auto_post, login
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_aws_config")]
 
 STS_NS = {"s": "https://sts.amazonaws.com/doc/2011-06-15/"}
 DEV_ARN = f"arn:aws:sts::{DEV}:assumed-role/Developer/{ALICE}"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with running_server(tmp_path_factory.mktemp("sts-boto3")) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def factory(server: LiveServer) -> ResponseFactory:
-    return ResponseFactory(server.url, server.certs_dir)
-
-
-@pytest.fixture(autouse=True)
-def _no_aws_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    clean_aws_environment(monkeypatch, tmp_path)
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,7 +24,7 @@ from lxml import etree
 
 from idp.keys import KeyPair
 from idp.saml.signing import Digest, SignatureAlgorithm, SigningPolicy
-from tests.e2e.server import LiveServer, running_server
+from tests.e2e.server import LiveServer
 from tests.e2e.sts_support import (
     ADMIN,
     ALICE,
@@ -44,7 +42,6 @@ from tests.e2e.sts_support import (
     ResponseFactory,
     assertion_of,
     attribute,
-    clean_aws_environment,
     decode,
     now,
     remove_attribute,
@@ -54,26 +51,10 @@ from tests.e2e.sts_support import (
 )
 from tests.support import redirect_value
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_aws_config")]
 
 NOT_AUTHORIZED = "Not authorized to perform sts:AssumeRoleWithSAML"
 SIGNATURE_INVALID = "Response signature invalid"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with running_server(tmp_path_factory.mktemp("sts-rules")) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def factory(server: LiveServer) -> ResponseFactory:
-    return ResponseFactory(server.url, server.certs_dir)
-
-
-@pytest.fixture(autouse=True)
-def _no_aws_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    clean_aws_environment(monkeypatch, tmp_path)
 
 
 @pytest.fixture
