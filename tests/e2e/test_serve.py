@@ -112,3 +112,29 @@ def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
     assert str(port) in lines[0]
     assert result.returncode == 2, result
     assert "Press Ctrl-C" not in result.stdout, "the banner promises URLs that never worked"
+
+
+def test_secrets_are_never_logged_or_served(live_server_process: LiveServer) -> None:
+    """Passwords, keys and secrets never reach the log, and no key file is served over HTTP."""
+    base = live_server_process.url
+    certs = live_server_process.certs_dir
+    with httpx2.Client(base_url=base, timeout=10, follow_redirects=True) as client:
+        page = client.get("/idp/init")
+        token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        pending = str(page.url).split("pending=", 1)[1]
+        refused = client.post("/idp/login", data={
+            "username": "bob", "password": "Sup3r-S3cret-typo", "pending": pending,
+            "csrf_token": token})
+        assert refused.status_code == 401
+        client.post("/aws/sts", data={"Action": "AssumeRoleWithSAML", "Version": "2011-06-15",
+                                      "RoleArn": "arn:aws:iam::111122223333:role/ReadOnly",
+                                      "PrincipalArn": "arn:aws:iam::111122223333:saml-provider/x",
+                                      "SAMLAssertion": "PHg+Y2FmZTwveD4="})
+        for path in ("/certs/signing.key", "/certs/sts.key", "/idp/../certs/signing.key",
+                     "/data/state.sqlite3", "/static/../certs/session.key"):
+            assert client.get(path).status_code == 404, path
+    log = live_server_process.output()
+    assert "Sup3r-S3cret-typo" not in log
+    assert "PRIVATE KEY" not in log
+    for name in ("session.key", "sts.key"):
+        assert (certs / name).read_text().strip() not in log
