@@ -143,12 +143,12 @@ def _request_time(headers: dict[str, list[str]], authorization: str) -> tuple[dt
     if "date" in headers:
         try:
             when = email.utils.parsedate_to_datetime(headers["date"][0])
-        except (TypeError, ValueError) as exc:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.UTC)
+            when = when.astimezone(dt.UTC)  # OverflowError past year 9999 (found by fuzzing)
+        except (TypeError, ValueError, OverflowError) as exc:
             raise _incomplete(f"Date header is not a valid HTTP date: '{headers['date'][0]}'.") \
                 from exc
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        when = when.astimezone(dt.UTC)
         return when, when.strftime(SIGV4_TIMESTAMP)
     raise _incomplete(
         "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "

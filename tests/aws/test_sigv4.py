@@ -327,3 +327,15 @@ def test_botocore_client_wrong_secret(creds, sts_client_factory):
         sts_client_factory(creds, secret="B" * 40).get_caller_identity()
     assert info.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_date_header_past_year_9999_is_incomplete_signature(creds, issuer, clock):
+    """A Date header that overflows datetime (found by the long fuzz run) is a 400, not a 500."""
+    auth = ("AWS4-HMAC-SHA256 Credential=ASIAVZCY2TVRL6VQCGH6/20261128/us-east-1/sts/"
+            "aws4_request, SignedHeaders=host, Signature=" + "0" * 64)
+    with pytest.raises(StsError) as info:
+        verify_request(method="POST", url="http://idp.test/aws/sts",
+                       headers=[("Authorization", auth),
+                                ("Date", "Fri, 31 Dec 9999 23:59:59 -2359")],
+                       body=b"", issuer=issuer, clock=clock)
+    assert info.value.code == "IncompleteSignature" and info.value.http_status == 400
