@@ -35,7 +35,7 @@ class TotpGuard:
     def check(self, username: str, secret: str, code: str) -> str | None:
         """``None`` when accepted; otherwise why not (``"invalid"`` or ``"reused"``)."""
         code = code.strip().replace(" ", "")
-        if len(code) != 6 or not code.isdigit():
+        if len(code) != 6 or not (code.isascii() and code.isdigit()):
             return "invalid"
         totp = pyotp.TOTP(secret)
         now_step = int(self._clock.now().timestamp()) // _STEP

@@ -319,7 +319,7 @@ def parse_policy(policy: Mapping[str, Any]) -> PolicyDocument:
     version = policy.get("Version")
     if isinstance(version, dt.date):  # YAML reads an unquoted 2012-10-17 as a date
         version = version.isoformat()
-    if version is not None and version not in _VERSIONS:
+    if version is not None and (not isinstance(version, str) or version not in _VERSIONS):
         raise MalformedPolicyError(f"Version must be 2012-10-17 or 2008-10-17, got {version!r}")
     raw = policy.get("Statement")
     statements = [raw] if isinstance(raw, Mapping) else raw

@@ -43,6 +43,8 @@ AWS_SIGN_IN_URLS: Final = frozenset(
 )
 MAX_ASSERTION_CHARS: Final = 100_000
 NOT_AUTHORIZED: Final = "Not authorized to perform sts:AssumeRoleWithSAML"
+#: A Query-protocol integer: ASCII digits only (int() would also take "3_600", "+3600", "٣٦٠٠").
+_PLAIN_INT_RE: Final = re.compile(r"^[0-9]{1,9}$")
 _TAG_KEY_RE: Final = re.compile(r"^[\w\s.:/=+\-@]{1,128}$")
 _TAG_VALUE_RE: Final = re.compile(r"^[\w\s.:/=+\-@]{0,256}$")
 
@@ -212,9 +214,13 @@ class AwsFederation:
         credentials, claims = self.issuer.issue(role_arn, session_name, duration,
                                                 source_identity=source_identity)
         # Claimed last and atomically: two workers racing with one assertion get one session.
+        # Kept only while the assertion could still pass the freshness check (and never past
+        # what datetime can hold: a far-future NotOnOrAfter must not overflow).
+        until = min(assertion.not_on_or_after,
+                    assertion.issue_instant + dt.timedelta(seconds=300 + 2 * self.skew))
         if self.replay is not None and not self.replay.remember(
             (assertion.issuer, assertion.assertion_id),
-            assertion.not_on_or_after + dt.timedelta(seconds=self.skew), self.clock.now(),
+            until + dt.timedelta(seconds=self.skew), self.clock.now(),
         ):
             raise self._replayed(assertion)
         result = AssumeRoleWithSamlResult(
@@ -387,6 +393,8 @@ class AwsFederation:
         if value is None:
             return None
         try:
+            if not _PLAIN_INT_RE.match(value):
+                raise ValueError(value)
             seconds = int(value)
         except ValueError:
             raise StsError("ValidationError", f"Value '{value}' at 'durationSeconds' failed to "
@@ -405,10 +413,7 @@ class AwsFederation:
         values = assertion.attributes.get(AwsAttribute.SESSION_DURATION, ())
         if not values:
             return None
-        try:
-            seconds = int(values[0])
-        except ValueError:
-            seconds = -1
+        seconds = int(values[0]) if _PLAIN_INT_RE.match(values[0]) else -1
         if len(values) != 1 or not 900 <= seconds <= 43200:
             raise StsError("InvalidIdentityToken", "SessionDuration in AuthnResponse must be a "
                            "single whole number of seconds from 900 to 43200",

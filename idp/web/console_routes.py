@@ -174,6 +174,8 @@ def _session_data(request: Request) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in "kt"):
         return None
+    if _state(request).store.claimed("console-logout", data["k"]):
+        return None  # signed out: a copy of the cookie taken before does not work either
     return data
 
 
@@ -248,6 +250,10 @@ async def logout(request: Request) -> Response:
             return render("signed_out.html", 400, start_url=_path(request, "idp_init"),
                           error="This sign-out form did not come from the console; "
                           "you are still signed in.")
+        # Revoke on the server (all workers): the session ends even where the cookie survives.
+        until = dt.datetime.fromisoformat(data["e"]) if isinstance(data.get("e"), str) else (
+            _state(request).clock.now() + dt.timedelta(seconds=_MAX_COOKIE_AGE))
+        _state(request).store.claim("console-logout", data["k"], until)
     response = render("signed_out.html", start_url=_path(request, "idp_init"))
     _clear(response, request)
     return response

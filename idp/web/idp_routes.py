@@ -76,7 +76,9 @@ def _csrf(request: Request) -> str:
 
 def _csrf_ok(request: Request, form: FormData) -> bool:
     sent, expected = _field(form, "csrf_token"), request.session.get("csrf")
-    return isinstance(expected, str) and sent is not None and hmac.compare_digest(sent, expected)
+    # compare_digest refuses non-ASCII str: compare the UTF-8 bytes (a 500 otherwise).
+    return isinstance(expected, str) and sent is not None and hmac.compare_digest(
+        sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
 
 
 def _principal(request: Request) -> Principal | None:
@@ -219,6 +221,7 @@ def _signed_in_page(request: Request, principal: Principal) -> Response:
     return render(
         "signed_in.html", user=user, mfa=principal.mfa,
         aws_url=str(request.url_for("idp_init")), logout_url=str(request.url_for("logout")),
+        csrf_token=_csrf(request),
     )
 
 
@@ -315,8 +318,17 @@ def _throttled(store: StateStore, user_key: str, address: str) -> int | None:
 
 
 async def logout(request: Request) -> Response:
-    request.session.clear()
-    return RedirectResponse(str(request.url_for("login")), status_code=303)
+    """POST with the session's token signs out; GET only shows the sign-out button.
+
+    (A GET that signed out would let any page log the user out with an ``<img>``.)
+    """
+    if request.method == "POST" and _csrf_ok(request, await _form(request)):
+        request.session.clear()
+        return RedirectResponse(str(request.url_for("login")), status_code=303)
+    return render("sign_out.html", 400 if request.method == "POST" else 200,
+                  action=str(request.url_for("logout")), csrf_token=_csrf(request),
+                  error="This sign-out form did not come from this site."
+                  if request.method == "POST" else None)
 
 
 async def metadata(request: Request) -> Response:

@@ -98,6 +98,12 @@ async def sts(request: Request) -> Response:
         if exc.detail:
             log.info("STS %s refused: %s (%s)", exc.code, exc.message, exc.detail)
         return _xml(wire.error_response(exc, request_id), request_id, exc.http_status)
+    except Exception:  # a bug: still answer as AWS does, never with an HTML page
+        log.exception("STS request %s failed", request_id)
+        failure = StsError("InternalFailure", "The request processing has failed because of "
+                           "an unknown error, exception or failure.", http_status=500,
+                           sender=False)
+        return _xml(wire.error_response(failure, request_id), request_id, 500)
 
 
 def routes() -> list[Route]:

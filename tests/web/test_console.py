@@ -472,6 +472,17 @@ def test_sign_out_clears_the_session(client):
     assert client.get("/aws/console", follow_redirects=False).status_code == 303
 
 
+def test_a_cookie_copied_before_sign_out_is_dead_after_it(client):
+    """Sign-out is revoked on the server: replaying the old console cookie opens nothing."""
+    post(client, saml_response(client, "bob").saml_response)
+    stolen = client.cookies.get("aws_console")
+    page = client.get("/aws/console")
+    token = lxml.html.fromstring(page.text).xpath("string(//input[@name='csrf_token']/@value)")
+    assert client.post("/aws/logout", data={"csrf_token": token}).status_code == 200
+    client.cookies.set("aws_console", stolen, domain="idp.test", path="/aws")
+    assert client.get("/aws/console", follow_redirects=False).status_code == 303
+
+
 def test_switch_role_with_the_idp_session_gives_the_role_page(client):
     """"Switch role" re-enters at /idp/init: a fresh assertion and the role page."""
     posted = saml_response(client, "alice")

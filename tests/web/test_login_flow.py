@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pyotp
+import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, CAROL_SECRET
@@ -63,7 +64,11 @@ def test_session_cookie_spares_a_second_login(client):
 def test_logout_ends_the_session(client):
     """After /idp/logout the next sign-in asks for the password again."""
     login(client, "/idp/init", "bob", "bob-password")
-    client.post("/idp/logout")
+    cross_site = client.get("/idp/logout")  # an <img src> on another site: no sign-out
+    assert cross_site.status_code == 200
+    assert client.post("/idp/logout").status_code == 400  # no token: still signed in
+    assert auto_post(client.get("/idp/init", follow_redirects=True).text)
+    client.post("/idp/logout", data={"csrf_token": csrf(cross_site.text)})
     assert "/idp/login" in client.get("/idp/init", follow_redirects=False).headers["location"]
 
 
@@ -228,3 +233,14 @@ def test_throttle_window_passes(client, clock):
     ok = client.post("/idp/login", data={"username": "bob", "password": "bob-password",
                                          "csrf_token": csrf(page.text)}, follow_redirects=True)
     assert "Signed in as Bob Reader" in ok.text
+
+
+@pytest.mark.parametrize(("field", "value"), [("csrf_token", "é"), ("otp", "١٢٣٤٥٦")])
+def test_non_ascii_token_or_code_is_a_clean_refusal(client, field, value):
+    """compare_digest refuses non-ASCII str: these must be 4xx pages, never a 500."""
+    page = client.get("/idp/login")
+    data = {"username": "carol", "password": "carol-password", "csrf_token": csrf(page.text)}
+    data[field] = value
+    response = client.post("/idp/login", data=data)
+    assert response.status_code in (400, 401)
+    assert "Traceback" not in response.text
