@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,19 +73,22 @@ def stop(server: LiveServer) -> int | None:
         return None
 
 
-def start(workdir: Path, certs: Path) -> LiveServer:
-    """Start ``idp serve`` on a free port with ``certs``; return once ``/healthz`` answers."""
+def start(workdir: Path, certs: Path, *, port: int | None = None,
+          extra_args: Sequence[str] = (), startup_timeout: float = STARTUP_TIMEOUT
+          ) -> LiveServer:
+    """Start ``idp serve`` (base URL ``http://127.0.0.1:PORT``, a free port unless given) with
+    ``certs`` and ``extra_args``; return once ``/healthz`` answers."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    log = workdir / f"server-{port}.log"
+    log = workdir / f"server-{port}-{time.monotonic_ns()}.log"
     argv = idp_command("serve", "--host", "127.0.0.1", "--port", str(port),
-                       "--certs-dir", str(certs), "--base-url", url)
+                       "--certs-dir", str(certs), "--base-url", url, *extra_args)
     with log.open("wb") as sink:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sink,
                                    stderr=subprocess.STDOUT, env=child_env(), cwd=workdir)
     server = LiveServer(url=url, port=port, certs_dir=certs, log=log, process=process)
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+    deadline = time.monotonic() + startup_timeout
     while not healthy(url):
         if process.poll() is not None or time.monotonic() > deadline:
             stop(server)

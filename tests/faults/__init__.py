@@ -21,7 +21,6 @@ import datetime as dt
 import os
 import signal
 import statistics
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -40,10 +39,7 @@ from lxml import etree
 from tests.e2e.server import (
     SHUTDOWN_TIMEOUT,
     LiveServer,
-    child_env,
-    free_port,
-    healthy,
-    idp_command,
+    start,
     stop,
 )
 from tests.support import auto_post, csrf, pending_id
@@ -88,25 +84,12 @@ def serve(workdir: Path, certs: Path, data: Path, *, port: int | None = None,
     With ``workers`` > 1 this also waits (bounded) until every worker has started and gone
     idle, so the first requests can land on any of them.
     """
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = workdir / f"server-{port}-{time.monotonic_ns()}.log"
-    argv = idp_command("serve", "--host", "127.0.0.1", "--port", str(port),
-                       "--certs-dir", str(certs), "--data-dir", str(data), "--base-url", url,
-                       "--workers", str(workers), *extra_args)
-    with log.open("wb") as sink:
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sink,
-                                   stderr=subprocess.STDOUT, env=child_env(), cwd=workdir)
-    server = FaultServer(url=url, port=port, certs_dir=certs, log=log, process=process,
-                         data_dir=data, workers=workers)
     deadline = time.monotonic() + startup_timeout
-    while not healthy(url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            shutdown(server)
-            raise RuntimeError(f"idp serve did not come up (exit {process.returncode}):\n"
-                               f"{server.output()}")
-        time.sleep(0.05)
+    live = start(workdir, certs, port=port, startup_timeout=startup_timeout, extra_args=(
+        "--data-dir", str(data), "--workers", str(workers), *extra_args))
+    server = FaultServer(url=live.url, port=live.port, certs_dir=certs, log=live.log,
+                         process=live.process, data_dir=data, workers=workers)
+    process = server.process
     if workers > 1:
         while len(worker_pids(process.pid)) < workers:
             if time.monotonic() > deadline:

@@ -22,7 +22,7 @@ import pytest
 
 import idp.keys
 from idp.keys import KeyStore
-from tests.e2e.server import healthy
+from tests.e2e.server import free_port, healthy
 from tests.e2e.sts_support import (
     DEV,
     DEV_PROVIDER,
@@ -35,7 +35,6 @@ from tests.e2e.sts_support import (
 from tests.faults import (
     FaultServer,
     LoadStats,
-    free_port,
     run_load,
     serve,
     serving,
