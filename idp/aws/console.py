@@ -33,7 +33,7 @@ from idp.aws.attributes import AwsAttribute, parse_role_value
 from idp.aws.sts import AwsFederation, Session, SignIn, decode_assertion
 from idp.directory.model import ROLE_ARN_RE, Directory, RoleGrant
 from idp.errors import SamlValidationError, StsError, XMLError
-from idp.saml.validation import screen_xml
+from idp.saml.validation import parse_response
 from idp.xml import parse, text_of
 
 __all__ = [
@@ -209,12 +209,7 @@ def sign_in(federation: AwsFederation, saml_b64: str) -> ConsoleSignIn:
     named provider accepts the Response, or a ``ConsoleRule`` error when the Role attribute
     cannot lead to any provider.
     """
-    xml = decode_assertion(saml_b64)
-    screen_xml(xml)  # before libxml2 opens whatever a DOCTYPE names
-    try:
-        root = parse(xml)
-    except XMLError as exc:
-        raise SamlValidationError("xml", f"the SAMLResponse is not acceptable XML: {exc}") from None
+    root = parse_response(decode_assertion(saml_b64))  # parsed once, for every provider
     verified: list[SignIn] = []
     first_error: SamlValidationError | None = None
     for arn in _provider_arns(root, federation):
@@ -222,7 +217,7 @@ def sign_in(federation: AwsFederation, saml_b64: str) -> ConsoleSignIn:
         if provider is None:  # pragma: no cover - filtered by _provider_arns
             continue
         try:
-            result = federation.verify(xml, provider)
+            result = federation.verify(root, provider)
         except SamlValidationError as exc:
             first_error = first_error or exc
             continue
@@ -370,12 +365,9 @@ def summarize(saml_b64: str | None) -> ResponseSummary:
         return ResponseSummary(problem="no SAMLResponse was posted")
     try:
         xml = base64.b64decode("".join(saml_b64.split()), validate=True)
-        screen_xml(xml)
-        root = parse(xml)
+        root = parse(xml)  # screens the bytes before libxml2 sees them
     except (binascii.Error, ValueError):
         return ResponseSummary(problem="SAMLResponse is not valid base64")
-    except SamlValidationError as exc:
-        return ResponseSummary(problem=exc.message)
     except XMLError as exc:
         return ResponseSummary(problem=f"SAMLResponse is not acceptable XML: {exc}")
     issuer = next((el for el in root if _local(el) == "Issuer"), None)

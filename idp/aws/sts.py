@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from lxml import etree
+
 from idp.aws.attributes import SESSION_NAME_RE, AwsAttribute, parse_role_value
 from idp.aws.credentials import CredentialIssuer, SessionClaims, TemporaryCredentials
 from idp.aws.iam import SamlProvider, SamlProviders
@@ -169,7 +171,7 @@ class AwsFederation:
 
     # --- verification ------------------------------------------------------------------
 
-    def verify(self, xml: bytes, provider: SamlProvider) -> SignIn:
+    def verify(self, xml: bytes | etree._Element, provider: SamlProvider) -> SignIn:
         """Verify against one provider; ``SamlValidationError`` names the failing rule."""
         policy = ValidationPolicy(
             now=self.clock.now(), accepted_recipients=self.accepted_recipients,

@@ -27,14 +27,14 @@ from signxml.verifier import SignatureConfiguration, XMLVerifier
 from idp.clock import parse_instant
 from idp.errors import SamlValidationError, XMLError
 from idp.saml.constants import NS, ConfirmationMethod, StatusCode
-from idp.xml import parse, screen, text_of
+from idp.xml import parse, text_of
 
 __all__ = [
     "Rule",
     "TrustedIssuer",
     "ValidationPolicy",
     "VerifiedAssertion",
-    "screen_xml",
+    "parse_response",
     "verify_response",
 ]
 
@@ -127,15 +127,11 @@ class VerifiedAssertion:
 # --- structure --------------------------------------------------------------------------------
 
 
-def screen_xml(xml: bytes) -> None:
-    """``idp.xml.screen`` as a verifier rule: bytes libxml2 must never see (DOCTYPE, …)."""
-    try:
-        screen(xml)
-    except XMLError as exc:
-        raise _fail(Rule.XML, f"the SAMLResponse is not acceptable XML: {exc}") from None
+def parse_response(xml: bytes) -> etree._Element:
+    """The one hardened parse (``idp.xml.parse``), failing as the verifier's ``xml`` rule.
 
-
-def _parse(xml: bytes) -> etree._Element:
+    Parse once and hand the tree to ``verify_response`` for every provider to check against.
+    """
     try:
         return parse(xml)
     except XMLError as exc:
@@ -408,10 +404,13 @@ def _attributes(assertion: etree._Element) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def verify_response(xml: bytes, *, trust: TrustedIssuer, policy: ValidationPolicy
-                    ) -> VerifiedAssertion:
-    """Run every check; return claims read only from the verified Assertion."""
-    root = _parse(xml)
+def verify_response(xml: bytes | etree._Element, *, trust: TrustedIssuer,
+                    policy: ValidationPolicy) -> VerifiedAssertion:
+    """Run every check; return claims read only from the verified Assertion.
+
+    ``xml`` is the raw document or the tree ``parse_response`` made of it (not modified here).
+    """
+    root = parse_response(xml) if isinstance(xml, bytes) else xml
     assertion = _check_structure(root)
     _check_status(root)
     signed, how = _verified_assertion(root, assertion, trust)

@@ -21,7 +21,6 @@ from urllib.parse import urlencode
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -38,6 +37,7 @@ from idp.aws.console import (
 from idp.aws.sts import Session
 from idp.errors import SamlValidationError, StsError
 from idp.keys import KeyStore
+from idp.web.forms import field, read_form
 from idp.web.pages import render
 
 __all__ = ["COOKIE", "routes"]
@@ -89,19 +89,13 @@ def _failure(request: Request, exc: SamlValidationError | StsError, saml: str | 
     )
 
 
+def _form_error(reason: str) -> SamlValidationError:
+    return SamlValidationError("form", reason)
+
+
 async def _form(request: Request) -> FormData:
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
-        raise SamlValidationError("form", f"the form is larger than {MAX_FORM_BYTES} bytes")
-    try:
-        return await request.form(max_files=0, max_fields=16)
-    except HTTPException as exc:
-        raise SamlValidationError("form", f"the form could not be read: {exc.detail}") from None
-
-
-def _field(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    return value if isinstance(value, str) else None
+    return await read_form(request, max_bytes=MAX_FORM_BYTES, max_fields=16,
+                           error=_form_error)
 
 
 def _role_page(request: Request, console: ConsoleSignIn, saml: str, relay: str | None,
@@ -143,8 +137,8 @@ async def saml(request: Request) -> Response:
     saml_value: str | None = None
     try:
         form = await _form(request)
-        saml_value, relay = _field(form, "SAMLResponse"), _field(form, "RelayState")
-        role_index = (_field(form, "roleIndex") or "").strip()
+        saml_value, relay = field(form, "SAMLResponse"), field(form, "RelayState")
+        role_index = (field(form, "roleIndex") or "").strip()
         if not saml_value:
             raise SamlValidationError("saml-response", "the form has no SAMLResponse field",
                                       hint="POST the IdP's form fields SAMLResponse (base64 "
@@ -239,7 +233,10 @@ async def logout(request: Request) -> Response:
     """
     data = _session_data(request)
     if data is not None:
-        form = await request.form(max_files=0, max_fields=4)
+        try:
+            form = await _form(request)
+        except SamlValidationError:
+            form = FormData()
         token = form.get("csrf_token")
         try:
             valid = isinstance(token, str) and _serializer(

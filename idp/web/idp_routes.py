@@ -27,6 +27,7 @@ from idp.errors import AuthnFailed, MalformedRequest, NoPassive, SamlStatusError
 from idp.saml.providers import ServiceProvider
 from idp.sso import Pending
 from idp.store import StateStore
+from idp.web.forms import field, read_form
 from idp.web.pages import autopost, render
 
 __all__ = ["routes"]
@@ -51,15 +52,8 @@ def _state(request: Request) -> Any:
 
 
 async def _form(request: Request) -> FormData:
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
-        raise MalformedRequest(f"the form is larger than {MAX_FORM_BYTES} bytes")
-    return await request.form(max_files=0, max_fields=32)
-
-
-def _field(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    return value if isinstance(value, str) else None
+    return await read_form(request, max_bytes=MAX_FORM_BYTES, max_fields=32,
+                           error=MalformedRequest)
 
 
 # --- the login session (signed cookie) -------------------------------------------------------
@@ -75,7 +69,7 @@ def _csrf(request: Request) -> str:
 
 
 def _csrf_ok(request: Request, form: FormData) -> bool:
-    sent, expected = _field(form, "csrf_token"), request.session.get("csrf")
+    sent, expected = field(form, "csrf_token"), request.session.get("csrf")
     # compare_digest refuses non-ASCII str: compare the UTF-8 bytes (a 500 otherwise).
     return isinstance(expected, str) and sent is not None and hmac.compare_digest(
         sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
@@ -173,7 +167,7 @@ async def sso(request: Request) -> Response:
     idp = _state(request).idp
     if request.method == "POST":
         form = await _form(request)
-        pending, sp = idp.receive_post(_field(form, "SAMLRequest"), _field(form, "RelayState"))
+        pending, sp = idp.receive_post(field(form, "SAMLRequest"), field(form, "RelayState"))
         return _continue(request, pending, sp)
     resume = request.query_params.get("resume")
     if resume is not None:
@@ -254,10 +248,10 @@ async def _login_post(request: Request) -> Response:
     state = _state(request)
     directory = state.idp.directory
     form = await _form(request)
-    pending_id = _field(form, "pending") or None
-    username = (_field(form, "username") or "").strip()
-    password = _field(form, "password") or ""
-    otp = (_field(form, "otp") or "").strip() or None
+    pending_id = field(form, "pending") or None
+    username = (field(form, "username") or "").strip()
+    password = field(form, "password") or ""
+    otp = (field(form, "otp") or "").strip() or None
     mfa_user = _mfa_user(request)
     if not _csrf_ok(request, form):
         return _login_page(request, pending_id=pending_id, status=400, username=username,

@@ -421,31 +421,28 @@ def signature_stripped(b64: str, keys: Keys) -> Attack:
     return Attack(encode(root), role_arn=ADMIN)
 
 
-def signature_value_empty(b64: str, keys: Keys) -> Attack:
-    """An empty SignatureValue (signxml has raised TypeError on this)."""
+def _with_signature_value(b64: str, text: str) -> Attack:
+    """The genuine Response with the Assertion's SignatureValue replaced by ``text``."""
     root = decode(b64)
     value = _sig(assertion_of(root)).find(f"{DS}SignatureValue")
     assert value is not None
-    value.text = ""
+    value.text = text
     return Attack(encode(root))
+
+
+def signature_value_empty(b64: str, keys: Keys) -> Attack:
+    """An empty SignatureValue (signxml has raised TypeError on this)."""
+    return _with_signature_value(b64, "")
 
 
 def signature_value_garbage(b64: str, keys: Keys) -> Attack:
     """A SignatureValue of 256 random-looking bytes."""
-    root = decode(b64)
-    value = _sig(assertion_of(root)).find(f"{DS}SignatureValue")
-    assert value is not None
-    value.text = base64.b64encode(bytes(range(256))).decode()
-    return Attack(encode(root))
+    return _with_signature_value(b64, base64.b64encode(bytes(range(256))).decode())
 
 
 def signature_value_not_base64(b64: str, keys: Keys) -> Attack:
     """A SignatureValue that is not base64 at all."""
-    root = decode(b64)
-    value = _sig(assertion_of(root)).find(f"{DS}SignatureValue")
-    assert value is not None
-    value.text = "!!not base64!!"
-    return Attack(encode(root))
+    return _with_signature_value(b64, "!!not base64!!")
 
 
 def key_info_empty(b64: str, keys: Keys) -> Attack:
