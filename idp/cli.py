@@ -80,6 +80,8 @@ def _serve(args: argparse.Namespace) -> int:
               "this IdP signs test identities only", file=sys.stderr)
     source = str(settings.config) if settings.config else "built-in demo directory"
     workers = f", {settings.workers} workers" if settings.workers > 1 else ""
+    demo = ("  Demo users: alice, bob, carol (TOTP), dave — password '<user>-password'\n"
+            if settings.config is None else "")
     print(
         f"IdP simulator {__version__} — {source}{workers}\n"
         f"  IdP metadata (upload to AWS IAM): {url}/idp/metadata\n"
@@ -88,7 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
         f"  AWS console twin (ACS):           {url}/aws/saml\n"
         f"  AWS console session:              {url}/aws/console\n"
         f"  Mock STS endpoint_url:            {url}/aws/sts\n"
-        f"  Demo users: alice, bob, carol (TOTP), dave — password '<user>-password'\n"
+        f"{demo}"
         "Press Ctrl-C to stop.",
         flush=True,
     )

@@ -1,56 +1,121 @@
-"""One exception root for the whole package.
+"""One exception root for the whole package, and the vocabulary of refusals.
 
-::
+Every exception the package raises on purpose derives from ``IdPError``; this module holds
+the root and the errors shared across layers. Two protocol families live next to their
+protocol code and are drawn here so the whole tree is in one place (``tests/
+test_architecture.py`` checks that every ``IdPError`` subclass in the package appears below)::
 
-    IdPError
-     ├── ConfigError              the directory/config file is wrong (file, line, what)
-     ├── KeyStoreError            the signing keys cannot be read or written
-     ├── XMLError                 input is not acceptable XML (DTD, entity, size, syntax)
-     ├── AuthnFailed              login refused (wrong password, unknown user, bad TOTP)
-     ├── FatalRequestError        show an error page; never POST back to an ACS
+    IdPError                        http_status, title (for pages)
+     ├── ConfigError                the directory/config file is wrong (file, line, what)
+     ├── MalformedPolicyError       a policy document IAM would refuse (statement number)
+     ├── KeyStoreError              the signing keys cannot be read or written
+     ├── StoreError                 the shared state file cannot be opened or written
+     ├── XMLError                   input is not acceptable XML (DTD, entity, size, syntax)
+     ├── AuthnFailed                login refused (wrong password, unknown user, bad TOTP)
+     │    └── MfaRequired           password accepted; a one-time code is needed
+     ├── FatalRequestError          show an error page; never POST back to an ACS
      │    ├── UnknownServiceProvider
      │    ├── UnregisteredACS
-     │    ├── MalformedRequest     (bad base64, DEFLATE, XML, size, missing fields)
+     │    ├── MalformedRequest      (bad base64, DEFLATE, XML, size, missing fields)
      │    ├── RequestSignatureError
-     │    └── NoAwsRole            the user has nothing the SP would accept
-     ├── SamlStatusError          answer the SP with a non-Success <samlp:Response>
-     │    ├── NoPassive
+     │    ├── NoAwsRole             the user has nothing the SP would accept
+     │    └── AttributeReleaseError the directory cannot produce a value AWS would accept
+     ├── SamlValidationError        the SP side (console, STS) refused a Response: ``rule``
+     │                              (a ``Rule``) says which check, ``hint`` how to fix it
+     ├── SamlStatusError            idp.saml.status: answer the SP with a non-Success
+     │    ├── NoPassive             <samlp:Response> (SAML Core §3.2.2.2)
      │    ├── InvalidNameIDPolicy
      │    ├── NoAuthnContext
      │    └── UnsupportedBinding
-     ├── SamlValidationError      the SP side (console, STS) refused a Response; ``rule`` says
-     │                            which check, ``hint`` how to fix it
-     └── StsError                 an AWS Query API error: ``code``, ``http_status``, ``message``
-                                  (codes and statuses from botocore's sts service-2.json)
+     └── AwsError                   idp.aws.errors: an AWS Query API error; the wire ``code``,
+          ├── AccessDenied          ``http_status`` and fault type are class attributes
+          ├── ExpiredToken          (codes and statuses from botocore's
+          ├── ExpiredTokenException  ``data/sts/2011-06-15/service-2.json`` and the AWS
+          ├── IncompleteSignature    "Common Errors" page)
+          ├── InternalFailure
+          ├── InvalidAction
+          ├── InvalidClientTokenId
+          ├── InvalidIdentityToken
+          ├── MalformedPolicyDocument
+          ├── MalformedQueryString
+          ├── MissingAction
+          ├── MissingAuthenticationToken
+          ├── MissingParameter
+          ├── PackedPolicyTooLarge
+          ├── SignatureDoesNotMatch
+          └── ValidationError
+               └── RequestTooLarge
 
-Each error carries ``http_status`` (for pages) and, for ``SamlStatusError``, the top-level and
-second-level SAML status codes (SAML Core §3.2.2.2).
+``Rule`` names every check that can refuse a SAML Response at the console or the STS: one
+vocabulary for the verifier, the console and the STS, whose values the console's error page
+shows and tests match on.
 """
 
 from __future__ import annotations
 
-from idp.saml.constants import StatusCode
+from enum import StrEnum
 
 __all__ = [
+    "AttributeReleaseError",
     "AuthnFailed",
     "ConfigError",
     "FatalRequestError",
     "IdPError",
-    "InvalidNameIDPolicy",
     "KeyStoreError",
+    "MalformedPolicyError",
     "MalformedRequest",
-    "NoAuthnContext",
+    "MfaRequired",
     "NoAwsRole",
-    "NoPassive",
     "RequestSignatureError",
-    "SamlStatusError",
+    "Rule",
     "SamlValidationError",
-    "StsError",
+    "StoreError",
     "UnknownServiceProvider",
     "UnregisteredACS",
-    "UnsupportedBinding",
     "XMLError",
 ]
+
+
+class Rule(StrEnum):
+    """Which check refused a SAML Response (stable names: pages, logs and tests use them)."""
+
+    # The verifier (idp.saml.validation), in the order it checks.
+    XML = "xml"
+    STRUCTURE = "structure"
+    STATUS = "status"
+    SIGNATURE_MISSING = "signature-missing"
+    SIGNATURE_SHAPE = "signature-shape"
+    SIGNATURE_ALGORITHM = "signature-algorithm"
+    SIGNATURE_INVALID = "signature-invalid"
+    ISSUER = "issuer"
+    DESTINATION = "destination"
+    SUBJECT = "subject"
+    CONFIRMATION = "subject-confirmation"
+    RECIPIENT = "recipient"
+    AUDIENCE = "audience"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not-yet-valid"
+    STALE = "stale"
+    IN_RESPONSE_TO = "in-response-to"
+    # Decoding the posted value (console and STS).
+    FORM = "form"
+    SAML_RESPONSE = "saml-response"
+    BASE64 = "base64"
+    # Reading the Role attribute and finding the SAML provider.
+    ROLE_ATTRIBUTE = "role-attribute"
+    ROLE_VALUE = "role-value"
+    PROVIDER = "provider"
+    ROLE_CHOICE = "role-choice"
+    # What STS checks after the signature (idp.aws).
+    ROLE_PAIR = "role-pair"
+    ROLE_MISSING = "role-missing"
+    ROLE_SESSION_NAME = "role-session-name"
+    SOURCE_IDENTITY = "source-identity"
+    TAGS = "tags"
+    SESSION_DURATION = "session-duration"
+    SESSION_END = "session-end"
+    TRUST_POLICY = "trust-policy"
+    REPLAY = "replay"
 
 
 class IdPError(Exception):
@@ -73,8 +138,28 @@ class ConfigError(IdPError):
         super().__init__(f"{where}: {message}")
 
 
+class MalformedPolicyError(IdPError, ValueError):
+    """A policy document IAM would refuse (IAM's ``MalformedPolicyDocument``).
+
+    ``statement`` is the 1-based index of the offending ``Statement`` entry, when there is
+    one, so a file loader can point at its line.
+    """
+
+    def __init__(self, message: str, *, statement: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.statement = statement
+
+
 class KeyStoreError(IdPError):
     """The key store under ``certs/`` is unusable."""
+
+
+class StoreError(IdPError):
+    """The shared state file (``data/state.sqlite3``) cannot be opened or written."""
+
+    http_status = 503
+    title = "Simulator state unavailable"
 
 
 class XMLError(IdPError):
@@ -86,6 +171,12 @@ class AuthnFailed(IdPError):
 
     http_status = 401
     title = "Sign-in failed"
+
+
+class MfaRequired(AuthnFailed):
+    """Password accepted; the user must now give a one-time code."""
+
+    title = "One-time code required"
 
 
 class FatalRequestError(IdPError):
@@ -126,36 +217,11 @@ class NoAwsRole(FatalRequestError):
     title = "No AWS role for this user"
 
 
-class SamlStatusError(IdPError):
-    """Answered with a ``<samlp:Response>`` carrying a non-Success status (SAML Core §3.2.2.2)."""
+class AttributeReleaseError(FatalRequestError):
+    """The directory cannot produce a value AWS would accept (shown as a page, not sent)."""
 
-    status = StatusCode.RESPONDER
-    sub_status: StatusCode | None = None
-
-
-class NoPassive(SamlStatusError):
-    """``IsPassive="true"`` but the user would have to log in."""
-
-    sub_status = StatusCode.NO_PASSIVE
-
-
-class InvalidNameIDPolicy(SamlStatusError):
-    """The requested NameID format is not one we can issue for that SP."""
-
-    sub_status = StatusCode.INVALID_NAMEID_POLICY
-
-
-class NoAuthnContext(SamlStatusError):
-    """The requested authentication context cannot be satisfied."""
-
-    sub_status = StatusCode.NO_AUTHN_CONTEXT
-
-
-class UnsupportedBinding(SamlStatusError):
-    """The requested ProtocolBinding for the response is not HTTP-POST."""
-
-    status = StatusCode.REQUESTER
-    sub_status = StatusCode.UNSUPPORTED_BINDING
+    http_status = 409
+    title = "This user cannot be sent to AWS"
 
 
 class SamlValidationError(IdPError):
@@ -166,29 +232,8 @@ class SamlValidationError(IdPError):
 
     title = "Invalid SAML response"
 
-    def __init__(self, rule: str, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, rule: Rule, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.rule = rule
         self.message = message
         self.hint = hint
-
-
-class StsError(IdPError):
-    """An AWS STS error as the Query protocol returns it (``ErrorResponse``)."""
-
-    def __init__(self, code: str, message: str, *, http_status: int = 400,
-                 sender: bool = True, detail: str | None = None, hint: str | None = None,
-                 rule: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.http_status = http_status
-        self.sender = sender
-        self.detail = detail
-        """What the simulator found (AWS never says; the console diagnostic page does)."""
-        self.hint = hint
-        self.rule = rule
-
-    @property
-    def fault_type(self) -> str:
-        return "Sender" if self.sender else "Receiver"

@@ -1,15 +1,18 @@
 """Runtime settings: one frozen object with secure defaults, read from the environment once.
 
 Precedence: command-line flags > ``IDP_*`` environment variables > the defaults below.
+Environment values are read strictly (see ``Settings.from_env``): a typo is an error, never a
+silent fallback.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
 from idp.errors import ConfigError
@@ -19,11 +22,17 @@ __all__ = ["Settings"]
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the service needs that is not the directory itself."""
+    """Everything the service needs that is not the directory itself.
+
+    Each field can be set from an ``IDP_<FIELD>`` environment variable (``from_env``). Field types
+    are limited to ``int``, ``bool``, ``str``, ``str | None``, ``Path`` and ``Path | None``;
+    importing this module fails with ``TypeError`` if a field has any other type.
+    """
 
     host: str = "127.0.0.1"
     """Interface to bind. Loopback unless told otherwise."""
     port: int = 8000
+    """TCP port to listen on (1..65535)."""
     base_url: str | None = None
     """Public URL of the service; defaults to ``http://HOST:PORT``. Entity IDs derive from it."""
     config: Path | None = None
@@ -117,25 +126,93 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``IDP_<FIELD>`` variables (e.g. ``IDP_BASE_URL``, ``IDP_CERTS_DIR``)."""
+        """Read ``IDP_<FIELD>`` variables (e.g. ``IDP_BASE_URL``, ``IDP_CERTS_DIR``).
+
+        ``environ`` defaults to ``os.environ``. Each value is read by its field's exact type:
+
+        * ``bool``: ``1``/``0``, ``true``/``false``, ``yes``/``no`` or ``on``/``off``, in any
+          case, surrounding whitespace ignored;
+        * ``int``: ASCII digits with an optional leading ``-`` (no ``+``, ``_``, exponent or
+          inner spaces), surrounding whitespace ignored; range checks are ``__post_init__``'s;
+        * ``Path``: any text that is not blank and has no NUL character, taken as given;
+        * ``str``: taken as given.
+
+        An empty value (``IDP_PORT=``) keeps the default. Anything else that does not parse
+        raises ``ConfigError`` naming the variable. ``IDP_*`` names that match no field are
+        ignored.
+        """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(f"IDP_{f.name.upper()}")
+        for name, read in _readers(cls).items():
+            variable = f"IDP_{name.upper()}"
+            raw = env.get(variable)
             if raw is None or raw == "":
                 continue
-            kind = str(f.type)
-            try:
-                if kind == "bool":
-                    values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
-                elif "int" in kind:
-                    values[f.name] = int(raw)
-                elif "Path" in kind:
-                    values[f.name] = Path(raw)
-                else:
-                    values[f.name] = raw
-            except ValueError:
-                raise ConfigError(
-                    f"IDP_{f.name.upper()}={raw!r} is not a whole number", source="environment"
-                ) from None
+            values[name] = read(variable, raw)
         return cls(**values)
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+
+
+def _read_bool(variable: str, raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ConfigError(
+        f"{variable}={raw!r} is not a boolean (use 1/0, true/false, yes/no or on/off)",
+        source="environment",
+    )
+
+
+def _read_int(variable: str, raw: str) -> int:
+    text = raw.strip()
+    if _WHOLE_NUMBER.fullmatch(text):
+        try:
+            return int(text)
+        except ValueError:  # more digits than int() will convert
+            pass
+    raise ConfigError(f"{variable}={raw!r} is not a whole number", source="environment")
+
+
+def _read_path(variable: str, raw: str) -> Path:
+    if not raw.strip() or "\0" in raw:
+        raise ConfigError(f"{variable}={raw!r} is not a path", source="environment")
+    return Path(raw)
+
+
+def _read_str(variable: str, raw: str) -> str:
+    return raw
+
+
+_READER_BY_TYPE: dict[object, Callable[[str, str], object]] = {
+    int: _read_int,
+    bool: _read_bool,
+    str: _read_str,
+    str | None: _read_str,
+    Path: _read_path,
+    Path | None: _read_path,
+}
+
+
+def _readers(cls: type[Settings]) -> dict[str, Callable[[str, str], object]]:
+    """Field name -> reader for its exact type; ``TypeError`` for a type no reader covers."""
+    hints = get_type_hints(cls)
+    readers: dict[str, Callable[[str, str], object]] = {}
+    for f in fields(cls):
+        hint = hints[f.name]
+        read = _READER_BY_TYPE.get(hint)
+        if read is None:
+            raise TypeError(
+                f"{cls.__name__}.{f.name} has type {hint!r}, which from_env cannot read; "
+                "supported: int, bool, str, str | None, Path, Path | None"
+            )
+        readers[f.name] = read
+    return readers
+
+
+_readers(Settings)  # a field of an unsupported type fails at import, not at the first from_env

@@ -18,16 +18,10 @@ from urllib.parse import urlsplit
 
 from idp.authn.login import Principal
 from idp.aws import attributes as aws_attributes
+from idp.aws.vocabulary import is_aws_host
 from idp.clock import Clock, format_instant, parse_instant
 from idp.directory.model import AWS_ENTITY_ID, Directory, User
-from idp.errors import (
-    FatalRequestError,
-    InvalidNameIDPolicy,
-    MalformedRequest,
-    NoAuthnContext,
-    RequestSignatureError,
-    SamlStatusError,
-)
+from idp.errors import FatalRequestError, MalformedRequest, RequestSignatureError
 from idp.keys import KeyPair
 from idp.saml import requests as saml_requests
 from idp.saml.assertions import (
@@ -48,6 +42,7 @@ from idp.saml.bindings import (
 from idp.saml.constants import ISSUABLE_NAMEID_FORMATS, AuthnContextClass, NameIDFormat
 from idp.saml.metadata import IdPDescription, render_metadata
 from idp.saml.providers import ServiceProvider
+from idp.saml.status import InvalidNameIDPolicy, NoAuthnContext, SamlStatusError
 from idp.settings import Settings
 from idp.xml import to_bytes
 
@@ -89,11 +84,6 @@ class Pending:
         return cls(**values)
 
 
-#: Hosts an IdP-initiated AWS sign-in may deep-link to (the console and service consoles).
-_AWS_HOST_SUFFIXES: Final = (".aws.amazon.com", ".amazonaws.com", ".amazonaws.cn",
-                             ".amazonaws-us-gov.com")
-
-
 def _relay_target_allowed(relay_state: str, sp: ServiceProvider) -> bool:
     """No open redirect through IdP-initiated SSO: relative, the SP's own hosts, or AWS.
 
@@ -110,8 +100,7 @@ def _relay_target_allowed(relay_state: str, sp: ServiceProvider) -> bool:
     host = parts.hostname.lower()
     if host in {(urlsplit(url).hostname or "").lower() for url in sp.acs_urls}:
         return True
-    return sp.entity_id == AWS_ENTITY_ID and parts.scheme == "https" and (
-        host == "aws.amazon.com" or host.endswith(_AWS_HOST_SUFFIXES))
+    return sp.entity_id == AWS_ENTITY_ID and parts.scheme == "https" and is_aws_host(host)
 
 
 class IdentityProvider:
@@ -160,9 +149,7 @@ class IdentityProvider:
                 "an enveloped XML signature is not allowed here (Bindings §3.4.4.1)"
             )
         if sp.want_authn_requests_signed:
-            verify_redirect_signature(
-                raw_query, sp.certificates, allow_sha1=sp.signing.uses_sha1
-            )
+            verify_redirect_signature(raw_query, sp.certificates, algorithms=sp.algorithms)
         return self._pending(request, sp, params.get("RelayState")), sp
 
     def receive_post(

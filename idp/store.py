@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Final
 
 from idp.clock import Clock
-from idp.errors import IdPError
+from idp.errors import StoreError
 
-__all__ = ["StateStore", "StoreError"]
+__all__ = ["StateStore"]
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS claims (
@@ -34,13 +34,6 @@ CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (namespace, key, at);
 """
 #: Prune expired rows on roughly one write in this many.
 _PRUNE_EVERY: Final = 200
-
-
-class StoreError(IdPError):
-    """The state file cannot be opened or written."""
-
-    http_status = 503
-    title = "Simulator state unavailable"
 
 
 class StateStore:

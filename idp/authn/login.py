@@ -1,30 +1,51 @@
-"""Check a login against the directory and say who logged in and how (a ``Principal``)."""
+"""Signing in: password, then a one-time code for MFA users, with throttling; a ``Principal``.
+
+The state machine, framework-free (the login route only parses the form and renders)::
+
+    submit(LoginAttempt)
+      ├── too many recent failures for this user or address   → Throttled(retry_after)
+      ├── password right, user has TOTP, no code yet           → OtpNeeded(MfaStep)
+      ├── (MfaStep pending, code only)  code right             → LoggedIn(Principal)
+      ├── password right, code right or no TOTP                → LoggedIn(Principal)
+      └── anything wrong                                       → Refused(message)
+
+A failure never says whether the user exists. A pending ``MfaStep`` lasts 5 minutes; a
+``Principal`` lasts the IdP session lifetime and ends early if the user leaves the directory
+or gains MFA. Both travel in the signed session cookie as ``to_json()`` / ``from_json()``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from typing import Any, Final
 
-from idp.authn.passwords import verify_password
+from idp.authn.throttle import LoginThrottle
 from idp.authn.totp import TotpGuard
-from idp.clock import Clock
+from idp.clock import Clock, format_instant, parse_instant
 from idp.directory.model import Directory, User
-from idp.errors import AuthnFailed
+from idp.directory.passwords import verify_password
+from idp.errors import AuthnFailed, MfaRequired
 from idp.saml.constants import AuthnContextClass
 
 __all__ = [
-    "MfaRequired", "Principal", "authenticate", "check_password", "check_second_factor",
+    "BAD_CREDENTIALS",
+    "Authenticator",
+    "LoggedIn",
+    "LoginAttempt",
+    "LoginOutcome",
+    "MfaStep",
+    "OtpNeeded",
+    "Principal",
+    "Refused",
+    "Throttled",
     "new_principal",
 ]
 
-BAD_CREDENTIALS = "Invalid username or password."
-
-
-class MfaRequired(AuthnFailed):
-    """Password accepted; the user must now give a one-time code."""
-
-    title = "One-time code required"
+BAD_CREDENTIALS: Final = "Invalid username or password."
+#: How long a password-verified user has to enter the TOTP code.
+MFA_STEP_SECONDS: Final = 300
 
 
 @dataclass(frozen=True)
@@ -42,6 +63,85 @@ class Principal:
         if secure_transport:
             return AuthnContextClass.PASSWORD_PROTECTED_TRANSPORT
         return AuthnContextClass.PASSWORD
+
+    def to_json(self) -> dict[str, Any]:
+        return {"username": self.username, "instant": format_instant(self.instant),
+                "mfa": self.mfa, "session_index": self.session_index}
+
+    @classmethod
+    def from_json(cls, data: object) -> Principal | None:
+        """The principal a session cookie holds, or ``None`` if it is not one we wrote."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            return cls(username=str(data["username"]), instant=parse_instant(str(data["instant"])),
+                       mfa=bool(data["mfa"]), session_index=str(data["session_index"]))
+        except (KeyError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class MfaStep:
+    """A user who passed the password step and still owes a one-time code."""
+
+    username: str
+    started: dt.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"username": self.username, "at": format_instant(self.started)}
+
+    @classmethod
+    def from_json(cls, data: object) -> MfaStep | None:
+        if not isinstance(data, dict):
+            return None
+        try:
+            return cls(username=str(data["username"]), started=parse_instant(str(data["at"])))
+        except (KeyError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What a login form submitted, and from where."""
+
+    username: str
+    password: str
+    otp: str | None
+    address: str
+    """The client address, for per-address throttling."""
+    mfa_step: MfaStep | None = None
+    """A password step this browser already passed (then only the code is needed)."""
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    principal: Principal
+
+
+@dataclass(frozen=True)
+class OtpNeeded:
+    """Password accepted; ask for the one-time code (remember ``step`` meanwhile)."""
+
+    step: MfaStep
+    message: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    message: str
+    username: str
+    """The username to show back on the form."""
+    mfa_step: bool
+    """The form should still ask only for the code."""
+
+
+@dataclass(frozen=True)
+class Throttled:
+    retry_after: int
+    """Seconds until the next attempt is allowed."""
+
+
+LoginOutcome = LoggedIn | OtpNeeded | Refused | Throttled
 
 
 def check_password(directory: Directory, username: str, password: str) -> User:
@@ -67,18 +167,85 @@ def check_second_factor(user: User, otp: str | None, guard: TotpGuard) -> bool:
     return True
 
 
-def authenticate(
-    directory: Directory, username: str, password: str, otp: str | None,
-    *, guard: TotpGuard, clock: Clock,
-) -> Principal:
-    """Password then, for MFA users, TOTP. Raises ``AuthnFailed`` / ``MfaRequired``."""
-    user = check_password(directory, username, password)
-    mfa = check_second_factor(user, otp, guard)
-    return new_principal(user, mfa=mfa, clock=clock)
-
-
 def new_principal(user: User, *, mfa: bool, clock: Clock) -> Principal:
     return Principal(
         username=user.username, instant=clock.now(), mfa=mfa,
         session_index="_" + secrets.token_hex(16),
     )
+
+
+class Authenticator:
+    """The login policy for one directory: credentials, second factor, throttling, sessions."""
+
+    def __init__(self, directory: Directory, guard: TotpGuard, clock: Clock, *,
+                 throttle: LoginThrottle | None = None, session_lifetime: int = 8 * 3600
+                 ) -> None:
+        self.directory = directory
+        self._guard = guard
+        self._clock = clock
+        self._throttle = throttle
+        self._session_lifetime = dt.timedelta(seconds=session_lifetime)
+
+    def authenticate(self, username: str, password: str, otp: str | None, *,
+                     mfa_step: MfaStep | None = None) -> Principal:
+        """Password then, for MFA users, TOTP. Raises ``AuthnFailed`` / ``MfaRequired``.
+
+        With a pending ``mfa_step`` and no password, only the code is checked, for the user
+        who passed the password step (the form may repeat the username or leave it out).
+        """
+        if not password and mfa_step is not None and username in ("", mfa_step.username):
+            user = self.directory.user(mfa_step.username)
+            if user is None:
+                raise AuthnFailed(BAD_CREDENTIALS)
+        else:
+            if not username or not password:
+                raise AuthnFailed("Enter your username and password.")
+            user = check_password(self.directory, username, password)
+        mfa = check_second_factor(user, otp, self._guard)
+        return new_principal(user, mfa=mfa, clock=self._clock)
+
+    def submit(self, attempt: LoginAttempt) -> LoginOutcome:
+        """One form submission, throttled: what to show or do next."""
+        step = attempt.mfa_step
+        continuing = (not attempt.password and step is not None
+                      and attempt.username in ("", step.username))
+        username = step.username if continuing and step is not None else attempt.username
+        user_key = (attempt.username or (step.username if step else "")).lower()
+        if self._throttle is not None:
+            wait = self._throttle.wait(user_key, attempt.address)
+            if wait is not None:
+                return Throttled(retry_after=wait)
+        try:
+            principal = self.authenticate(attempt.username, attempt.password, attempt.otp,
+                                          mfa_step=step)
+        except MfaRequired as exc:
+            return OtpNeeded(step=MfaStep(username=username, started=self._clock.now()),
+                             message=str(exc))
+        except AuthnFailed as exc:
+            if self._throttle is not None:
+                self._throttle.failed(user_key, attempt.address)
+            return Refused(message=str(exc), username=username,
+                           mfa_step=step is not None and username == step.username)
+        if self._throttle is not None:
+            self._throttle.succeeded(user_key)
+        return LoggedIn(principal)
+
+    def pending_mfa(self, data: object) -> MfaStep | None:
+        """The session's pending password step, while it is fresh (5 minutes)."""
+        step = MfaStep.from_json(data)
+        if step is None:
+            return None
+        if (self._clock.now() - step.started).total_seconds() > MFA_STEP_SECONDS:
+            return None
+        return step
+
+    def current(self, data: object) -> Principal | None:
+        """The session's principal while the IdP session lasts and the user still qualifies."""
+        principal = Principal.from_json(data)
+        if principal is None:
+            return None
+        user = self.directory.user(principal.username)
+        if (self._clock.now() >= principal.instant + self._session_lifetime or user is None
+                or (user.has_mfa and not principal.mfa)):
+            return None
+        return principal

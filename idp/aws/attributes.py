@@ -1,41 +1,30 @@
-"""AWS SAML attributes (IAM User Guide: "Configure SAML assertions for the auth response").
+"""The IdP side of AWS's SAML attributes: what a directory user is sent as.
 
-``release(user, directory, sp)`` turns a directory user into the attributes AWS reads:
-``Role`` (one ``role-arn,provider-arn`` value per role), ``RoleSessionName``, and, when
-configured, ``SessionDuration``, ``PrincipalTag:*`` and ``SourceIdentity``.
+``release(user, directory, sp)`` turns a directory user into the attributes AWS reads (IAM
+User Guide, "Configure SAML assertions for the authentication response"): ``Role`` (one
+``role-arn,provider-arn`` value per role), ``RoleSessionName``, and, when configured,
+``SessionDuration``, ``PrincipalTag:*`` and ``SourceIdentity``. Values are checked with the
+same rules the console and STS apply when they read them back (``idp.aws.vocabulary``): the
+IdP refuses with a page rather than send AWS something it would refuse.
 """
 
 from __future__ import annotations
 
-import re
-from enum import StrEnum
-from typing import Final
-
-from idp.directory.model import Directory, RoleGrant, User
-from idp.errors import FatalRequestError, NoAwsRole
+from idp.aws.vocabulary import (
+    MAX_SESSION_TAGS,
+    SESSION_NAME_PATTERN,
+    AwsAttribute,
+    is_session_name,
+    is_source_identity,
+    is_tag_key,
+    is_tag_value,
+)
+from idp.directory.model import Directory, User
+from idp.errors import AttributeReleaseError, NoAwsRole
 from idp.saml.assertions import Attribute
 from idp.saml.providers import ServiceProvider
 
-__all__ = ["AttributeReleaseError", "AwsAttribute", "release"]
-
-#: RoleSessionName and SourceIdentity share this pattern (AWS docs; STS API reference).
-SESSION_NAME_RE: Final = re.compile(r"^[a-zA-Z_0-9+=,.@-]{2,64}$")
-MAX_SESSION_TAGS: Final = 50
-
-
-class AwsAttribute(StrEnum):
-    ROLE = "https://aws.amazon.com/SAML/Attributes/Role"
-    ROLE_SESSION_NAME = "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
-    SESSION_DURATION = "https://aws.amazon.com/SAML/Attributes/SessionDuration"
-    SOURCE_IDENTITY = "https://aws.amazon.com/SAML/Attributes/SourceIdentity"
-    PRINCIPAL_TAG_PREFIX = "https://aws.amazon.com/SAML/Attributes/PrincipalTag:"
-
-
-class AttributeReleaseError(FatalRequestError):
-    """The directory cannot produce a value AWS would accept (shown as a page, not sent)."""
-
-    http_status = 409
-    title = "This user cannot be sent to AWS"
+__all__ = ["release"]
 
 
 def _session_name(user: User, sp: ServiceProvider) -> str:
@@ -45,10 +34,10 @@ def _session_name(user: User, sp: ServiceProvider) -> str:
             f"RoleSessionName comes from the user field {sp.role_session_name!r}, "
             f"which {user.username} does not have."
         )
-    if not SESSION_NAME_RE.match(value):
+    if not is_session_name(value):
         raise AttributeReleaseError(
             f"RoleSessionName {value!r} (from {sp.role_session_name}) must match "
-            "[a-zA-Z_0-9+=,.@-]{2,64}; AWS would refuse it."
+            f"{SESSION_NAME_PATTERN}; AWS would refuse it."
         )
     return value
 
@@ -67,6 +56,12 @@ def _principal_tags(user: User, directory: Directory) -> dict[str, str]:
         raise AttributeReleaseError(
             f"{user.username} would carry {len(tags)} session tags; AWS allows {MAX_SESSION_TAGS}."
         )
+    for key, value in tags.items():
+        if not is_tag_key(key) or not is_tag_value(value):
+            raise AttributeReleaseError(
+                f"session tag {key}={value!r} of {user.username}: AWS takes keys of 1-128 and "
+                "values of 0-256 letters, digits, spaces and _.:/=+-@ (no aws: keys)."
+            )
     return tags
 
 
@@ -74,9 +69,9 @@ def _source_identity(user: User, sp: ServiceProvider) -> str | None:
     value = user.source_identity
     if value is None and sp.source_identity is not None:
         value = user.field_value(sp.source_identity)
-    if value is not None and (not SESSION_NAME_RE.match(value) or value.startswith("aws:")):
+    if value is not None and not is_source_identity(value):
         raise AttributeReleaseError(
-            f"SourceIdentity {value!r} must match [a-zA-Z_0-9+=,.@-]{{2,64}} and not begin "
+            f"SourceIdentity {value!r} must match {SESSION_NAME_PATTERN} and not begin "
             "with 'aws:'; AWS would refuse it."
         )
     return value
@@ -108,18 +103,3 @@ def release(user: User, directory: Directory, sp: ServiceProvider) -> tuple[Attr
         )
     return tuple(attributes)
 
-
-def parse_role_value(value: str) -> RoleGrant | None:
-    """One Role attribute value: ``role-arn,provider-arn`` in either order, whitespace trimmed.
-
-    AWS documents role,provider; ADFS emits provider,role and AWS accepts both (aws-saml.md
-    §3.1). ``None`` when the value is not exactly one role ARN and one provider ARN.
-    """
-    parts = [p.strip() for p in value.split(",")]
-    if len(parts) != 2:
-        return None
-    roles = [p for p in parts if ":role/" in p and p.startswith("arn:aws:iam::")]
-    providers = [p for p in parts if ":saml-provider/" in p and p.startswith("arn:aws:iam::")]
-    if len(roles) != 1 or len(providers) != 1:
-        return None
-    return RoleGrant(role_arn=roles[0], provider_arn=providers[0])

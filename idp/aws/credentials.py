@@ -27,8 +27,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
+from idp.aws.errors import ExpiredToken, InvalidClientTokenId
 from idp.clock import Clock
-from idp.errors import StsError
 
 __all__ = [
     "MAX_SESSION_TOKEN_BYTES",
@@ -48,9 +48,6 @@ _SECRET_LABEL: Final = b"sts-secret|"
 _TOKEN_KEY_LABEL: Final = b"sts-session-token-key"
 #: ``arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`` (IAM User Guide, "IAM ARNs").
 _ROLE_ARN_RE: Final = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/(?:[^/]+/)*([^/]+)$")
-
-_MSG_INVALID_ID = "The security token included in the request is invalid."
-_MSG_EXPIRED = "The security token included in the request is expired"
 
 
 def role_unique_id(role_arn: str) -> str:
@@ -173,7 +170,7 @@ class CredentialIssuer:
         return credentials, claims
 
     def resolve(self, access_key_id: str, session_token: str) -> SessionClaims:
-        """The claims behind a key pair, or the ``StsError`` AWS would answer.
+        """The claims behind a key pair, or the error AWS would answer.
 
         Forged, tampered or mismatched tokens give ``InvalidClientTokenId`` (403); a genuine
         token at or past its expiration gives ``ExpiredToken`` (400).
@@ -190,13 +187,13 @@ class CredentialIssuer:
             )
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             # Only reachable with a correctly tagged token, i.e. never in practice.
-            raise _invalid() from exc
+            raise InvalidClientTokenId() from exc
         # surrogatepass: a caller-supplied ID with a lone surrogate is a mismatch, not a crash.
         if not hmac.compare_digest(claims.access_key_id.encode("utf-8"),
                                    access_key_id.encode("utf-8", "surrogatepass")):
-            raise _invalid()
+            raise InvalidClientTokenId()
         if self._clock.now() >= claims.expiration:
-            raise StsError("ExpiredToken", _MSG_EXPIRED, http_status=400)
+            raise ExpiredToken()
         return claims
 
     def _seal(self, claims: SessionClaims) -> str:
@@ -219,19 +216,15 @@ class CredentialIssuer:
     def _open(self, session_token: str) -> bytes:
         """Check the token's tag in constant time; return the JSON claims it protects."""
         if not session_token or len(session_token) > MAX_SESSION_TOKEN_BYTES:
-            raise _invalid()
+            raise InvalidClientTokenId()
         try:
             raw = base64.b64decode(session_token.encode("ascii"), validate=True)
         except (binascii.Error, UnicodeEncodeError) as exc:
-            raise _invalid() from exc
+            raise InvalidClientTokenId() from exc
         if len(raw) <= len(_TOKEN_VERSION) + _TAG_BYTES:
-            raise _invalid()
+            raise InvalidClientTokenId()
         body, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
         expected = hmac.new(self._token_key, body, hashlib.sha256).digest()
         if not hmac.compare_digest(tag, expected) or not body.startswith(_TOKEN_VERSION):
-            raise _invalid()
+            raise InvalidClientTokenId()
         return body[len(_TOKEN_VERSION):]
-
-
-def _invalid() -> StsError:
-    return StsError("InvalidClientTokenId", _MSG_INVALID_ID, http_status=403)

@@ -1,9 +1,11 @@
-"""The simulated IAM: SAML providers (each holding IdP metadata) and the roles that trust them.
+"""The simulated IAM: accounts, their SAML providers (each holding IdP metadata), their roles.
 
 By default every account's provider holds *this* IdP's metadata (entityID and published
 certificates). ``provider_metadata: FILE`` in the directory points a provider at another
-IdP's metadata, so assertions from a real corporate IdP can be checked too (aws-saml.md §7.2:
-AWS reads the entityID, the signing certificates and ``validUntil``).
+IdP's metadata, so assertions from a real corporate IdP can be checked too. Of a metadata
+document AWS uses the entityID and the signing certificates (IAM User Guide, "Create a SAML
+identity provider in IAM"; the IAM API's ``CreateSAMLProvider`` takes documents up to
+10,000,000 characters).
 """
 
 from __future__ import annotations
@@ -14,14 +16,11 @@ from pathlib import Path
 from idp.directory.model import Account, Directory, Role
 from idp.errors import ConfigError, XMLError
 from idp.keys import KeyPair
-from idp.saml.constants import NS
+from idp.saml.constants import DS, MD
 from idp.saml.validation import TrustedIssuer
 from idp.xml import parse, text_of
 
-__all__ = ["SamlProvider", "SamlProviders", "read_idp_metadata"]
-
-_MD = f"{{{NS['md']}}}"
-_DS = f"{{{NS['ds']}}}"
+__all__ = ["Iam", "SamlProvider", "read_idp_metadata"]
 
 
 @dataclass(frozen=True)
@@ -55,29 +54,29 @@ def read_idp_metadata(path: Path) -> TrustedIssuer:
         raise ConfigError(f"cannot read provider metadata: {exc.strerror}", source=where) from None
     except XMLError as exc:
         raise ConfigError(f"provider metadata is not acceptable XML: {exc}", source=where) from None
-    if root.tag == f"{_MD}EntitiesDescriptor":
-        found = root.find(f"{_MD}EntityDescriptor")
+    if root.tag == f"{MD}EntitiesDescriptor":
+        found = root.find(f"{MD}EntityDescriptor")
         if found is None:
             raise ConfigError("EntitiesDescriptor holds no EntityDescriptor", source=str(path))
         root = found
     entity_id = root.get("entityID")
-    descriptor = root.find(f"{_MD}IDPSSODescriptor")
-    if root.tag != f"{_MD}EntityDescriptor" or not entity_id or descriptor is None:
+    descriptor = root.find(f"{MD}IDPSSODescriptor")
+    if root.tag != f"{MD}EntityDescriptor" or not entity_id or descriptor is None:
         raise ConfigError("not IdP metadata (needs EntityDescriptor/@entityID and an "
                           "IDPSSODescriptor)", source=str(path))
     certs = tuple(
         _pem(text_of(cert))
-        for key in descriptor.findall(f"{_MD}KeyDescriptor")
+        for key in descriptor.findall(f"{MD}KeyDescriptor")
         if key.get("use") in (None, "signing")
-        for cert in key.iterfind(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509Certificate")
+        for cert in key.iterfind(f"{DS}KeyInfo/{DS}X509Data/{DS}X509Certificate")
     )
     if not certs:
         raise ConfigError("IdP metadata has no signing certificate", source=str(path))
     return TrustedIssuer(entity_id=entity_id, certificates=certs)
 
 
-class SamlProviders:
-    """Every account's SAML provider, resolved once at start-up."""
+class Iam:
+    """The simulated IAM: every account's SAML provider (resolved once) and its roles."""
 
     def __init__(self, directory: Directory, own_entity_id: str, own_keys: tuple[KeyPair, ...]):
         own = TrustedIssuer(entity_id=own_entity_id,
@@ -96,8 +95,13 @@ class SamlProviders:
             )
         self._directory = directory
 
-    def get(self, arn: str) -> SamlProvider | None:
+    def saml_provider(self, arn: str) -> SamlProvider | None:
         return self._providers.get(arn)
 
     def role(self, arn: str) -> tuple[Account, Role] | None:
+        """The role with this ARN and its account."""
         return self._directory.role(arn)
+
+    def account_alias(self, account_id: str) -> str | None:
+        account = self._directory.accounts.get(account_id)
+        return account.alias if account is not None else None

@@ -33,25 +33,46 @@ from botocore.compat import HTTPHeaders  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
 from idp.aws.credentials import CredentialIssuer, SessionClaims
+from idp.aws.errors import (
+    IncompleteSignature,
+    InvalidClientTokenId,
+    MalformedQueryString,
+    MissingAuthenticationToken,
+    SignatureDoesNotMatch,
+)
 from idp.clock import Clock
-from idp.errors import StsError
 
-__all__ = ["MAX_CLOCK_SKEW", "SigV4Authorization", "parse_authorization", "verify_request"]
+__all__ = [
+    "MAX_CLOCK_SKEW",
+    "SigV4Authorization",
+    "SignedRequest",
+    "parse_authorization",
+    "verify_request",
+]
 
 #: AWS refuses a signed request whose time is more than 15 minutes from its own.
 MAX_CLOCK_SKEW: Final = dt.timedelta(minutes=15)
 ALGORITHM: Final = "AWS4-HMAC-SHA256"
 SIGV4_TIMESTAMP: Final = "%Y%m%dT%H%M%SZ"
 
-_SIGNATURE_MISMATCH: Final = (
-    "The request signature we calculated does not match the signature you provided. "
-    "Check your AWS Secret Access Key and signing method. "
-    "Consult the service documentation for details."
-)
-_MSG_INVALID_ID: Final = "The security token included in the request is invalid."
 _HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
 _TIMESTAMP_RE: Final = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
 _PRESIGN_PARAMS: Final = frozenset({"x-amz-algorithm", "x-amz-credential", "x-amz-signature"})
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """An HTTP request as received, for signature checking.
+
+    ``url`` is ``scheme://host[:port]/path?query`` with the path still percent-encoded as
+    sent (``/aws/sts`` and ``/aws/sts/`` sign differently); ``headers`` are all request headers
+    in arrival order (repeats allowed).
+    """
+
+    method: str
+    url: str
+    headers: Sequence[tuple[str, str]]
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -86,19 +107,11 @@ class _ListedHeadersSigV4(SigV4Auth):  # type: ignore[misc]
         return header_map
 
 
-def _incomplete(message: str) -> StsError:
-    return StsError("IncompleteSignature", message, http_status=400)
-
-
-def _mismatch(message: str = _SIGNATURE_MISMATCH) -> StsError:
-    return StsError("SignatureDoesNotMatch", message, http_status=403)
-
-
 def parse_authorization(value: str) -> SigV4Authorization:
     """Split a SigV4 ``Authorization`` header; ``IncompleteSignature`` says what is missing."""
     algorithm, _, rest = value.strip().partition(" ")
     if algorithm != ALGORITHM:
-        raise _incomplete(
+        raise IncompleteSignature(
             f"Unsupported AWS 'algorithm': '{algorithm}'. Only {ALGORITHM} is supported "
             "(Signature Version 4)."
         )
@@ -110,19 +123,21 @@ def parse_authorization(value: str) -> SigV4Authorization:
     problems = [f"Authorization header requires '{name}' parameter."
                 for name in ("Credential", "Signature", "SignedHeaders") if not parts.get(name)]
     if problems:
-        raise _incomplete(" ".join(problems) + f" Authorization={value}")
+        raise IncompleteSignature(" ".join(problems) + f" Authorization={value}")
     scope = parts["Credential"].split("/")
     if len(scope) != 5 or scope[4] != "aws4_request" or not all(scope):
-        raise _incomplete(
+        raise IncompleteSignature(
             "Authorization header requires 'Credential' parameter in the form "
             f"AKID/YYYYMMDD/REGION/SERVICE/aws4_request. Authorization={value}"
         )
     signature = parts["Signature"]
     if not _HEX64.match(signature):
-        raise _incomplete(f"Signature must be 64 lower-case hex characters. Authorization={value}")
+        raise IncompleteSignature(
+            f"Signature must be 64 lower-case hex characters. Authorization={value}")
     signed = tuple(name.strip().lower() for name in parts["SignedHeaders"].split(";"))
     if any(not name for name in signed):
-        raise _incomplete(f"SignedHeaders has an empty header name. Authorization={value}")
+        raise IncompleteSignature(
+            f"SignedHeaders has an empty header name. Authorization={value}")
     return SigV4Authorization(
         access_key_id=scope[0], date=scope[1], region=scope[2], service=scope[3],
         signed_headers=signed, signature=signature,
@@ -134,11 +149,12 @@ def _request_time(headers: dict[str, list[str]], authorization: str) -> tuple[dt
     if "x-amz-date" in headers:
         text = headers["x-amz-date"][0].strip()
         if not _TIMESTAMP_RE.match(text):
-            raise _incomplete(f"X-Amz-Date must be in the ISO8601 basic format; got '{text}'.")
+            raise IncompleteSignature(
+                f"X-Amz-Date must be in the ISO8601 basic format; got '{text}'.")
         try:
             when = dt.datetime.strptime(text, SIGV4_TIMESTAMP).replace(tzinfo=dt.UTC)
         except ValueError as exc:
-            raise _incomplete(f"X-Amz-Date is not a valid time: '{text}'.") from exc
+            raise IncompleteSignature(f"X-Amz-Date is not a valid time: '{text}'.") from exc
         return when, text
     if "date" in headers:
         try:
@@ -147,10 +163,10 @@ def _request_time(headers: dict[str, list[str]], authorization: str) -> tuple[dt
                 when = when.replace(tzinfo=dt.UTC)
             when = when.astimezone(dt.UTC)  # OverflowError past year 9999 (found by fuzzing)
         except (TypeError, ValueError, OverflowError) as exc:
-            raise _incomplete(f"Date header is not a valid HTTP date: '{headers['date'][0]}'.") \
-                from exc
+            raise IncompleteSignature(
+                f"Date header is not a valid HTTP date: '{headers['date'][0]}'.") from exc
         return when, when.strftime(SIGV4_TIMESTAMP)
-    raise _incomplete(
+    raise IncompleteSignature(
         "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
         f"Authorization={authorization}"
     )
@@ -161,32 +177,27 @@ def _check_skew(when: dt.datetime, now: dt.datetime) -> None:
         return t.astimezone(dt.UTC).strftime(SIGV4_TIMESTAMP)
 
     if when < now - MAX_CLOCK_SKEW:
-        raise _mismatch(f"Signature expired: {fmt(when)} is now earlier than "
+        raise SignatureDoesNotMatch(f"Signature expired: {fmt(when)} is now earlier than "
                         f"{fmt(now - MAX_CLOCK_SKEW)} ({fmt(now)} - 15 min.)")
     if when > now + MAX_CLOCK_SKEW:
-        raise _mismatch(f"Signature not yet current: {fmt(when)} is still later than "
+        raise SignatureDoesNotMatch(f"Signature not yet current: {fmt(when)} is still later than "
                         f"{fmt(now + MAX_CLOCK_SKEW)} ({fmt(now)} + 15 min.)")
 
 
 def verify_request(
+    request: SignedRequest,
     *,
-    method: str,
-    url: str,
-    headers: Sequence[tuple[str, str]],
-    body: bytes,
-    issuer: CredentialIssuer,
+    credentials: CredentialIssuer,
     clock: Clock,
     service: str = "sts",
 ) -> SessionClaims:
     """Check a SigV4 header-signed request and return the caller's session claims.
 
-    ``url`` is the request exactly as received, ``scheme://host[:port]/path?query`` with the
-    path still percent-encoded as sent (``/aws/sts`` and ``/aws/sts/`` sign differently).
-    ``headers`` are all request headers in arrival order (repeats allowed). Raises ``StsError``:
-    ``MissingAuthenticationToken`` 403, ``IncompleteSignature`` 400, ``SignatureDoesNotMatch``
-    403 (wrong signature, scope, or time more than 15 minutes off), ``InvalidClientTokenId`` 403,
-    ``ExpiredToken`` 400.
+    Raises ``MissingAuthenticationToken``, ``IncompleteSignature``, ``SignatureDoesNotMatch``
+    (wrong signature, scope, or time more than 15 minutes off), ``InvalidClientTokenId`` or
+    ``ExpiredToken``.
     """
+    method, url, headers, body = request.method, request.url, request.headers, request.body
     by_name: dict[str, list[str]] = {}
     for name, value in headers:
         try:
@@ -194,62 +205,63 @@ def verify_request(
         except UnicodeEncodeError:
             # Only a direct caller can pass a lone surrogate (HTTP headers are bytes); botocore's
             # header map would turn it into an email Header object and fail on it.
-            raise _incomplete(f"the {name!r} header is not text") from None
+            raise IncompleteSignature(f"the {name!r} header is not text") from None
         by_name.setdefault(name.lower(), []).append(value)
     try:
         parts = urlsplit(url)  # a Host header such as "[" makes the URL unparseable
     except ValueError:
-        raise StsError("MalformedQueryString", "The request URL cannot be parsed",
-                       http_status=400) from None
+        raise MalformedQueryString("The request URL cannot be parsed") from None
 
     if "authorization" not in by_name:
         query = {k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
         if query & _PRESIGN_PARAMS:
-            raise _incomplete("Query-string (presigned) authentication is not supported here; "
-                              "sign the request with an Authorization header.")
-        raise StsError("MissingAuthenticationToken", "Request is missing Authentication Token",
-                       http_status=403)
+            raise IncompleteSignature(
+                "Query-string (presigned) authentication is not supported here; "
+                "sign the request with an Authorization header.")
+        raise MissingAuthenticationToken()
     authorization_value = by_name["authorization"][0]
     auth = parse_authorization(authorization_value)
     when, timestamp = _request_time(by_name, authorization_value)
 
     if auth.date != timestamp[:8]:
-        raise _mismatch(
+        raise SignatureDoesNotMatch(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
             f"from HTTP: '{auth.date}' != '{timestamp[:8]}', from '{timestamp}'."
         )
     if auth.service != service:
-        raise _mismatch(f"Credential should be scoped to correct service: '{service}'. ")
+        raise SignatureDoesNotMatch(
+            f"Credential should be scoped to correct service: '{service}'. ")
     if "host" not in auth.signed_headers:
-        raise _mismatch("'Host' must be a signed header.")
+        raise SignatureDoesNotMatch("'Host' must be a signed header.")
     _check_skew(when, clock.now())
 
     if not auth.access_key_id.startswith("ASIA") or "x-amz-security-token" not in by_name:
         # No long-term keys exist here; a temporary key is meaningless without its token.
-        raise StsError("InvalidClientTokenId", _MSG_INVALID_ID, http_status=403)
+        raise InvalidClientTokenId()
     token = by_name["x-amz-security-token"][0].strip()
-    claims = issuer.resolve(auth.access_key_id, token)
+    claims = credentials.resolve(auth.access_key_id, token)
 
     if "x-amz-content-sha256" in auth.signed_headers:
         declared = by_name.get("x-amz-content-sha256", [""])[0].strip()
         # A signed but false body hash would let the body change under a valid signature.
         if declared != hashlib.sha256(body).hexdigest():
-            raise _mismatch()
+            raise SignatureDoesNotMatch()
 
-    request = AWSRequest(method=method.upper(), url=url, data=body)
+    botocore_request = AWSRequest(method=method.upper(), url=url, data=body)
     for name in auth.signed_headers:
         for value in by_name.get(name, []):
-            request.headers[name] = value
-    request.context["timestamp"] = timestamp
+            botocore_request.headers[name] = value
+    botocore_request.context["timestamp"] = timestamp
     signer = _ListedHeadersSigV4(
-        Credentials(auth.access_key_id, issuer.secret_for(auth.access_key_id), token),
+        Credentials(auth.access_key_id, credentials.secret_for(auth.access_key_id), token),
         auth.service, auth.region, auth.signed_headers,
     )
     try:
-        canonical = str(signer.canonical_request(request))
-        expected = str(signer.signature(signer.string_to_sign(request, canonical), request))
+        canonical = str(signer.canonical_request(botocore_request))
+        expected = str(signer.signature(signer.string_to_sign(botocore_request, canonical),
+                                        botocore_request))
     except ValueError:  # e.g. UnicodeEncodeError: a path botocore cannot percent-encode
-        raise _mismatch() from None
+        raise SignatureDoesNotMatch() from None
     if not hmac.compare_digest(expected.encode("ascii"), auth.signature.encode("ascii")):
-        raise _mismatch()
+        raise SignatureDoesNotMatch()
     return claims

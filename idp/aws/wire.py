@@ -18,9 +18,7 @@ do not depend on it. Optional elements are omitted when they do not apply.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -29,7 +27,7 @@ from typing import Final
 from lxml import etree
 
 from idp.aws.credentials import SessionClaims, TemporaryCredentials
-from idp.errors import StsError
+from idp.aws.errors import AwsError
 
 __all__ = [
     "STS_NAMESPACE",
@@ -37,14 +35,10 @@ __all__ = [
     "assume_role_with_saml_response",
     "error_response",
     "get_caller_identity_response",
-    "name_qualifier",
     "new_request_id",
-    "subject_type",
 ]
 
 STS_NAMESPACE: Final = "https://sts.amazonaws.com/doc/2011-06-15/"
-NAMEID_FORMAT_PREFIX: Final = "urn:oasis:names:tc:SAML:2.0:nameid-format:"
-
 
 
 def _root(tag: str) -> etree._Element:
@@ -72,9 +66,9 @@ class AssumeRoleWithSamlResult:
     issuer: str
     #: The ``NameID`` value.
     subject: str
-    #: ``subject_type(NameID Format)``.
+    #: ``idp.aws.trust.subject_type(NameID Format)``.
     subject_type: str
-    #: ``name_qualifier(issuer, account, provider_name)``.
+    #: ``idp.aws.trust.name_qualifier(issuer, account, provider_name)``.
     name_qualifier: str
     source_identity: str | None = None
     #: Percentage of the packed-policy limit used; omitted when no session policy or tags.
@@ -84,28 +78,6 @@ class AssumeRoleWithSamlResult:
 def new_request_id() -> str:
     """A fresh request ID (UUID4), as STS returns in ``RequestId`` and ``x-amzn-RequestId``."""
     return str(uuid.uuid4())
-
-
-def subject_type(name_id_format: str) -> str:
-    """``SubjectType``: the NameID Format minus ``urn:oasis:names:tc:SAML:2.0:nameid-format:``.
-
-    "If the format includes any other prefix, the format is returned with no modifications"
-    (STS API reference, AssumeRoleWithSAML).
-    """
-    if name_id_format.startswith(NAMEID_FORMAT_PREFIX):
-        return name_id_format[len(NAMEID_FORMAT_PREFIX):]
-    return name_id_format
-
-
-def name_qualifier(issuer: str, account: str, provider_name: str) -> str:
-    """``NameQualifier`` = BASE64(SHA1(Issuer + AccountId + "/" + ProviderName)).
-
-    STS API reference, AssumeRoleWithSAML; ``provider_name`` is the last segment of the SAML
-    provider ARN and ``account`` the provider's account.
-    """
-    digest = hashlib.sha1(f"{issuer}{account}/{provider_name}".encode(),
-                          usedforsecurity=False).digest()
-    return base64.b64encode(digest).decode("ascii")
 
 
 def _timestamp(when: dt.datetime) -> str:
@@ -173,7 +145,7 @@ def get_caller_identity_response(claims: SessionClaims, request_id: str) -> byte
 _NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def error_response(err: StsError, request_id: str) -> bytes:
+def error_response(err: AwsError, request_id: str) -> bytes:
     """The ``ErrorResponse`` document; send it with ``err.http_status`` (aws-saml.md §4.6)."""
     root = _root("ErrorResponse")
     error = _sub(root, "Error")

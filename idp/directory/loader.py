@@ -15,7 +15,6 @@ from typing import Any, Final, TypeVar
 
 import yaml
 
-from idp.authn.passwords import hash_password, is_hash
 from idp.directory.model import (
     ACCOUNT_ID_RE,
     AWS_ENTITY_ID,
@@ -27,7 +26,9 @@ from idp.directory.model import (
     Role,
     User,
 )
-from idp.errors import ConfigError
+from idp.directory.passwords import hash_password, is_hash
+from idp.directory.policy import PolicyDocument, parse_policy
+from idp.errors import ConfigError, MalformedPolicyError
 from idp.saml.constants import ISSUABLE_NAMEID_FORMATS, NameIDFormat
 from idp.saml.providers import ServiceProvider
 from idp.saml.signing import Digest, SignatureAlgorithm, SigningPolicy
@@ -170,9 +171,9 @@ def _tags(fields: _Fields, key: str) -> dict[str, str]:
     return tags
 
 
-def _default_trust_policy(provider_arn: str) -> dict[str, Any]:
+def _default_trust_policy(provider_arn: str) -> PolicyDocument:
     """Trust this account's SAML provider for AssumeRoleWithSAML (AWS's wizard, minus aud)."""
-    return {
+    return parse_policy({
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -181,7 +182,32 @@ def _default_trust_policy(provider_arn: str) -> dict[str, Any]:
                 "Action": "sts:AssumeRoleWithSAML",
             }
         ],
-    }
+    })
+
+
+def _trust_policy(node: _Node) -> PolicyDocument:
+    """Parse a role's trust policy as IAM would on ``CreateRole``; errors point at the line
+    of the offending statement (or of ``trust_policy:``)."""
+    raw = node.plain()
+    if not isinstance(raw, dict):
+        raise node.fail("trust_policy must be a policy document (a mapping)")
+    try:
+        return parse_policy(raw)
+    except MalformedPolicyError as exc:
+        where = _statement_node(node, exc.statement) or node
+        raise where.fail(f"trust_policy is malformed: {exc.message}") from None
+
+
+def _statement_node(policy: _Node, index: int | None) -> _Node | None:
+    """The YAML node of the policy's ``index``-th (1-based) Statement entry, if it has one."""
+    if index is None or not isinstance(policy.node, yaml.MappingNode):
+        return None
+    for key, value in policy.node.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "Statement":
+            if isinstance(value, yaml.SequenceNode) and 0 < index <= len(value.value):
+                return _Node(value.value[index - 1], policy.source)
+            return _Node(value, policy.source, key.start_mark.line + 1)
+    return None
 
 
 _ACCOUNT_KEYS: Final = frozenset({
@@ -197,15 +223,13 @@ def _role(account_id: str, provider_arn: str, name: str, body: _Node) -> Role:
     path = fields.string("path", "/")
     if not (path.startswith("/") and path.endswith("/")):
         raise fields["path"].fail("path must start and end with '/'")
-    policy = fields["trust_policy"].plain() if "trust_policy" in fields else None
-    if policy is not None and not isinstance(policy, dict):
-        raise fields["trust_policy"].fail("trust_policy must be a policy document (a mapping)")
     role = Role(
         account_id=account_id,
         name=name,
         path=path,
         max_session_duration=fields.integer("max_session_duration", 3600, 43200, 3600),
-        trust_policy=policy or _default_trust_policy(provider_arn),
+        trust_policy=(_trust_policy(fields["trust_policy"]) if "trust_policy" in fields
+                      else _default_trust_policy(provider_arn)),
     )
     if not ROLE_ARN_RE.match(role.arn):
         raise body.fail(f"role name {name!r} is not a valid IAM role name")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
+from idp.directory.policy import PolicyDocument
 from idp.saml.providers import ServiceProvider
 
 __all__ = [
@@ -31,14 +32,14 @@ PROVIDER_NAME_RE: Final = re.compile(r"^[\w._-]{1,128}$")
 
 @dataclass(frozen=True)
 class Role:
-    """An IAM role that trusts a SAML provider."""
+    """An IAM role and the trust policy that says who may assume it."""
 
     account_id: str
     name: str
+    trust_policy: PolicyDocument
     path: str = "/"
     max_session_duration: int = 3600
     """IAM ``MaxSessionDuration``: 3600..43200 seconds."""
-    trust_policy: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def arn(self) -> str:

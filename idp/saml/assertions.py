@@ -15,7 +15,16 @@ from lxml import etree
 
 from idp.clock import format_instant
 from idp.keys import KeyPair
-from idp.saml.constants import NS, AuthnContextClass, ConfirmationMethod, NameIDFormat, StatusCode
+from idp.saml.constants import (
+    NS,
+    SAML,
+    SAMLP,
+    XSI,
+    AuthnContextClass,
+    ConfirmationMethod,
+    NameIDFormat,
+    StatusCode,
+)
 from idp.saml.signing import SigningPolicy, sign_element
 
 __all__ = [
@@ -88,7 +97,7 @@ def _el(parent: etree._Element, ns: str, tag: str, text: str | None = None,
 def _response_root(issuer: str, destination: str, now: dt.datetime,
                    in_response_to: str | None) -> etree._Element:
     root = etree.Element(
-        f"{{{NS['samlp']}}}Response",
+        f"{SAMLP}Response",
         nsmap={"samlp": NS["samlp"], "saml": NS["saml"]},
         ID=new_id(),
         Version="2.0",
@@ -115,7 +124,7 @@ def _assertion(spec: ResponseSpec) -> etree._Element:
     not_before = spec.now - dt.timedelta(seconds=spec.skew)
     not_after = spec.now + dt.timedelta(seconds=spec.lifetime)
     a = etree.Element(
-        f"{{{NS['saml']}}}Assertion",
+        f"{SAML}Assertion",
         nsmap={"saml": NS["saml"], "xs": NS["xs"], "xsi": NS["xsi"]},
         ID=new_id(),
         Version="2.0",
@@ -150,7 +159,7 @@ def _assertion(spec: ResponseSpec) -> etree._Element:
                 el.set("FriendlyName", attribute.friendly_name)
             for value in attribute.values:
                 v = _el(el, "saml", "AttributeValue", value)
-                v.set(f"{{{NS['xsi']}}}type", "xs:string")
+                v.set(f"{XSI}type", "xs:string")
     return a
 
 

@@ -16,10 +16,10 @@ from urllib.parse import unquote_plus
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from idp.errors import MalformedRequest, RequestSignatureError
+from idp.saml.algorithms import AlgorithmPolicy
 
 __all__ = [
     "MAX_INFLATED_BYTES",
@@ -34,12 +34,6 @@ __all__ = [
 #: A DEFLATE bomb stops here: no AuthnRequest needs more.
 MAX_INFLATED_BYTES: Final = 128 * 1024
 
-_SIG_HASHES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": hashes.SHA256,
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": hashes.SHA384,
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": hashes.SHA512,
-}
-_SHA1: Final = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
 
 
 @dataclass(frozen=True)
@@ -118,7 +112,7 @@ def raw_params(raw_query: str) -> dict[str, str]:
 
 
 def verify_redirect_signature(
-    raw_query: str, certificates: tuple[str, ...], *, allow_sha1: bool = False
+    raw_query: str, certificates: tuple[str, ...], *, algorithms: AlgorithmPolicy
 ) -> None:
     """Check ``Signature`` over ``SAMLRequest=…&RelayState=…&SigAlg=…`` (Bindings §3.4.4.1).
 
@@ -129,11 +123,8 @@ def verify_redirect_signature(
     if "Signature" not in params or "SigAlg" not in params:
         raise RequestSignatureError("this service provider requires signed AuthnRequests")
     sig_alg = unquote_plus(params["SigAlg"])
-    if sig_alg == _SHA1 and allow_sha1:
-        hash_cls: type[hashes.HashAlgorithm] = hashes.SHA1
-    elif sig_alg in _SIG_HASHES:
-        hash_cls = _SIG_HASHES[sig_alg]
-    else:
+    digest = algorithms.redirect_hash(sig_alg)
+    if digest is None:
         raise RequestSignatureError(f"signature algorithm {sig_alg!r} is not accepted")
     signed = "&".join(
         f"{name}={params[name]}" for name in ("SAMLRequest", "RelayState", "SigAlg")
@@ -148,7 +139,7 @@ def verify_redirect_signature(
         if not isinstance(public_key, rsa.RSAPublicKey):
             continue
         try:
-            public_key.verify(signature, signed, padding.PKCS1v15(), hash_cls())
+            public_key.verify(signature, signed, padding.PKCS1v15(), digest)
         except InvalidSignature:
             continue
         return

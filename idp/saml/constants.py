@@ -6,7 +6,12 @@ from enum import StrEnum
 from typing import Final
 
 __all__ = [
+    "DS",
+    "MD",
     "NS",
+    "SAML",
+    "SAMLP",
+    "XSI",
     "AuthnContextClass",
     "Binding",
     "ConfirmationMethod",
@@ -22,6 +27,12 @@ NS: Final = {
     "xs": "http://www.w3.org/2001/XMLSchema",
     "xsi": "http://www.w3.org/2001/XMLSchema-instance",
 }
+#: Clark-notation prefixes for lxml tag names: ``f"{SAML}Issuer"``, ``root.find(f"{DS}Signature")``.
+SAML: Final = "{" + NS["saml"] + "}"
+SAMLP: Final = "{" + NS["samlp"] + "}"
+MD: Final = "{" + NS["md"] + "}"
+DS: Final = "{" + NS["ds"] + "}"
+XSI: Final = "{" + NS["xsi"] + "}"
 
 
 class Binding(StrEnum):

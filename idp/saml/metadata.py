@@ -13,7 +13,7 @@ from lxml import etree
 
 from idp.clock import format_instant
 from idp.keys import KeyPair
-from idp.saml.constants import ISSUABLE_NAMEID_FORMATS, NS, Binding
+from idp.saml.constants import DS, ISSUABLE_NAMEID_FORMATS, MD, NS, Binding
 
 __all__ = ["IdPDescription", "render_metadata"]
 
@@ -31,35 +31,34 @@ class IdPDescription:
 
 def render_metadata(idp: IdPDescription) -> bytes:
     """UTF-8 XML with declaration, no BOM."""
-    md = NS["md"]
     root = etree.Element(
-        f"{{{md}}}EntityDescriptor",
-        nsmap={"md": md, "ds": NS["ds"]},
+        f"{MD}EntityDescriptor",
+        nsmap={"md": NS["md"], "ds": NS["ds"]},
         entityID=idp.entity_id,
         validUntil=format_instant(idp.valid_until),
     )
     sso = etree.SubElement(
         root,
-        f"{{{md}}}IDPSSODescriptor",
+        f"{MD}IDPSSODescriptor",
         protocolSupportEnumeration=NS["samlp"],
         WantAuthnRequestsSigned="false",
     )
     for pair in idp.keys:
-        descriptor = etree.SubElement(sso, f"{{{md}}}KeyDescriptor", use="signing")
-        info = etree.SubElement(descriptor, f"{{{NS['ds']}}}KeyInfo")
-        data = etree.SubElement(info, f"{{{NS['ds']}}}X509Data")
-        etree.SubElement(data, f"{{{NS['ds']}}}X509Certificate").text = pair.cert_b64
+        descriptor = etree.SubElement(sso, f"{MD}KeyDescriptor", use="signing")
+        info = etree.SubElement(descriptor, f"{DS}KeyInfo")
+        data = etree.SubElement(info, f"{DS}X509Data")
+        etree.SubElement(data, f"{DS}X509Certificate").text = pair.cert_b64
     for name_format in ISSUABLE_NAMEID_FORMATS:
-        etree.SubElement(sso, f"{{{md}}}NameIDFormat").text = name_format.value
+        etree.SubElement(sso, f"{MD}NameIDFormat").text = name_format.value
     for binding in (Binding.REDIRECT, Binding.POST):
         etree.SubElement(
-            sso, f"{{{md}}}SingleSignOnService", Binding=binding.value, Location=idp.sso_url
+            sso, f"{MD}SingleSignOnService", Binding=binding.value, Location=idp.sso_url
         )
-    org = etree.SubElement(root, f"{{{md}}}Organization")
+    org = etree.SubElement(root, f"{MD}Organization")
     lang = "{http://www.w3.org/XML/1998/namespace}lang"
-    etree.SubElement(org, f"{{{md}}}OrganizationName", {lang: "en"}).text = idp.organization
-    etree.SubElement(org, f"{{{md}}}OrganizationDisplayName", {lang: "en"}).text = idp.organization
-    etree.SubElement(org, f"{{{md}}}OrganizationURL", {lang: "en"}).text = (
+    etree.SubElement(org, f"{MD}OrganizationName", {lang: "en"}).text = idp.organization
+    etree.SubElement(org, f"{MD}OrganizationDisplayName", {lang: "en"}).text = idp.organization
+    etree.SubElement(org, f"{MD}OrganizationURL", {lang: "en"}).text = (
         idp.organization_url or idp.entity_id.rsplit("/idp/", 1)[0] + "/"
     )
     return etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from idp.saml.algorithms import LEGACY, STRICT, AlgorithmPolicy
 from idp.saml.constants import NameIDFormat
 from idp.saml.signing import SigningPolicy
 
@@ -43,6 +44,11 @@ class ServiceProvider:
     @property
     def default_acs(self) -> str:
         return self.acs_urls[0]
+
+    @property
+    def algorithms(self) -> AlgorithmPolicy:
+        """What this SP's request signatures may use: SHA-1 only if its config signs with it."""
+        return LEGACY if self.signing.uses_sha1 else STRICT
 
     @property
     def audience_value(self) -> str:

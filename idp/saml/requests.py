@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lxml import etree
-from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidInput, InvalidSignature
-from signxml.verifier import SignatureConfiguration, XMLVerifier
+from signxml.verifier import XMLVerifier
 
 from idp.clock import parse_instant
 from idp.errors import (
@@ -21,19 +20,17 @@ from idp.errors import (
     RequestSignatureError,
     UnknownServiceProvider,
     UnregisteredACS,
-    UnsupportedBinding,
     XMLError,
 )
-from idp.saml.constants import NS, Binding
+from idp.saml.constants import DS, SAML, SAMLP, Binding
 from idp.saml.providers import ServiceProvider
+from idp.saml.status import UnsupportedBinding
 from idp.xml import parse, text_of
 
 __all__ = ["AuthnRequest", "check_post_signature", "check_protocol_binding", "parse_authn_request",
            "resolve_acs",
            "resolve_sp"]
 
-_SAMLP = f"{{{NS['samlp']}}}"
-_SAML = f"{{{NS['saml']}}}"
 
 
 @dataclass(frozen=True)
@@ -70,14 +67,14 @@ def parse_authn_request(xml: bytes) -> tuple[AuthnRequest, etree._Element]:
         root = parse(xml)
     except XMLError as exc:
         raise MalformedRequest(f"SAMLRequest: {exc}") from None
-    if root.tag != f"{_SAMLP}AuthnRequest":
+    if root.tag != f"{SAMLP}AuthnRequest":
         raise MalformedRequest(f"expected a samlp:AuthnRequest, got {etree.QName(root).localname}")
     if root.get("Version") != "2.0":
         raise MalformedRequest(f"AuthnRequest Version must be 2.0, not {root.get('Version')!r}")
     request_id = root.get("ID")
     if not request_id:
         raise MalformedRequest("AuthnRequest has no ID")
-    issuer_el = root.find(f"{_SAML}Issuer")
+    issuer_el = root.find(f"{SAML}Issuer")
     if issuer_el is None or not text_of(issuer_el).strip():
         raise MalformedRequest("AuthnRequest has no Issuer, so the service provider is unknown")
     try:
@@ -89,8 +86,8 @@ def parse_authn_request(xml: bytes) -> tuple[AuthnRequest, etree._Element]:
         acs_index = int(index_text) if index_text is not None else None
     except ValueError:
         raise MalformedRequest("AssertionConsumerServiceIndex is not a number") from None
-    policy = root.find(f"{_SAMLP}NameIDPolicy")
-    contexts = root.findall(f"{_SAMLP}RequestedAuthnContext/{_SAML}AuthnContextClassRef")
+    policy = root.find(f"{SAMLP}NameIDPolicy")
+    contexts = root.findall(f"{SAMLP}RequestedAuthnContext/{SAML}AuthnContextClassRef")
     request = AuthnRequest(
         id=request_id,
         issuer=text_of(issuer_el).strip(),
@@ -103,7 +100,7 @@ def parse_authn_request(xml: bytes) -> tuple[AuthnRequest, etree._Element]:
         is_passive=_bool(root.get("IsPassive"), "IsPassive"),
         name_id_format=policy.get("Format") if policy is not None else None,
         requested_contexts=tuple(text_of(c).strip() for c in contexts),
-        has_signature=root.find(f"{{{NS['ds']}}}Signature") is not None,
+        has_signature=root.find(f"{DS}Signature") is not None,
     )
     return request, root
 
@@ -153,18 +150,9 @@ def check_protocol_binding(protocol_binding: str | None) -> None:
 
 def check_post_signature(root: etree._Element, sp: ServiceProvider) -> None:
     """Verify an enveloped ``ds:Signature`` over the whole AuthnRequest (POST binding)."""
-    if root.find(f"{{{NS['ds']}}}Signature") is None:
+    if root.find(f"{DS}Signature") is None:
         raise RequestSignatureError("this service provider requires signed AuthnRequests")
-    methods = {SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384, SignatureMethod.RSA_SHA512}
-    digests = {DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512}
-    if sp.signing.uses_sha1:
-        methods.add(SignatureMethod.RSA_SHA1)
-        digests.add(DigestAlgorithm.SHA1)
-    config = SignatureConfiguration(
-        signature_methods=frozenset(methods),
-        digest_algorithms=frozenset(digests),
-        expect_references=1,
-    )
+    config = sp.algorithms.signxml_configuration()
     for pem in sp.certificates:
         try:
             result = XMLVerifier().verify(

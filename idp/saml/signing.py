@@ -14,7 +14,7 @@ from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, Signatur
 from signxml.signer import XMLSigner
 
 from idp.keys import KeyPair
-from idp.saml.constants import NS
+from idp.saml.constants import DS, NS, SAML
 
 __all__ = ["Digest", "SignatureAlgorithm", "SigningPolicy", "sign_element"]
 
@@ -86,9 +86,9 @@ def sign_element(element: etree._Element, keys: KeyPair, policy: SigningPolicy) 
     element_id = element.get("ID")
     if not element_id:
         raise ValueError("element to sign has no ID")
-    issuer = element.find(f"{{{NS['saml']}}}Issuer")
+    issuer = element.find(f"{SAML}Issuer")
     placeholder = etree.Element(
-        f"{{{NS['ds']}}}Signature", Id="placeholder", nsmap={"ds": NS["ds"]}
+        f"{DS}Signature", Id="placeholder", nsmap={"ds": NS["ds"]}
     )
     if issuer is not None:
         issuer.addnext(placeholder)

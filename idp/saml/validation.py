@@ -16,21 +16,18 @@ import binascii
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Final
 
 from lxml import etree
-from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidInput, InvalidSignature
-from signxml.verifier import SignatureConfiguration, XMLVerifier
+from signxml.verifier import XMLVerifier
 
 from idp.clock import parse_instant
-from idp.errors import SamlValidationError, XMLError
-from idp.saml.constants import NS, ConfirmationMethod, StatusCode
+from idp.errors import Rule, SamlValidationError, XMLError
+from idp.saml.algorithms import ENVELOPED, EXC_C14N, LEGACY, STRICT, AlgorithmPolicy
+from idp.saml.constants import DS, SAML, SAMLP, ConfirmationMethod, StatusCode
 from idp.xml import parse, text_of
 
 __all__ = [
-    "Rule",
     "TrustedIssuer",
     "ValidationPolicy",
     "VerifiedAssertion",
@@ -38,43 +35,9 @@ __all__ = [
     "verify_response",
 ]
 
-_SAMLP = f"{{{NS['samlp']}}}"
-_SAML = f"{{{NS['saml']}}}"
-_DS = f"{{{NS['ds']}}}"
-_EXC_C14N: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
-_ENVELOPED: Final = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-_SHA2_METHODS: Final = frozenset(
-    {SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384, SignatureMethod.RSA_SHA512}
-)
-_SHA2_DIGESTS: Final = frozenset(
-    {DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512}
-)
-
-
-class Rule(StrEnum):
-    """Which check failed (stable names: tests, STS mapping and the console page use them)."""
-
-    XML = "xml"
-    STRUCTURE = "structure"
-    STATUS = "status"
-    SIGNATURE_MISSING = "signature-missing"
-    SIGNATURE_SHAPE = "signature-shape"
-    SIGNATURE_ALGORITHM = "signature-algorithm"
-    SIGNATURE_INVALID = "signature-invalid"
-    ISSUER = "issuer"
-    DESTINATION = "destination"
-    SUBJECT = "subject"
-    CONFIRMATION = "subject-confirmation"
-    RECIPIENT = "recipient"
-    AUDIENCE = "audience"
-    EXPIRED = "expired"
-    NOT_YET_VALID = "not-yet-valid"
-    STALE = "stale"
-    IN_RESPONSE_TO = "in-response-to"
-
 
 def _fail(rule: Rule, message: str, hint: str | None = None) -> SamlValidationError:
-    return SamlValidationError(rule.value, message, hint=hint)
+    return SamlValidationError(rule, message, hint=hint)
 
 
 @dataclass(frozen=True)
@@ -89,6 +52,10 @@ class TrustedIssuer:
     """Refuse a Response whose Assertion is not signed itself (AWS's metadata wants it)."""
     require_response_signed: bool = False
     """Refuse a Response that is not signed as a whole."""
+
+    @property
+    def algorithms(self) -> AlgorithmPolicy:
+        return LEGACY if self.allow_sha1 else STRICT
 
 
 @dataclass(frozen=True)
@@ -147,7 +114,7 @@ def _count_local(root: etree._Element, name: str) -> int:
 
 def _check_structure(root: etree._Element) -> etree._Element:
     """One Response, exactly one Assertion (a direct child), no decoys, unique IDs."""
-    if root.tag != f"{_SAMLP}Response":
+    if root.tag != f"{SAMLP}Response":
         raise _fail(Rule.STRUCTURE, f"the document is a {etree.QName(root).localname}, "
                     "not a samlp:Response", "POST the whole <samlp:Response>, base64-encoded")
     if root.get("Version") != "2.0" or not root.get("ID"):
@@ -155,7 +122,7 @@ def _check_structure(root: etree._Element) -> etree._Element:
     if _count_local(root, "EncryptedAssertion"):
         raise _fail(Rule.STRUCTURE, "encrypted assertions are not supported by this simulator",
                     "configure the IdP not to encrypt assertions for this SP")
-    assertions = root.findall(f"{_SAML}Assertion")
+    assertions = root.findall(f"{SAML}Assertion")
     if len(assertions) != 1 or _count_local(root, "Assertion") != 1:
         raise _fail(Rule.STRUCTURE, f"the Response must contain exactly one Assertion "
                     f"(found {_count_local(root, 'Assertion')}, {len(assertions)} as direct "
@@ -169,12 +136,12 @@ def _check_structure(root: etree._Element) -> etree._Element:
 
 
 def _check_status(root: etree._Element) -> None:
-    code = root.find(f"{_SAMLP}Status/{_SAMLP}StatusCode")
+    code = root.find(f"{SAMLP}Status/{SAMLP}StatusCode")
     value = code.get("Value") if code is not None else None
     if value != StatusCode.SUCCESS.value:
-        sub = code.find(f"{_SAMLP}StatusCode") if code is not None else None
+        sub = code.find(f"{SAMLP}StatusCode") if code is not None else None
         detail = f" / {sub.get('Value')}" if sub is not None else ""
-        message = root.findtext(f"{_SAMLP}Status/{_SAMLP}StatusMessage")
+        message = root.findtext(f"{SAMLP}Status/{SAMLP}StatusMessage")
         raise _fail(Rule.STATUS, f"the IdP answered with status {value}{detail}"
                     + (f": {message}" if message else ""))
 
@@ -215,15 +182,11 @@ def _check_signature_shape(sig: etree._Element, parent: etree._Element, trust: T
         raise _fail(Rule.SIGNATURE_SHAPE, f"the {what} signature's SignatureValue must be "
                     "non-empty base64 text (no comments or elements inside)")
     c14n, method, reference = _children(signed_info)
-    if c14n.get("Algorithm") != _EXC_C14N:
+    if c14n.get("Algorithm") != EXC_C14N:
         raise _fail(Rule.SIGNATURE_ALGORITHM, f"canonicalization {c14n.get('Algorithm')} is not "
                     "accepted; use exclusive C14N without comments", "xml-exc-c14n#")
-    allowed_methods = {m.value for m in _SHA2_METHODS}
-    allowed_digests = {d.value for d in _SHA2_DIGESTS}
-    if trust.allow_sha1:
-        allowed_methods.add(SignatureMethod.RSA_SHA1.value)
-        allowed_digests.add(DigestAlgorithm.SHA1.value)
-    if method.get("Algorithm") not in allowed_methods or len(method):
+    accepted = trust.algorithms
+    if not accepted.accepts_signature_method(method.get("Algorithm")) or len(method):
         raise _fail(Rule.SIGNATURE_ALGORITHM, f"signature method {method.get('Algorithm')} is "
                     "not accepted", "sign with RSA-SHA256 (SHA-1 only if the provider allows it)")
     if reference.get("URI") != f"#{parent.get('ID')}":
@@ -238,11 +201,11 @@ def _check_signature_shape(sig: etree._Element, parent: etree._Element, trust: T
     transforms, digest, digest_value = ref_kids
     algorithms = [t.get("Algorithm") for t in transforms if isinstance(t.tag, str)]
     if len(transforms) != len(algorithms) or algorithms not in (
-        [_ENVELOPED], [_ENVELOPED, _EXC_C14N]
+        [ENVELOPED], [ENVELOPED, EXC_C14N]
     ):
         raise _fail(Rule.SIGNATURE_ALGORITHM, f"transforms {algorithms} are not accepted "
                     "(only enveloped-signature then exclusive C14N)")
-    if digest.get("Algorithm") not in allowed_digests:
+    if not accepted.accepts_digest(digest.get("Algorithm")):
         raise _fail(Rule.SIGNATURE_ALGORITHM, f"digest {digest.get('Algorithm')} is not accepted",
                     "use SHA-256 digests")
     if len(digest_value):
@@ -251,11 +214,11 @@ def _check_signature_shape(sig: etree._Element, parent: etree._Element, trust: T
 
 
 def _own_signature(el: etree._Element) -> etree._Element | None:
-    sigs = el.findall(f"{_DS}Signature")
+    sigs = el.findall(f"{DS}Signature")
     if len(sigs) > 1:
         raise _fail(Rule.SIGNATURE_SHAPE, f"the {etree.QName(el).localname} has two signatures")
     if sigs:
-        issuer = el.find(f"{_SAML}Issuer")
+        issuer = el.find(f"{SAML}Issuer")
         if issuer is None or sigs[0].getprevious() is not issuer:
             raise _fail(Rule.SIGNATURE_SHAPE, "a signature must come right after the Issuer")
     return sigs[0] if sigs else None
@@ -263,15 +226,7 @@ def _own_signature(el: etree._Element) -> etree._Element | None:
 
 def _verify(el: etree._Element, trust: TrustedIssuer) -> etree._Element:
     """Cryptographic check with the provider's certificates; returns the signed element."""
-    methods = set(_SHA2_METHODS)
-    digests = set(_SHA2_DIGESTS)
-    if trust.allow_sha1:
-        methods.add(SignatureMethod.RSA_SHA1)
-        digests.add(DigestAlgorithm.SHA1)
-    config = SignatureConfiguration(
-        signature_methods=frozenset(methods), digest_algorithms=frozenset(digests),
-        expect_references=1, ignore_ambiguous_key_info=True,
-    )
+    config = trust.algorithms.signxml_configuration(ignore_ambiguous_key_info=True)
     # Verify the element on its own: exclusive C14N makes that exact, and it pins which
     # ds:Signature is checked (signxml would otherwise take the first in document order).
     standalone = etree.tostring(el)
@@ -313,7 +268,7 @@ def _verified_assertion(root: etree._Element, assertion: etree._Element,
         signed = _verify(assertion, trust)
         return signed, "both" if verified_response is not None else "assertion"
     assert verified_response is not None
-    inner = verified_response.findall(f"{_SAML}Assertion")
+    inner = verified_response.findall(f"{SAML}Assertion")
     if len(inner) != 1:
         raise _fail(Rule.STRUCTURE, "the signed Response does not hold exactly one Assertion")
     return inner[0], "response"
@@ -349,17 +304,17 @@ def _check_time(policy: ValidationPolicy, el: etree._Element, what: str) -> dt.d
 
 def _subject(assertion: etree._Element, policy: ValidationPolicy
              ) -> tuple[etree._Element, str, dt.datetime, str | None]:
-    subject = assertion.find(f"{_SAML}Subject")
-    name_id = subject.find(f"{_SAML}NameID") if subject is not None else None
+    subject = assertion.find(f"{SAML}Subject")
+    name_id = subject.find(f"{SAML}NameID") if subject is not None else None
     if subject is None or name_id is None or not text_of(name_id).strip():
         raise _fail(Rule.SUBJECT, "the Assertion has no Subject with a NameID",
                     "AWS refuses assertions without a NameID")
-    confirmations = subject.findall(f"{_SAML}SubjectConfirmation")
+    confirmations = subject.findall(f"{SAML}SubjectConfirmation")
     bearer = [c for c in confirmations if c.get("Method") == ConfirmationMethod.BEARER.value]
     if len(confirmations) != 1 or len(bearer) != 1:
         raise _fail(Rule.CONFIRMATION, f"there must be exactly one bearer SubjectConfirmation "
                     f"(found {len(confirmations)}, {len(bearer)} bearer)")
-    data = bearer[0].find(f"{_SAML}SubjectConfirmationData")
+    data = bearer[0].find(f"{SAML}SubjectConfirmationData")
     if data is None or data.get("Recipient") is None or data.get("NotOnOrAfter") is None:
         raise _fail(Rule.CONFIRMATION, "SubjectConfirmationData needs both Recipient and "
                     "NotOnOrAfter")
@@ -372,7 +327,7 @@ def _subject(assertion: etree._Element, policy: ValidationPolicy
 
 
 def _conditions(assertion: etree._Element, policy: ValidationPolicy) -> tuple[str, ...]:
-    conditions = assertion.find(f"{_SAML}Conditions")
+    conditions = assertion.find(f"{SAML}Conditions")
     if conditions is None:
         raise _fail(Rule.AUDIENCE, "the Assertion has no Conditions, so no audience")
     if conditions.get("NotOnOrAfter") is not None:
@@ -381,10 +336,10 @@ def _conditions(assertion: etree._Element, policy: ValidationPolicy) -> tuple[st
         not_before = _instant(conditions, "NotBefore", Rule.NOT_YET_VALID)
         if policy.now + dt.timedelta(seconds=policy.skew) < not_before:
             raise _fail(Rule.NOT_YET_VALID, "Conditions NotBefore is in the future")
-    restrictions = conditions.findall(f"{_SAML}AudienceRestriction")
+    restrictions = conditions.findall(f"{SAML}AudienceRestriction")
     audiences: list[str] = []
     for restriction in restrictions:
-        values = [text_of(a).strip() for a in restriction.findall(f"{_SAML}Audience")]
+        values = [text_of(a).strip() for a in restriction.findall(f"{SAML}Audience")]
         audiences.extend(values)
         if not policy.accepted_audiences.intersection(values):
             break
@@ -397,9 +352,9 @@ def _conditions(assertion: etree._Element, policy: ValidationPolicy) -> tuple[st
 
 def _attributes(assertion: etree._Element) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
-    for attr in assertion.iterfind(f"{_SAML}AttributeStatement/{_SAML}Attribute"):
+    for attr in assertion.iterfind(f"{SAML}AttributeStatement/{SAML}Attribute"):
         name = attr.get("Name") or ""
-        values = tuple(text_of(v).strip() for v in attr.findall(f"{_SAML}AttributeValue"))
+        values = tuple(text_of(v).strip() for v in attr.findall(f"{SAML}AttributeValue"))
         out[name] = out.get(name, ()) + values
     return out
 
@@ -414,13 +369,13 @@ def verify_response(xml: bytes | etree._Element, *, trust: TrustedIssuer,
     assertion = _check_structure(root)
     _check_status(root)
     signed, how = _verified_assertion(root, assertion, trust)
-    issuer = signed.find(f"{_SAML}Issuer")
+    issuer = signed.find(f"{SAML}Issuer")
     issuer_value = text_of(issuer).strip() if issuer is not None else ""
     if issuer_value != trust.entity_id:
         raise _fail(Rule.ISSUER, f"Issuer {issuer_value or '(none)'} is not the provider's "
                     f"entityID {trust.entity_id}",
                     "upload this IdP's metadata to the SAML provider the Role attribute names")
-    response_issuer = root.find(f"{_SAML}Issuer")
+    response_issuer = root.find(f"{SAML}Issuer")
     if response_issuer is not None and text_of(response_issuer).strip() != trust.entity_id:
         # SAML Profiles §4.1.4.2: the Response's Issuer, when present, MUST be the IdP's.
         raise _fail(Rule.ISSUER, f"the Response's Issuer {text_of(response_issuer).strip()} "
@@ -445,7 +400,7 @@ def verify_response(xml: bytes | etree._Element, *, trust: TrustedIssuer,
             in_response_to != policy.expected_in_response_to):
         raise _fail(Rule.IN_RESPONSE_TO, f"InResponseTo {in_response_to} does not match the "
                     f"request {policy.expected_in_response_to}")
-    statement = signed.find(f"{_SAML}AuthnStatement")
+    statement = signed.find(f"{SAML}AuthnStatement")
     session_end = (_instant(statement, "SessionNotOnOrAfter", Rule.STRUCTURE)
                    if statement is not None and statement.get("SessionNotOnOrAfter") else None)
     authn_instant = (_instant(statement, "AuthnInstant", Rule.STRUCTURE)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -12,10 +11,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from idp.authn.login import Authenticator
+from idp.authn.throttle import LoginThrottle
 from idp.authn.totp import TotpGuard
+from idp.aws.console_session import ConsoleSessions
 from idp.aws.credentials import CredentialIssuer
-from idp.aws.iam import SamlProviders
-from idp.aws.sts import AwsFederation
+from idp.aws.federation import AwsFederation
+from idp.aws.iam import Iam
+from idp.aws.sts import Sts
 from idp.clock import Clock, SystemClock
 from idp.directory import Directory, demo_directory, load_directory
 from idp.errors import IdPError
@@ -25,25 +28,16 @@ from idp.sso import IdentityProvider
 from idp.store import StateStore
 from idp.web import console_routes, idp_routes, sts_routes
 from idp.web.pages import error_page, render
+from idp.web.state import Services
 
-__all__ = ["AppState", "app_from_env", "create_app"]
+__all__ = ["app_from_env", "create_app", "load_services"]
 
 log = logging.getLogger("idp")
 
 
-@dataclass(frozen=True)
-class AppState:
-    settings: Settings
-    idp: IdentityProvider
-    totp: TotpGuard
-    clock: Clock
-    aws: AwsFederation
-    store: StateStore
-
-
-def load_state(
+def load_services(
     settings: Settings, *, directory: Directory | None = None, clock: Clock | None = None
-) -> AppState:
+) -> Services:
     """Everything loaded once at start-up (keys, directory); raises ``IdPError`` if broken."""
     clock = clock or SystemClock()
     keystore = KeyStore(settings.certs_dir, clock=clock)
@@ -55,17 +49,30 @@ def load_state(
         else:
             directory = demo_directory(aws_acs=settings.console_acs_url)
     published = keystore.published()
-    idp = IdentityProvider(settings, directory, published, clock)
-    aws = AwsFederation(
-        providers=SamlProviders(directory, settings.entity_id, published),
-        issuer=CredentialIssuer(keystore.secret("sts").encode("ascii"), clock),
+    credentials = CredentialIssuer(keystore.secret("sts").encode("ascii"), clock)
+    federation = AwsFederation(
+        iam=Iam(directory, settings.entity_id, published),
+        credentials=credentials,
         clock=clock,
         console_url=settings.console_acs_url,
         skew=settings.clock_skew,
         replay=store if settings.replay_protection else None,
     )
-    return AppState(settings=settings, idp=idp, totp=TotpGuard(clock, store), clock=clock,
-                    aws=aws, store=store)
+    session_secret = keystore.session_secret()
+    return Services(
+        settings=settings,
+        clock=clock,
+        store=store,
+        identity_provider=IdentityProvider(settings, directory, published, clock),
+        authenticator=Authenticator(directory, TotpGuard(clock, store), clock,
+                                    throttle=LoginThrottle(store),
+                                    session_lifetime=settings.idp_session_lifetime),
+        federation=federation,
+        sts=Sts(federation),
+        console_sessions=ConsoleSessions(session_secret, store=store, credentials=credentials,
+                                         clock=clock),
+        session_secret=session_secret,
+    )
 
 
 async def _healthz(request: Request) -> Response:
@@ -94,15 +101,14 @@ def create_app(
     clock: Clock | None = None,
 ) -> Starlette:
     settings = settings or Settings.from_env()
-    state = load_state(settings, directory=directory, clock=clock)
-    secret = KeyStore(settings.certs_dir).session_secret()
+    state = load_services(settings, directory=directory, clock=clock)
     app = Starlette(
         routes=[Route("/healthz", _healthz), *idp_routes.routes(), *sts_routes.routes(),
                 *console_routes.routes()],
         middleware=[
             Middleware(
                 SessionMiddleware,
-                secret_key=secret,
+                secret_key=state.session_secret,
                 session_cookie="idp_session",
                 max_age=settings.idp_session_lifetime,
                 same_site="lax",
@@ -111,7 +117,7 @@ def create_app(
         ],
         exception_handlers={IdPError: _idp_error, Exception: _server_error},
     )
-    app.state.idp = state
+    app.state.services = state
     return app
 
 

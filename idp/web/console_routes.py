@@ -1,10 +1,11 @@
 """The AWS console's side of sign-in: ``POST /aws/saml``, ``/aws/console``, ``/aws/logout``.
 
-``POST /aws/saml`` is the twin of ``https://signin.aws.amazon.com/saml`` (aws-saml.md §8): one
-verified role signs straight in; several show AWS's "Select a role" page, whose markup third
-party scrapers parse (clients-and-attacks.md §A4), and the browser posts the same
-``SAMLResponse`` back with ``roleIndex``. The console session is a signed cookie holding the
-STS credentials; every page load re-checks them with the credential issuer.
+``POST /aws/saml`` is the twin of ``https://signin.aws.amazon.com/saml``: one verified role
+signs straight in; several show AWS's "Select a role" page (whose markup third-party tools
+scrape: the radio inputs named ``roleIndex`` with the role ARN as value, grouped under
+``Account: alias (id)``), and the browser posts the same ``SAMLResponse`` back with
+``roleIndex``. The console session is ``idp.aws.console_session``; these routes parse, call
+and render.
 
 Failures show AWS's one sentence, then what AWS never says: the rule, what was found, the fix,
 and what the Response claims (untrusted).
@@ -12,14 +13,10 @@ and what the Response claims (untrusted).
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import logging
-from pathlib import Path
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlencode
 
-from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -27,44 +24,34 @@ from starlette.routing import Route
 
 from idp.aws.console import (
     CONSOLE_HOME,
-    ConsoleSignIn,
+    RoleSelection,
     console_target,
     open_session,
     role_choices,
-    sign_in,
-    summarize,
+    select_roles,
 )
-from idp.aws.sts import Session
-from idp.errors import SamlValidationError, StsError
-from idp.keys import KeyStore
+from idp.aws.console_session import ConsoleSession
+from idp.aws.diagnostics import summarize
+from idp.aws.errors import AwsError
+from idp.aws.federation import RoleSession
+from idp.errors import Rule, SamlValidationError
 from idp.web.forms import field, read_form
 from idp.web.pages import render
+from idp.web.state import services
 
 __all__ = ["COOKIE", "routes"]
 
 log = logging.getLogger("idp.console")
 
 COOKIE: Final = "aws_console"
-_SALT: Final = "aws-console"
-#: Console sessions last at most 12 hours (aws-saml.md §8.4); the credentials decide sooner.
-_MAX_COOKIE_AGE: Final = 43_200 + 300
 #: A base64 SAMLResponse is at most 100,000 characters; leave room for the other fields.
 MAX_FORM_BYTES: Final = 256 * 1024
 _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _AWS_TEXT: Final = "Your request included an invalid SAML response."
 
 
-def _state(request: Request) -> Any:
-    return request.app.state.idp
-
-
 def _path(request: Request, name: str) -> str:
     return str(request.app.url_path_for(name))
-
-
-@functools.lru_cache(maxsize=8)
-def _serializer(certs_dir: Path) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(KeyStore(certs_dir).secret("session"), salt=_SALT)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -74,10 +61,10 @@ def _redirect(url: str) -> RedirectResponse:
 # --- POST /aws/saml ------------------------------------------------------------------------
 
 
-def _failure(request: Request, exc: SamlValidationError | StsError, saml: str | None
+def _failure(request: Request, exc: SamlValidationError | AwsError, saml: str | None
              ) -> Response:
     """AWS's sentence, then the diagnosis, then the Response as received (untrusted)."""
-    if isinstance(exc, StsError):
+    if isinstance(exc, AwsError):
         status, rule, found = exc.http_status, exc.rule or exc.code, exc.detail or exc.message
         api_error: str | None = f"{exc.code}: {exc.message}"
     else:
@@ -90,7 +77,7 @@ def _failure(request: Request, exc: SamlValidationError | StsError, saml: str | 
 
 
 def _form_error(reason: str) -> SamlValidationError:
-    return SamlValidationError("form", reason)
+    return SamlValidationError(Rule.FORM, reason)
 
 
 async def _form(request: Request) -> FormData:
@@ -98,79 +85,58 @@ async def _form(request: Request) -> FormData:
                            error=_form_error)
 
 
-def _role_page(request: Request, console: ConsoleSignIn, saml: str, relay: str | None,
+def _role_page(request: Request, selection: RoleSelection, saml: str, relay: str | None,
                error: str | None = None) -> Response:
-    accounts = role_choices(console, _state(request).idp.directory)
+    accounts = role_choices(selection, services(request).federation.iam)
     return render("select_role.html", action=_path(request, "aws_saml"), saml_response=saml,
                   relay_state=relay or "", accounts=accounts, error=error)
 
 
-def _alias(request: Request, account_id: str) -> str | None:
-    for account in _state(request).idp.directory.accounts.values():
-        if account.id == account_id:
-            alias: str | None = account.alias
-            return alias
-    return None
-
-
-def _signed_in(request: Request, console: ConsoleSignIn, session: Session,
-               relay: str | None) -> Response:
-    state = _state(request)
+def _start_console(request: Request, selection: RoleSelection, role: RoleSession,
+                   relay: str | None) -> Response:
+    """Set the console session cookie and go to the console page RelayState asked for."""
+    state = services(request)
     target = console_target(relay)
-    claims = session.claims
-    value = _serializer(state.settings.certs_dir).dumps({
-        "k": session.credentials.access_key_id, "t": session.credentials.session_token,
-        "n": console.name_id, "i": console.issuer, "a": _alias(request, claims.account),
-        "d": target if target != CONSOLE_HOME else None,
-        "e": claims.expiration.isoformat(),
-    })
-    remaining = int((claims.expiration - state.clock.now()).total_seconds())
+    claims = role.claims
+    session = ConsoleSession(
+        access_key_id=role.credentials.access_key_id,
+        session_token=role.credentials.session_token,
+        expires=claims.expiration, name_id=selection.name_id, issuer=selection.issuer,
+        account_alias=state.federation.iam.account_alias(claims.account),
+        deep_link=target if target != CONSOLE_HOME else None,
+    )
+    value, max_age = state.console_sessions.seal(session)
     response = _redirect(target)
-    response.set_cookie(COOKIE, value, max_age=max(remaining, 0), path="/aws", httponly=True,
+    response.set_cookie(COOKIE, value, max_age=max_age, path="/aws", httponly=True,
                         samesite="lax", secure=state.settings.secure_cookies)
     return response
 
 
 async def saml(request: Request) -> Response:
     """The console ACS: first hop (maybe "Select a role") and second hop (``roleIndex``)."""
-    federation = _state(request).aws
+    federation = services(request).federation
     saml_value: str | None = None
     try:
         form = await _form(request)
         saml_value, relay = field(form, "SAMLResponse"), field(form, "RelayState")
         role_index = (field(form, "roleIndex") or "").strip()
         if not saml_value:
-            raise SamlValidationError("saml-response", "the form has no SAMLResponse field",
+            raise SamlValidationError(Rule.SAML_RESPONSE, "the form has no SAMLResponse field",
                                       hint="POST the IdP's form fields SAMLResponse (base64 "
                                       "of the whole samlp:Response) and optionally RelayState")
-        console = sign_in(federation, saml_value)
-        if not role_index and len(console.grants) > 1:
+        selection = select_roles(federation, saml_value)
+        if not role_index and len(selection.grants) > 1:
             chosen = "roleIndex" in form
-            return _role_page(request, console, saml_value, relay,
+            return _role_page(request, selection, saml_value, relay,
                               error="Select a role to sign in." if chosen else None)
-        session = open_session(federation, console, role_index or console.grants[0].role_arn)
-    except (SamlValidationError, StsError) as exc:
+        role = open_session(federation, selection, role_index or selection.grants[0].role_arn)
+    except (SamlValidationError, AwsError) as exc:
         log.info("console sign-in refused: %s", exc)
         return _failure(request, exc, saml_value)
-    return _signed_in(request, console, session, relay)
+    return _start_console(request, selection, role, relay)
 
 
 # --- the console ---------------------------------------------------------------------------
-
-
-def _session_data(request: Request) -> dict[str, Any] | None:
-    raw = request.cookies.get(COOKIE)
-    if not raw:
-        return None
-    try:
-        data = _serializer(_state(request).settings.certs_dir).loads(raw, max_age=_MAX_COOKIE_AGE)
-    except BadData:
-        return None
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in "kt"):
-        return None
-    if _state(request).store.claimed("console-logout", data["k"]):
-        return None  # signed out: a copy of the cookie taken before does not work either
-    return data
 
 
 def _back_to_idp(request: Request, path: str | None) -> Response:
@@ -189,41 +155,33 @@ def _back_to_idp(request: Request, path: str | None) -> Response:
 
 def _clear(response: Response, request: Request) -> None:
     response.delete_cookie(COOKIE, path="/aws", httponly=True, samesite="lax",
-                           secure=_state(request).settings.secure_cookies)
+                           secure=services(request).settings.secure_cookies)
 
 
 async def console(request: Request) -> Response:
     """The signed-in console: who you are, until when, and the credentials for the CLI."""
-    state = _state(request)
+    state = services(request)
+    sessions = state.console_sessions
     path = request.path_params.get("path") or None
-    data = _session_data(request)
-    if data is None:
+    session = sessions.open(request.cookies.get(COOKIE))
+    claims = sessions.claims(session) if session is not None else None
+    if session is None or claims is None:
         return _back_to_idp(request, path)
-    issuer = state.aws.issuer
-    try:
-        claims = issuer.resolve(data["k"], data["t"])
-    except StsError:
-        return _back_to_idp(request, path)
-    now: dt.datetime = state.clock.now()
-    remaining = max(0, int((claims.expiration - now).total_seconds()))
+    remaining = max(0, int((claims.expiration - state.clock.now()).total_seconds()))
     shown_path = f"{CONSOLE_HOME}/{path}" if path else None
     if shown_path and request.url.query:
         shown_path += f"?{request.url.query}"
     return render(
-        "console.html", claims=claims, alias=data.get("a"), name_id=data.get("n"),
-        issuer=data.get("i"), deep_link=data.get("d"), path=shown_path,
+        "console.html", claims=claims, alias=session.account_alias, name_id=session.name_id,
+        issuer=session.issuer, deep_link=session.deep_link, path=shown_path,
         expires=claims.expiration.strftime("%Y-%m-%d %H:%M:%S UTC"),
         remaining_minutes=(remaining + 59) // 60,
-        access_key_id=data["k"], secret_access_key=issuer.secret_for(data["k"]),
-        session_token=data["t"], sts_endpoint=f"{state.settings.url}/aws/sts",
+        access_key_id=session.access_key_id,
+        secret_access_key=sessions.secret_access_key(session),
+        session_token=session.session_token, sts_endpoint=f"{state.settings.url}/aws/sts",
         logout_url=_path(request, "aws_logout"), switch_url=_path(request, "idp_init"),
-        csrf_token=_csrf_token(request, data["k"]),
+        csrf_token=sessions.csrf_token(session),
     )
-
-
-def _csrf_token(request: Request, access_key_id: str) -> str:
-    """Bound to the console session: a cross-site form cannot know it."""
-    return _serializer(_state(request).settings.certs_dir).dumps(access_key_id, salt="csrf")
 
 
 async def logout(request: Request) -> Response:
@@ -231,26 +189,18 @@ async def logout(request: Request) -> Response:
 
     The form's token must match the session: another site cannot sign the user out.
     """
-    data = _session_data(request)
-    if data is not None:
+    sessions = services(request).console_sessions
+    session = sessions.open(request.cookies.get(COOKIE))
+    if session is not None:
         try:
             form = await _form(request)
         except SamlValidationError:
             form = FormData()
-        token = form.get("csrf_token")
-        try:
-            valid = isinstance(token, str) and _serializer(
-                _state(request).settings.certs_dir).loads(token, salt="csrf") == data["k"]
-        except BadData:
-            valid = False
-        if not valid:
+        if not sessions.check_csrf(session, form.get("csrf_token")):
             return render("signed_out.html", 400, start_url=_path(request, "idp_init"),
                           error="This sign-out form did not come from the console; "
                           "you are still signed in.")
-        # Revoke on the server (all workers): the session ends even where the cookie survives.
-        until = dt.datetime.fromisoformat(data["e"]) if isinstance(data.get("e"), str) else (
-            _state(request).clock.now() + dt.timedelta(seconds=_MAX_COOKIE_AGE))
-        _state(request).store.claim("console-logout", data["k"], until)
+        sessions.end(session)
     response = render("signed_out.html", start_url=_path(request, "idp_init"))
     _clear(response, request)
     return response

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hmac
 import json
 import secrets
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
@@ -14,21 +13,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from idp.authn.login import (
-    MfaRequired,
-    Principal,
-    check_password,
-    check_second_factor,
-    new_principal,
-)
-from idp.clock import format_instant, parse_instant
+from idp.authn.login import LoggedIn, LoginAttempt, OtpNeeded, Principal, Refused, Throttled
 from idp.directory.model import AWS_ENTITY_ID
-from idp.errors import AuthnFailed, MalformedRequest, NoPassive, SamlStatusError
+from idp.errors import MalformedRequest
 from idp.saml.providers import ServiceProvider
+from idp.saml.status import NoPassive, SamlStatusError
 from idp.sso import Pending
-from idp.store import StateStore
 from idp.web.forms import field, read_form
 from idp.web.pages import autopost, render
+from idp.web.state import services
 
 __all__ = ["routes"]
 
@@ -39,16 +32,6 @@ MAX_PENDING: Final = 5
 #: Budget (JSON bytes) for stashed steps: browsers drop cookies over 4 KiB, and the cookie is
 #: base64 (4/3) plus a signature, so this keeps the whole session cookie well under that.
 MAX_STASH_BYTES: Final = 2400
-#: How long a password-verified user has to enter the TOTP code.
-MFA_STEP_SECONDS: Final = 300
-#: Login throttling: failed attempts allowed per window, per username and per client address.
-THROTTLE_WINDOW: Final = 300
-MAX_FAILURES_PER_USER: Final = 10
-MAX_FAILURES_PER_ADDRESS: Final = 50
-
-
-def _state(request: Request) -> Any:
-    return request.app.state.idp
 
 
 async def _form(request: Request) -> FormData:
@@ -77,23 +60,9 @@ def _csrf_ok(request: Request, form: FormData) -> bool:
 
 def _principal(request: Request) -> Principal | None:
     """The logged-in principal, if the session is still valid and the user still exists."""
-    state = _state(request)
-    data = request.session.get("principal")
-    if not isinstance(data, dict):
-        return None
-    try:
-        principal = Principal(
-            username=str(data["username"]), instant=parse_instant(str(data["instant"])),
-            mfa=bool(data["mfa"]), session_index=str(data["session_index"]),
-        )
-    except (KeyError, ValueError):
+    principal = services(request).authenticator.current(request.session.get("principal"))
+    if principal is None:
         request.session.pop("principal", None)
-        return None
-    expires = principal.instant + dt.timedelta(seconds=state.settings.idp_session_lifetime)
-    user = state.idp.directory.user(principal.username)
-    if state.clock.now() >= expires or user is None or (user.has_mfa and not principal.mfa):
-        request.session.pop("principal", None)
-        return None
     return principal
 
 
@@ -104,10 +73,7 @@ def _remember(request: Request, principal: Principal) -> None:
     if pending:
         request.session["pending"] = pending
     request.session["csrf"] = secrets.token_urlsafe(24)
-    request.session["principal"] = {
-        "username": principal.username, "instant": format_instant(principal.instant),
-        "mfa": principal.mfa, "session_index": principal.session_index,
-    }
+    request.session["principal"] = principal.to_json()
 
 
 def _stash(request: Request, pending: Pending) -> None:
@@ -144,7 +110,7 @@ def _peek(request: Request, pending_id: str | None) -> Pending | None:
 
 def _continue(request: Request, pending: Pending, sp: ServiceProvider) -> Response:
     """Answer now if the user is logged in, else send them to log in first."""
-    idp = _state(request).idp
+    idp = services(request).identity_provider
     try:
         idp.precheck(pending, sp)
         principal = _principal(request)
@@ -164,7 +130,7 @@ def _continue(request: Request, pending: Pending, sp: ServiceProvider) -> Respon
 
 async def sso(request: Request) -> Response:
     """SingleSignOnService: HTTP-Redirect (GET) and HTTP-POST (POST) bindings."""
-    idp = _state(request).idp
+    idp = services(request).identity_provider
     if request.method == "POST":
         form = await _form(request)
         pending, sp = idp.receive_post(field(form, "SAMLRequest"), field(form, "RelayState"))
@@ -184,7 +150,7 @@ async def sso(request: Request) -> Response:
 
 async def idp_init(request: Request) -> Response:
     """IdP-initiated SSO: ``/idp/init?sp=ENTITY_ID&RelayState=URL`` (AWS by default)."""
-    idp = _state(request).idp
+    idp = services(request).identity_provider
     pending, sp = idp.idp_initiated(
         request.query_params.get("sp"), request.query_params.get("RelayState")
     )
@@ -211,7 +177,7 @@ def _sp_label(entity_id: str) -> str:
 
 
 def _signed_in_page(request: Request, principal: Principal) -> Response:
-    user = _state(request).idp.directory.user(principal.username)
+    user = services(request).identity_provider.directory.user(principal.username)
     return render(
         "signed_in.html", user=user, mfa=principal.mfa,
         aws_url=str(request.url_for("idp_init")), logout_url=str(request.url_for("logout")),
@@ -229,86 +195,45 @@ async def login(request: Request) -> Response:
     return await _login_post(request)
 
 
-def _mfa_user(request: Request) -> str | None:
-    """The user who passed the password step and still owes a TOTP code."""
-    data = request.session.get("mfa_user")
-    if not isinstance(data, dict):
-        return None
-    try:
-        started = parse_instant(str(data["at"]))
-    except (KeyError, ValueError):
-        return None
-    if (_state(request).clock.now() - started).total_seconds() > MFA_STEP_SECONDS:
-        request.session.pop("mfa_user", None)
-        return None
-    return str(data.get("username"))
-
-
 async def _login_post(request: Request) -> Response:
-    state = _state(request)
-    directory = state.idp.directory
     form = await _form(request)
     pending_id = field(form, "pending") or None
     username = (field(form, "username") or "").strip()
-    password = field(form, "password") or ""
-    otp = (field(form, "otp") or "").strip() or None
-    mfa_user = _mfa_user(request)
     if not _csrf_ok(request, form):
         return _login_page(request, pending_id=pending_id, status=400, username=username,
                            error="This sign-in form has expired or did not come from this "
                            "site. Sign in again.")
-    address = request.client.host if request.client else "unknown"
-    user_key = (username or mfa_user or "").lower()
-    wait = _throttled(state.store, user_key, address)
-    if wait is not None:
+    authenticator = services(request).authenticator
+    outcome = authenticator.submit(LoginAttempt(
+        username=username, password=field(form, "password") or "",
+        otp=(field(form, "otp") or "").strip() or None,
+        address=request.client.host if request.client else "unknown",
+        mfa_step=authenticator.pending_mfa(request.session.get("mfa_user")),
+    ))
+    if isinstance(outcome, Throttled):
         response = _login_page(request, pending_id=pending_id, status=429, username=username,
-                               error=f"Too many failed sign-in attempts. Try again in {wait} "
-                               "seconds.")
-        response.headers["Retry-After"] = str(wait)
+                               error="Too many failed sign-in attempts. Try again in "
+                               f"{outcome.retry_after} seconds.")
+        response.headers["Retry-After"] = str(outcome.retry_after)
         return response
-    try:
-        if not password and mfa_user is not None and (not username or username == mfa_user):
-            user = directory.user(mfa_user)
-            if user is None:
-                raise AuthnFailed("Invalid username or password.")
-            username = mfa_user
-        else:
-            if not username or not password:
-                raise AuthnFailed("Enter your username and password.")
-            user = check_password(directory, username, password)
-        mfa = check_second_factor(user, otp, state.totp)
-    except MfaRequired as exc:
-        started = format_instant(state.clock.now())
-        request.session["mfa_user"] = {"username": username, "at": started}
-        return _login_page(request, pending_id=pending_id, status=exc.http_status,
-                           error=str(exc), username=username, mfa_step=True)
-    except AuthnFailed as exc:
-        state.store.record_attempt("login-user", user_key)
-        state.store.record_attempt("login-address", address)
-        mfa_step = mfa_user is not None and username == mfa_user
-        return _login_page(request, pending_id=pending_id, status=exc.http_status,
-                           error=str(exc), username=username, mfa_step=mfa_step)
-    principal = new_principal(user, mfa=mfa, clock=state.clock)
-    state.store.clear_attempts("login-user", user_key)
-    _remember(request, principal)
+    if isinstance(outcome, OtpNeeded):
+        request.session["mfa_user"] = outcome.step.to_json()
+        return _login_page(request, pending_id=pending_id, status=401, error=outcome.message,
+                           username=outcome.step.username, mfa_step=True)
+    if isinstance(outcome, Refused):
+        return _login_page(request, pending_id=pending_id, status=401, error=outcome.message,
+                           username=outcome.username, mfa_step=outcome.mfa_step)
+    return _logged_in(request, outcome, pending_id)
+
+
+def _logged_in(request: Request, outcome: LoggedIn, pending_id: str | None) -> Response:
+    """A fresh session for the principal; back to the SSO step that asked, if any."""
+    _remember(request, outcome.principal)
     if pending_id and _peek(request, pending_id) is not None:
         request.session["fresh_login_for"] = pending_id
         target = f"{request.url_for('sso')}?{urlencode({'resume': pending_id})}"
         return RedirectResponse(target, status_code=303)
     return RedirectResponse(str(request.url_for("login")), status_code=303)
-
-
-def _throttled(store: StateStore, user_key: str, address: str) -> int | None:
-    """Seconds to wait when this user or address failed too often lately, else None.
-
-    Counted per username whether or not the user exists, so throttling reveals nothing.
-    """
-    for namespace, key, limit in (("login-user", user_key, MAX_FAILURES_PER_USER),
-                                  ("login-address", address, MAX_FAILURES_PER_ADDRESS)):
-        count, retry = store.attempts(namespace, key, THROTTLE_WINDOW)
-        if count >= limit:
-            return max(1, int(retry) + 1)
-    return None
 
 
 async def logout(request: Request) -> Response:
@@ -326,7 +251,7 @@ async def logout(request: Request) -> Response:
 
 
 async def metadata(request: Request) -> Response:
-    body = _state(request).idp.metadata()
+    body = services(request).identity_provider.metadata()
     return Response(body, media_type="application/samlmetadata+xml",
                     headers={"Content-Disposition": 'inline; filename="idp-metadata.xml"'})
 

@@ -17,8 +17,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from idp.aws import wire
-from idp.aws.sigv4 import verify_request
-from idp.errors import StsError
+from idp.aws.errors import (
+    AwsError,
+    InternalFailure,
+    InvalidAction,
+    MalformedQueryString,
+    MissingAction,
+    RequestTooLarge,
+)
+from idp.aws.sigv4 import SignedRequest
+from idp.web.state import services
 
 __all__ = ["routes"]
 
@@ -35,22 +43,20 @@ def _xml(body: bytes, request_id: str, status: int = 200) -> Response:
 
 
 async def _params(request: Request) -> tuple[dict[str, str], bytes]:
+    too_large = f"Request body is larger than {MAX_BODY_BYTES} bytes"
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-        raise StsError("ValidationError", f"Request body is larger than {MAX_BODY_BYTES} bytes",
-                       http_status=413)
+        raise RequestTooLarge(too_large)
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
-        raise StsError("ValidationError", f"Request body is larger than {MAX_BODY_BYTES} bytes",
-                       http_status=413)
+        raise RequestTooLarge(too_large)
     try:
         pairs = parse_qsl(request.url.query, keep_blank_values=True, strict_parsing=False)
         if body:
             pairs += parse_qsl(body.decode("utf-8"), keep_blank_values=True,
                                strict_parsing=False)
     except UnicodeDecodeError:
-        raise StsError("MalformedQueryString", "The request body is not UTF-8 form data",
-                       http_status=404) from None
+        raise MalformedQueryString("The request body is not UTF-8 form data") from None
     params: dict[str, str] = {}
     for name, value in pairs:
         params.setdefault(name, value)
@@ -58,17 +64,14 @@ async def _params(request: Request) -> tuple[dict[str, str], bytes]:
 
 
 def _assume_role_with_saml(request: Request, params: Mapping[str, str], body: bytes) -> bytes:
-    federation = request.app.state.idp.aws
-    result = federation.assume_role_with_saml(params)
+    result = services(request).sts.assume_role_with_saml(params)
     return wire.assume_role_with_saml_response(result, request.state.request_id)
 
 
 def _get_caller_identity(request: Request, params: Mapping[str, str], body: bytes) -> bytes:
-    federation = request.app.state.idp.aws
-    claims = verify_request(
-        method=request.method, url=str(request.url), headers=list(request.headers.items()),
-        body=body, issuer=federation.issuer, clock=federation.clock,
-    )
+    signed = SignedRequest(method=request.method, url=str(request.url),
+                           headers=list(request.headers.items()), body=body)
+    claims = services(request).sts.get_caller_identity(signed)
     return wire.get_caller_identity_response(claims, request.state.request_id)
 
 
@@ -85,25 +88,22 @@ async def sts(request: Request) -> Response:
         params, body = await _params(request)
         action = params.get("Action")
         if not action:
-            raise StsError("MissingAction", "Could not find operation: request has no Action")
+            raise MissingAction("Could not find operation: request has no Action")
         if params.get("Version", API_VERSION) != API_VERSION:
-            raise StsError("InvalidAction", f"Could not find operation {action} for version "
-                           f"{params.get('Version')}")
+            raise InvalidAction(f"Could not find operation {action} for version "
+                                f"{params.get('Version')}")
         handler = _ACTIONS.get(action)
         if handler is None:
-            raise StsError("InvalidAction", f"Could not find operation {action} for version "
-                           f"{API_VERSION}")
+            raise InvalidAction(f"Could not find operation {action} for version {API_VERSION}")
         return _xml(handler(request, params, body), request_id)
-    except StsError as exc:
+    except AwsError as exc:
         if exc.detail:
             log.info("STS %s refused: %s (%s)", exc.code, exc.message, exc.detail)
         return _xml(wire.error_response(exc, request_id), request_id, exc.http_status)
     except Exception:  # a bug: still answer as AWS does, never with an HTML page
         log.exception("STS request %s failed", request_id)
-        failure = StsError("InternalFailure", "The request processing has failed because of "
-                           "an unknown error, exception or failure.", http_status=500,
-                           sender=False)
-        return _xml(wire.error_response(failure, request_id), request_id, 500)
+        failure = InternalFailure()
+        return _xml(wire.error_response(failure, request_id), request_id, failure.http_status)
 
 
 def routes() -> list[Route]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pyotp
 import pytest
 
-from idp.authn.login import MfaRequired, authenticate
-from idp.authn.passwords import hash_password, is_hash, verify_password
+from idp.authn.login import Authenticator
 from idp.authn.totp import TotpGuard
-from idp.errors import AuthnFailed
+from idp.directory.passwords import hash_password, is_hash, verify_password
+from idp.errors import AuthnFailed, MfaRequired
 from idp.saml.constants import AuthnContextClass
 from tests.conftest import CAROL_SECRET
 
@@ -29,15 +29,15 @@ def test_unknown_user_and_wrong_password_get_the_same_message(directory, clock, 
     messages = set()
     for username, password in [("bob", "wrong"), ("nobody", "bob-password")]:
         with pytest.raises(AuthnFailed) as info:
-            authenticate(directory, username, password, None, guard=guard, clock=clock)
+            Authenticator(directory, guard, clock).authenticate(username, password, None)
         messages.add(str(info.value))
     assert messages == {"Invalid username or password."}
 
 
 def test_password_login_is_password_context(directory, clock, store):
     """bob's login is password-only: PasswordProtectedTransport over TLS, Password otherwise."""
-    principal = authenticate(directory, "bob", "bob-password", None,
-                             guard=TotpGuard(clock, store), clock=clock)
+    principal = Authenticator(directory, TotpGuard(clock, store), clock).authenticate(
+        "bob", "bob-password", None)
     assert not principal.mfa
     secure = principal.context(secure_transport=True)
     assert secure is AuthnContextClass.PASSWORD_PROTECTED_TRANSPORT
@@ -46,20 +46,20 @@ def test_password_login_is_password_context(directory, clock, store):
 
 def test_carol_needs_a_correct_unused_totp_code(directory, clock, store):
     """MFA: no code asks for one, a wrong code fails, the right one works once, then refuses."""
-    guard = TotpGuard(clock, store)
+    login = Authenticator(directory, TotpGuard(clock, store), clock)
     with pytest.raises(MfaRequired):
-        authenticate(directory, "carol", "carol-password", None, guard=guard, clock=clock)
+        login.authenticate("carol", "carol-password", None)
     code = pyotp.TOTP(CAROL_SECRET).at(clock.now())
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     with pytest.raises(AuthnFailed, match="not correct"):
-        authenticate(directory, "carol", "carol-password", wrong, guard=guard, clock=clock)
-    principal = authenticate(directory, "carol", "carol-password", code, guard=guard, clock=clock)
+        login.authenticate("carol", "carol-password", wrong)
+    principal = login.authenticate("carol", "carol-password", code)
     assert principal.mfa and principal.context(secure_transport=False) is AuthnContextClass.MFA
     with pytest.raises(AuthnFailed, match="already used"):
-        authenticate(directory, "carol", "carol-password", code, guard=guard, clock=clock)
+        login.authenticate("carol", "carol-password", code)
     clock.advance(30)
     fresh = pyotp.TOTP(CAROL_SECRET).at(clock.now())
-    assert authenticate(directory, "carol", "carol-password", fresh, guard=guard, clock=clock).mfa
+    assert login.authenticate("carol", "carol-password", fresh).mfa
 
 
 def test_totp_accepts_one_step_of_drift_but_not_two(clock, store):
@@ -75,8 +75,8 @@ def test_totp_accepts_one_step_of_drift_but_not_two(clock, store):
 
 def test_wrong_password_with_a_valid_code_does_not_burn_the_code(directory, clock, store):
     """The code is only consumed after the password is right."""
-    guard = TotpGuard(clock, store)
+    login = Authenticator(directory, TotpGuard(clock, store), clock)
     code = pyotp.TOTP(CAROL_SECRET).at(clock.now())
     with pytest.raises(AuthnFailed, match="Invalid username or password"):
-        authenticate(directory, "carol", "nope", code, guard=guard, clock=clock)
-    assert authenticate(directory, "carol", "carol-password", code, guard=guard, clock=clock).mfa
+        login.authenticate("carol", "nope", code)
+    assert login.authenticate("carol", "carol-password", code).mfa

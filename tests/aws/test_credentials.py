@@ -14,8 +14,8 @@ from idp.aws.credentials import (
     SessionClaims,
     role_unique_id,
 )
+from idp.aws.errors import AwsError
 from idp.clock import FixedClock
-from idp.errors import StsError
 
 SECRET = bytes(range(32))
 ROLE = "arn:aws:iam::123456789012:role/path/to/Admin"
@@ -49,7 +49,7 @@ def test_another_worker_with_the_same_secret_resolves(issuer, clock):
 def test_another_secret_refuses(issuer, clock):
     """An issuer with a different install secret sees the token as forged."""
     creds, _ = issuer.issue(ROLE, "bob", 900)
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         CredentialIssuer(b"x" * 32, clock).resolve(creds.access_key_id, creds.session_token)
     assert (info.value.code, info.value.http_status) == ("InvalidClientTokenId", 403)
 
@@ -115,7 +115,7 @@ def flip(token: str, index: int) -> str:
 def test_tampered_token_is_invalid(issuer, mutate):
     """Any change to the token gives InvalidClientTokenId 403 with AWS's message."""
     creds, _ = issuer.issue(ROLE, "bob", 900)
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         issuer.resolve(creds.access_key_id, mutate(creds.session_token))
     assert info.value.code == "InvalidClientTokenId"
     assert info.value.http_status == 403
@@ -126,7 +126,7 @@ def test_token_of_another_key_is_invalid(issuer):
     """A genuine token presented with a different access key ID is refused."""
     first, _ = issuer.issue(ROLE, "bob", 900)
     second, _ = issuer.issue(ROLE, "bob", 900)
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         issuer.resolve(second.access_key_id, first.session_token)
     assert (info.value.code, info.value.http_status) == ("InvalidClientTokenId", 403)
 
@@ -137,7 +137,7 @@ def test_expired_token(issuer, clock):
     clock.advance(899)
     issuer.resolve(creds.access_key_id, creds.session_token)
     clock.advance(1)
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         issuer.resolve(creds.access_key_id, creds.session_token)
     assert (info.value.code, info.value.http_status) == ("ExpiredToken", 400)
     assert info.value.message == "The security token included in the request is expired"

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from idp.authn.login import new_principal
-from idp.aws.credentials import CredentialIssuer
-from idp.aws.iam import SamlProviders, read_idp_metadata
-from idp.aws.sts import AwsFederation
+from idp.aws.federation import AwsFederation
+from idp.aws.iam import read_idp_metadata
 from idp.directory import parse_directory
 from idp.directory.loader import demo_yaml
 from idp.errors import ConfigError, SamlValidationError
@@ -18,16 +17,14 @@ from idp.keys import KeyStore
 from idp.saml.signing import Digest, SignatureAlgorithm, SigningPolicy
 from idp.settings import Settings
 from idp.sso import IdentityProvider
+from tests.support import builders
 
 ACS = "http://idp.test/aws/saml"
 DEV_PROVIDER = "arn:aws:iam::444455556666:saml-provider/CorpIdP"
 
 
 def federation(directory, settings, keypair, clock) -> AwsFederation:
-    return AwsFederation(
-        providers=SamlProviders(directory, settings.entity_id, (keypair,)),
-        issuer=CredentialIssuer(b"k" * 32, clock), clock=clock, console_url=ACS,
-    )
+    return builders.federation(settings, directory, keypair, clock)
 
 
 def response_xml(idp: IdentityProvider, username: str = "alice") -> bytes:
@@ -84,7 +81,7 @@ def test_provider_holding_another_idps_metadata(tmp_path, settings, directory, k
     (tmp_path / "other.xml").write_bytes(other_idp.metadata())
     custom = with_account_options("    provider_metadata: other.xml\n", tmp_path)
     aws = federation(custom, settings, keypair, clock)
-    provider = aws.providers.get(DEV_PROVIDER)
+    provider = aws.iam.saml_provider(DEV_PROVIDER)
     assert provider.trust.entity_id == "https://other-idp.example/idp/metadata"
     ours = response_xml(IdentityProvider(settings, custom, (keypair,), clock))
     with pytest.raises(SamlValidationError) as info:
@@ -105,7 +102,7 @@ def test_provider_signature_requirements(settings, keypair, clock, choice, rule)
     custom = with_account_options(f"    provider_signatures: {choice}\n")
     aws = federation(custom, settings, keypair, clock)
     xml = response_xml(IdentityProvider(settings, custom, (keypair,), clock))
-    provider = aws.providers.get(DEV_PROVIDER)
+    provider = aws.iam.saml_provider(DEV_PROVIDER)
     if rule is None:
         assert aws.verify(xml, provider).grants
     else:
@@ -127,11 +124,11 @@ def test_sha1_is_accepted_only_where_the_provider_allows_it(settings, keypair, c
     xml = response_xml(IdentityProvider(settings, idp_directory, (keypair,), clock))
     strict = federation(with_account_options(""), settings, keypair, clock)
     with pytest.raises(SamlValidationError) as info:
-        strict.verify(xml, strict.providers.get(DEV_PROVIDER))
+        strict.verify(xml, strict.iam.saml_provider(DEV_PROVIDER))
     assert info.value.rule == "signature-algorithm"
     lenient = federation(with_account_options("    provider_allow_sha1: true\n"), settings,
                          keypair, clock)
-    assert lenient.verify(xml, lenient.providers.get(DEV_PROVIDER)).grants
+    assert lenient.verify(xml, lenient.iam.saml_provider(DEV_PROVIDER)).grants
 
 
 def test_bad_provider_signatures_value_is_reported_with_its_line():

@@ -15,10 +15,10 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from idp.aws.credentials import CredentialIssuer
-from idp.aws.sigv4 import parse_authorization, verify_request
+from idp.aws.errors import AwsError
+from idp.aws.sigv4 import SignedRequest, parse_authorization, verify_request
 from idp.aws.wire import error_response, get_caller_identity_response, new_request_id
 from idp.clock import FixedClock
-from idp.errors import StsError
 
 SECRET = bytes(range(32, 64))
 ROLE = "arn:aws:iam::123456789012:role/Admin"
@@ -49,8 +49,8 @@ def sign(creds, *, url=URL, body=BODY, secret=None, token=None, region="us-east-
 
 
 def verify(headers, *, issuer, clock, method="POST", url=URL, body=BODY):
-    return verify_request(method=method, url=url, headers=headers, body=body,
-                          issuer=issuer, clock=clock)
+    return verify_request(SignedRequest(method=method, url=url, headers=headers, body=body),
+                          credentials=issuer, clock=clock)
 
 
 def code_of(excinfo):
@@ -120,7 +120,7 @@ def test_changed_request_does_not_match(creds, issuer, clock, change, kwargs):
         headers = replace_header(headers, "Host", "evil.example")
     if change == "content-type":
         headers = replace_header(headers, "Content-Type", "text/plain")
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         verify(headers, issuer=issuer, clock=clock, **kwargs)
     assert code_of(info) == ("SignatureDoesNotMatch", 403)
     assert info.value.message.startswith("The request signature we calculated does not match")
@@ -128,14 +128,14 @@ def test_changed_request_does_not_match(creds, issuer, clock, change, kwargs):
 
 def test_wrong_secret(creds, issuer, clock):
     """Signing with any other secret gives SignatureDoesNotMatch 403."""
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         verify(sign(creds, secret="A" * 40), issuer=issuer, clock=clock)
     assert code_of(info) == ("SignatureDoesNotMatch", 403)
 
 
 def test_missing_authorization(issuer, clock):
     """No Authorization header at all gives MissingAuthenticationToken 403."""
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         verify([("Host", "127.0.0.1:9"), ("Content-Type", FORM)], issuer=issuer, clock=clock)
     assert code_of(info) == ("MissingAuthenticationToken", 403)
     assert info.value.message == "Request is missing Authentication Token"
@@ -145,7 +145,7 @@ def test_missing_security_token(creds, issuer, clock):
     """An ASIA key signed without its session token gives InvalidClientTokenId 403."""
     headers = sign(creds, token="")
     assert not any(k.lower() == "x-amz-security-token" for k, _ in headers)
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         verify(headers, issuer=issuer, clock=clock)
     assert code_of(info) == ("InvalidClientTokenId", 403)
 
@@ -154,7 +154,7 @@ def test_forged_token(creds, issuer, clock):
     """A token that this install did not issue gives InvalidClientTokenId 403."""
     other, _ = CredentialIssuer(b"y" * 32, clock).issue(ROLE, "alice", 3600)
     headers = sign(creds, token=other.session_token)
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         verify(headers, issuer=issuer, clock=clock)
     assert code_of(info) == ("InvalidClientTokenId", 403)
 
@@ -163,7 +163,7 @@ def test_long_term_key_is_unknown(creds, issuer, clock):
     """An AKIA (long-term) key is unknown here: InvalidClientTokenId 403."""
     request = AWSRequest(method="POST", url=URL, data=BODY)
     SigV4Auth(Credentials("AKIAIOSFODNN7EXAMPLE", "x" * 40), "sts", "us-east-1").add_auth(request)
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         verify([("Host", "127.0.0.1:9"), *request.headers.items()], issuer=issuer, clock=clock)
     assert code_of(info) == ("InvalidClientTokenId", 403)
 
@@ -172,7 +172,7 @@ def test_expired_credentials(issuer, clock):
     """Credentials past their expiration give ExpiredToken 400 even when correctly signed."""
     past = FixedClock(clock.now() - dt.timedelta(hours=2))
     old, _ = CredentialIssuer(SECRET, past).issue(ROLE, "alice", 900)
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         verify(sign(old), issuer=issuer, clock=clock)
     assert code_of(info) == ("ExpiredToken", 400)
 
@@ -181,7 +181,7 @@ def test_stale_request(creds, issuer, clock):
     """A request signed more than 15 minutes before the server's time has expired."""
     headers = sign(creds)
     clock.advance(16 * 60)
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         verify(headers, issuer=issuer, clock=clock)
     assert code_of(info) == ("SignatureDoesNotMatch", 403)
     assert info.value.message.startswith("Signature expired: ")
@@ -192,7 +192,7 @@ def test_future_request(creds, issuer, clock):
     """A request signed more than 15 minutes after the server's time is not yet current."""
     headers = sign(creds)
     clock.advance(-16 * 60)
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         verify(headers, issuer=issuer, clock=clock)
     assert code_of(info) == ("SignatureDoesNotMatch", 403)
     assert info.value.message.startswith("Signature not yet current: ")
@@ -207,7 +207,7 @@ def test_fourteen_minutes_of_skew_is_tolerated(creds, issuer, clock):
 
 def test_wrong_service_scope(creds, issuer, clock):
     """A signature scoped to another service is refused."""
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         verify(sign(creds, service="iam"), issuer=issuer, clock=clock)
     assert code_of(info) == ("SignatureDoesNotMatch", 403)
     assert "'sts'" in info.value.message
@@ -219,7 +219,7 @@ def test_scope_date_must_match_request_date(creds, issuer, clock):
     auth = next(v for k, v in headers if k == "Authorization")
     scope_date = parse_authorization(auth).date
     forged = auth.replace(f"/{scope_date}/", "/20200101/")
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         verify(replace_header(headers, "Authorization", forged), issuer=issuer, clock=clock)
     assert code_of(info) == ("SignatureDoesNotMatch", 403)
     assert "Date in Credential scope" in info.value.message
@@ -228,7 +228,7 @@ def test_scope_date_must_match_request_date(creds, issuer, clock):
 def test_missing_date(creds, issuer, clock):
     """Without X-Amz-Date or Date the signature is incomplete (400)."""
     headers = [(k, v) for k, v in sign(creds) if k.lower() != "x-amz-date"]
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         verify(headers, issuer=issuer, clock=clock)
     assert code_of(info) == ("IncompleteSignature", 400)
     assert "'X-Amz-Date' or a 'Date'" in info.value.message
@@ -250,7 +250,7 @@ def test_malformed_authorization(issuer, clock, value, missing):
     """A malformed Authorization header is IncompleteSignature 400 naming what is missing."""
     headers = [("Host", "127.0.0.1:9"), ("X-Amz-Date", "20260101T000000Z"),
                ("Authorization", value)]
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         verify(headers, issuer=issuer, clock=clock)
     assert code_of(info) == ("IncompleteSignature", 400)
     assert missing in info.value.message
@@ -259,7 +259,7 @@ def test_malformed_authorization(issuer, clock, value, missing):
 def test_presigned_query_is_refused(issuer, clock):
     """Query-string (presigned) authentication is refused with IncompleteSignature 400."""
     url = URL + "?Action=GetCallerIdentity&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00"
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         verify([("Host", "127.0.0.1:9")], issuer=issuer, clock=clock, method="GET", url=url,
                body=b"")
     assert code_of(info) == ("IncompleteSignature", 400)
@@ -268,7 +268,7 @@ def test_presigned_query_is_refused(issuer, clock):
 def test_false_signed_body_hash_is_refused(creds, issuer, clock):
     """A signed X-Amz-Content-SHA256 that is not the body's hash cannot smuggle a new body."""
     headers = sign(creds, extra={"X-Amz-Content-SHA256": "0" * 64})
-    with pytest.raises(StsError) as info:
+    with pytest.raises(AwsError) as info:
         verify(headers, issuer=issuer, clock=clock)
     assert code_of(info) == ("SignatureDoesNotMatch", 403)
 
@@ -291,9 +291,10 @@ def sts_client_factory(issuer, clock):
         sent = [(k, v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()]
         headers = [("Host", urlsplit(request.url).netloc), *sent]
         try:
-            claims = verify_request(method=request.method, url=request.url, headers=headers,
-                                    body=request.body or b"", issuer=issuer, clock=clock)
-        except StsError as err:
+            claims = verify_request(SignedRequest(method=request.method, url=request.url,
+                                                  headers=headers, body=request.body or b""),
+                                    credentials=issuer, clock=clock)
+        except AwsError as err:
             return AWSResponse(request.url, err.http_status, {},
                                _Raw(error_response(err, request_id)))
         return AWSResponse(request.url, 200, {},
@@ -333,9 +334,9 @@ def test_date_header_past_year_9999_is_incomplete_signature(creds, issuer, clock
     """A Date header that overflows datetime (found by the long fuzz run) is a 400, not a 500."""
     auth = ("AWS4-HMAC-SHA256 Credential=ASIAVZCY2TVRL6VQCGH6/20261128/us-east-1/sts/"
             "aws4_request, SignedHeaders=host, Signature=" + "0" * 64)
-    with pytest.raises(StsError) as info:
-        verify_request(method="POST", url="http://idp.test/aws/sts",
-                       headers=[("Authorization", auth),
-                                ("Date", "Fri, 31 Dec 9999 23:59:59 -2359")],
-                       body=b"", issuer=issuer, clock=clock)
+    with pytest.raises(AwsError) as info:
+        verify_request(SignedRequest(method="POST", url="http://idp.test/aws/sts",
+                                     headers=[("Authorization", auth),
+                                              ("Date", "Fri, 31 Dec 9999 23:59:59 -2359")],
+                                     body=b""), credentials=issuer, clock=clock)
     assert info.value.code == "IncompleteSignature" and info.value.http_status == 400

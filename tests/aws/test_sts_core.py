@@ -7,13 +7,11 @@ import base64
 import pytest
 from lxml import etree
 
-from idp.aws.credentials import CredentialIssuer
-from idp.aws.iam import SamlProviders
-from idp.aws.sts import AwsFederation
 from idp.saml.constants import NS
 from idp.saml.signing import SigningPolicy, sign_element
 from idp.sso import IdentityProvider
 from tests.aws.test_iam import response_xml
+from tests.support import builders
 
 READ_ONLY = "arn:aws:iam::111122223333:role/ReadOnly"
 PROVIDER = "arn:aws:iam::111122223333:saml-provider/CorpIdP"
@@ -21,12 +19,8 @@ PROVIDER = "arn:aws:iam::111122223333:saml-provider/CorpIdP"
 
 @pytest.fixture
 def aws(settings, directory, keypair, clock, store):
-    """The STS core with replay protection backed by a real state file."""
-    return AwsFederation(
-        providers=SamlProviders(directory, settings.entity_id, (keypair,)),
-        issuer=CredentialIssuer(b"k" * 32, clock), clock=clock,
-        console_url="http://idp.test/aws/saml", replay=store,
-    )
+    """The STS API with replay protection backed by a real state file."""
+    return builders.sts(settings, directory, keypair, clock, replay=store)
 
 
 @pytest.fixture

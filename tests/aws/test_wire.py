@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
 import uuid
 
 import botocore.session
@@ -12,18 +10,17 @@ import pytest
 from botocore.parsers import QueryParser
 from lxml import etree
 
+from idp.aws import errors as aws_errors
 from idp.aws.credentials import CredentialIssuer
+from idp.aws.trust import name_qualifier
 from idp.aws.wire import (
     STS_NAMESPACE,
     AssumeRoleWithSamlResult,
     assume_role_with_saml_response,
     error_response,
     get_caller_identity_response,
-    name_qualifier,
     new_request_id,
-    subject_type,
 )
-from idp.errors import StsError
 
 ROLE = "arn:aws:iam::123456789012:role/TestSaml"
 ISSUER = "http://idp.test/idp/metadata"
@@ -130,7 +127,9 @@ def test_get_caller_identity_round_trips(sts_model, issued):
 ])
 def test_errors_parse(sts_model, code, status, message):
     """An ErrorResponse parses to Error.Code/Message/Type and the RequestId."""
-    xml = error_response(StsError(code, message, http_status=status), REQUEST_ID)
+    error = getattr(aws_errors, code)(message)
+    assert (error.code, error.http_status) == (code, status)
+    xml = error_response(error, REQUEST_ID)
     parsed = parse(sts_model, "AssumeRoleWithSAML", xml, status=status)
     assert parsed["Error"] == {"Type": "Sender", "Code": code, "Message": message}
     assert parsed["ResponseMetadata"]["RequestId"] == REQUEST_ID
@@ -138,7 +137,7 @@ def test_errors_parse(sts_model, code, status, message):
 
 def test_error_request_id_is_a_direct_child():
     """RequestId sits directly under ErrorResponse; a server fault is Type Receiver."""
-    xml = error_response(StsError("InternalFailure", "x", http_status=500, sender=False), "r-1")
+    xml = error_response(aws_errors.InternalFailure("x"), "r-1")
     root = etree.fromstring(xml)
     assert [etree.QName(child).localname for child in root] == ["Error", "RequestId"]
     assert root.findtext(f"{{{STS_NAMESPACE}}}Error/{{{STS_NAMESPACE}}}Type") == "Receiver"
@@ -149,27 +148,6 @@ def test_new_request_id_is_a_uuid4():
     first, second = new_request_id(), new_request_id()
     assert uuid.UUID(first).version == 4
     assert first != second
-
-
-@pytest.mark.parametrize(("fmt", "expected"), [
-    ("urn:oasis:names:tc:SAML:2.0:nameid-format:transient", "transient"),
-    ("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", "persistent"),
-    ("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
-     "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
-    ("custom", "custom"),
-])
-def test_subject_type(fmt, expected):
-    """The SAML 2.0 NameID-format prefix is stripped; anything else is returned unchanged."""
-    assert subject_type(fmt) == expected
-
-
-def test_name_qualifier_matches_the_documented_formula():
-    """NameQualifier is BASE64(SHA1(issuer + account + "/" + provider name)), 28 characters."""
-    value = name_qualifier("https://example.com/saml", "123456789012", "MySAMLIdP")
-    digest = hashlib.sha1(b"https://example.com/saml123456789012/MySAMLIdP",
-                          usedforsecurity=False).digest()
-    assert value == base64.b64encode(digest).decode()
-    assert len(value) == 28
 
 
 def test_expiration_is_written_in_utc(sts_model, issued):

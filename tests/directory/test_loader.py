@@ -48,9 +48,9 @@ def test_role_grants_pair_the_role_with_its_own_accounts_provider(directory):
 def test_each_role_trusts_its_accounts_provider_for_assume_role_with_saml(directory):
     """Default trust policy: Principal.Federated is the account's provider."""
     account = directory.accounts["444455556666"]
-    statement = account.roles[0].trust_policy["Statement"][0]
-    assert statement["Principal"]["Federated"] == account.provider_arn
-    assert statement["Action"] == "sts:AssumeRoleWithSAML"
+    (statement,) = account.roles[0].trust_policy.statements
+    assert statement.principals == (("Federated", account.provider_arn),)
+    assert statement.actions == ("sts:AssumeRoleWithSAML",)
 
 
 def test_aws_sp_is_always_registered_with_the_console_acs(directory):

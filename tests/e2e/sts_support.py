@@ -22,7 +22,7 @@ import botocore.config
 from lxml import etree
 
 from idp.authn.login import new_principal
-from idp.aws.sts import AWS_SIGN_IN_URLS
+from idp.aws.vocabulary import AWS_SIGN_IN_URLS
 from idp.clock import FixedClock, format_instant
 from idp.directory import Directory, demo_directory
 from idp.directory.model import AWS_ENTITY_ID

@@ -24,9 +24,10 @@ import atheris  # type: ignore[import-not-found]
 
 with atheris.instrument_imports():
     from idp.aws.credentials import CredentialIssuer
-    from idp.aws.iam import SamlProviders
-    from idp.aws.sigv4 import verify_request
-    from idp.aws.sts import AwsFederation
+    from idp.aws.federation import AwsFederation
+    from idp.aws.iam import Iam
+    from idp.aws.sigv4 import SignedRequest, verify_request
+    from idp.aws.sts import Sts
     from idp.clock import FixedClock
     from idp.directory import demo_directory, parse_directory
     from idp.errors import IdPError
@@ -42,10 +43,10 @@ KEYS = (KeyStore(CERTS).load(),)
 SETTINGS = Settings(base_url=BASE_URL, certs_dir=CERTS, data_dir=CERTS)
 DIRECTORY = demo_directory(aws_acs=f"{BASE_URL}/aws/saml")
 IDP = IdentityProvider(SETTINGS, DIRECTORY, KEYS, CLOCK)
-FEDERATION = AwsFederation(
-    providers=SamlProviders(DIRECTORY, SETTINGS.entity_id, KEYS),
-    issuer=CredentialIssuer(b"atheris-credential-secret-32byte", CLOCK), clock=CLOCK,
-    console_url=f"{BASE_URL}/aws/saml")
+STS = Sts(AwsFederation(
+    iam=Iam(DIRECTORY, SETTINGS.entity_id, KEYS),
+    credentials=CredentialIssuer(b"atheris-credential-secret-32byte", CLOCK), clock=CLOCK,
+    console_url=f"{BASE_URL}/aws/saml"))
 
 
 def _redirect(fdp: atheris.FuzzedDataProvider) -> None:
@@ -65,7 +66,7 @@ def _post(fdp: atheris.FuzzedDataProvider) -> None:
 
 def _sts(fdp: atheris.FuzzedDataProvider) -> None:
     xml = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 16384))
-    FEDERATION.assume_role_with_saml({
+    STS.assume_role_with_saml({
         "RoleArn": "arn:aws:iam::111122223333:role/ReadOnly",
         "PrincipalArn": "arn:aws:iam::111122223333:saml-provider/CorpIdP",
         "SAMLAssertion": base64.b64encode(xml).decode("ascii"),
@@ -78,8 +79,9 @@ def _sigv4(fdp: atheris.FuzzedDataProvider) -> None:
                for _ in range(fdp.ConsumeIntInRange(0, 6))]
     headers += [("Authorization", fdp.ConsumeUnicodeNoSurrogates(300)),
                 ("X-Amz-Date", fdp.ConsumeUnicodeNoSurrogates(20))]
-    verify_request(method="POST", url=fdp.ConsumeUnicodeNoSurrogates(60), headers=headers,
-                   body=fdp.ConsumeBytes(64), issuer=FEDERATION.issuer, clock=CLOCK)
+    verify_request(SignedRequest(method="POST", url=fdp.ConsumeUnicodeNoSurrogates(60),
+                                 headers=headers, body=fdp.ConsumeBytes(64)),
+                   credentials=STS.federation.credentials, clock=CLOCK)
 
 
 def _directory(fdp: atheris.FuzzedDataProvider) -> None:

@@ -26,8 +26,9 @@ from starlette.testclient import TestClient
 
 from idp.authn.login import new_principal
 from idp.aws.credentials import CredentialIssuer, TemporaryCredentials
-from idp.aws.iam import SamlProviders
-from idp.aws.sts import AwsFederation
+from idp.aws.federation import AwsFederation
+from idp.aws.iam import Iam
+from idp.aws.sts import Sts
 from idp.clock import FixedClock
 from idp.directory import Directory
 from idp.keys import KeyPair
@@ -98,10 +99,16 @@ def federation(fuzz_settings: Settings, fuzz_directory: Directory, keypair: KeyP
                fuzz_clock: FixedClock) -> AwsFederation:
     """The STS/console core; no replay store, so a genuine Response verifies every time."""
     return AwsFederation(
-        providers=SamlProviders(fuzz_directory, fuzz_settings.entity_id, (keypair,)),
-        issuer=CredentialIssuer(STS_SECRET, fuzz_clock), clock=fuzz_clock,
+        iam=Iam(fuzz_directory, fuzz_settings.entity_id, (keypair,)),
+        credentials=CredentialIssuer(STS_SECRET, fuzz_clock), clock=fuzz_clock,
         console_url=CONSOLE_ACS,
     )
+
+
+@pytest.fixture(scope="module")
+def sts(federation: AwsFederation) -> Sts:
+    """The STS API over ``federation``."""
+    return Sts(federation)
 
 
 class Genuine(bytes):
@@ -135,7 +142,7 @@ def alice_response(idp: IdentityProvider) -> bytes:
 @pytest.fixture(scope="module")
 def sts_credentials(federation: AwsFederation) -> TemporaryCredentials:
     """Genuine temporary credentials for SigV4 fuzzing."""
-    creds, _ = federation.issuer.issue("arn:aws:iam::111122223333:role/ReadOnly", "bob", 3600)
+    creds, _ = federation.credentials.issue("arn:aws:iam::111122223333:role/ReadOnly", "bob", 3600)
     return creds
 
 

@@ -38,17 +38,22 @@ from lxml import etree
 
 from idp.authn.login import new_principal
 from idp.aws import console
+from idp.aws.diagnostics import summarize
+from idp.aws.errors import AwsError
+from idp.aws.federation import AwsFederation
 from idp.aws.policy import TrustRequest, evaluate_trust_policy
-from idp.aws.sigv4 import parse_authorization, verify_request
-from idp.aws.sts import AwsFederation
+from idp.aws.sigv4 import SignedRequest, parse_authorization, verify_request
+from idp.aws.sts import Sts
 from idp.clock import FixedClock, format_instant
 from idp.directory import demo_yaml, parse_directory
-from idp.errors import IdPError, SamlStatusError, StsError
+from idp.errors import IdPError
 from idp.keys import KeyPair
+from idp.saml.algorithms import AlgorithmPolicy
 from idp.saml.bindings import decode_post, decode_redirect, raw_params, verify_redirect_signature
 from idp.saml.constants import NS, AuthnContextClass, Binding, NameIDFormat
 from idp.saml.requests import parse_authn_request
 from idp.saml.signing import SigningPolicy, sign_element
+from idp.saml.status import SamlStatusError
 from idp.sso import IdentityProvider
 from idp.xml import parse as parse_xml
 from tests.fuzz.conftest import CONSOLE_ACS, SIGNED_SP, SIGNED_SP_ACS
@@ -408,7 +413,8 @@ def test_redirect_signature_check_never_crashes(keypair: KeyPair, query: str,
     """Any raw query string gives a verdict (None or RequestSignatureError), never a crash."""
     certs = (keypair.cert_pem,) if certs_choice else ()
     outcome(lambda: raw_params(query))
-    outcome(lambda: verify_redirect_signature(query, certs, allow_sha1=sha1))
+    outcome(lambda: verify_redirect_signature(
+        query, certs, algorithms=AlgorithmPolicy(allow_sha1=sha1)))
 
 
 @given(data=st.binary(max_size=600))
@@ -612,23 +618,24 @@ def sts_params(draw: st.DrawFn, genuine: bytes, keypair: KeyPair,
 
 @FEWER
 @given(data=st.data())
-def test_sts_assume_role_with_saml_never_crashes(federation: AwsFederation, keypair: KeyPair,
+def test_sts_assume_role_with_saml_never_crashes(sts: Sts, keypair: KeyPair,
                                                  bob_response: bytes,
                                                  data: st.DataObject) -> None:
-    """AssumeRoleWithSAML with mutated genuine Responses and random params: result or StsError."""
-    params = data.draw(sts_params(bob_response, keypair, federation.clock.now()), label="params")
-    outcome(lambda: federation.assume_role_with_saml(params))
+    """AssumeRoleWithSAML with mutated genuine Responses and random params: result or AwsError."""
+    params = data.draw(sts_params(bob_response, keypair, sts.federation.clock.now()),
+                       label="params")
+    outcome(lambda: sts.assume_role_with_saml(params))
 
 
 @FEWER
 @given(data=st.data())
 def test_console_sign_in_never_crashes(federation: AwsFederation, keypair: KeyPair,
                                        alice_response: bytes, data: st.DataObject) -> None:
-    """The console's sign_in (and the role step after it) with the same inputs: value or error."""
+    """The console's select_roles (and the role step after it), same inputs: value or error."""
     value = data.draw(saml_assertions(alice_response, keypair, federation.clock.now()),
                       label="SAMLResponse")
-    result = outcome(lambda: console.sign_in(federation, value))
-    console.summarize(value)  # the error page's untrusted summary never raises
+    result = outcome(lambda: console.select_roles(federation, value))
+    summarize(value)  # the error page's untrusted summary never raises
     if isinstance(result, IdPError):
         return
     role = data.draw(st.sampled_from([g.role_arn for g in result.grants] or [READ_ONLY])
@@ -742,13 +749,14 @@ def sigv4_requests(draw: st.DrawFn, creds: Any, clock: FixedClock
 @given(data=st.data())
 def test_sigv4_verify_request_never_crashes(federation: AwsFederation, sts_credentials: Any,
                                             data: st.DataObject) -> None:
-    """verify_request with garbled Authorization, dates, tokens and URLs: claims or StsError."""
+    """verify_request with garbled Authorization, dates, tokens and URLs: claims or AwsError."""
     clock = federation.clock
     assert isinstance(clock, FixedClock)
     method, url, headers = data.draw(sigv4_requests(sts_credentials, clock), label="request")
     body = data.draw(st.sampled_from([STS_BODY] * 4) | st.binary(max_size=50), label="body")
-    outcome(lambda: verify_request(method=method, url=url, headers=headers, body=body,
-                                   issuer=federation.issuer, clock=clock))
+    outcome(lambda: verify_request(SignedRequest(method=method, url=url, headers=headers,
+                                                 body=body),
+                                   credentials=federation.credentials, clock=clock))
 
 
 @given(value=any_text)
@@ -760,8 +768,8 @@ def test_sigv4_parse_authorization_never_crashes(value: str) -> None:
 @given(akid=any_text, token=any_text)
 def test_credential_resolve_never_crashes(federation: AwsFederation, sts_credentials: Any,
                                           akid: str, token: str) -> None:
-    """CredentialIssuer.resolve with random or half-genuine key pairs: claims or StsError."""
-    issuer = federation.issuer
+    """CredentialIssuer.resolve with random or half-genuine key pairs: claims or AwsError."""
+    issuer = federation.credentials
     outcome(lambda: issuer.resolve(akid, token))
     outcome(lambda: issuer.resolve(akid, sts_credentials.session_token))
     outcome(lambda: issuer.resolve(sts_credentials.access_key_id, token))
@@ -785,7 +793,8 @@ def test_sts_error_document_never_crashes(code: str, message: str) -> None:
     """An STS ErrorResponse can be rendered for any message (messages echo request input)."""
     from idp.aws.wire import error_response
 
-    assert error_response(StsError(code, message), "req").startswith(b"<ErrorResponse")
+    error = type("AnyError", (AwsError,), {"code": code})(message)
+    assert error_response(error, "req").startswith(b"<ErrorResponse")
 
 
 # --- the directory file -----------------------------------------------------------------------
@@ -883,8 +892,8 @@ def _resign_with(genuine: bytes, keypair: KeyPair, change: Callable[[etree._Elem
     return b64(etree.tostring(root))
 
 
-def test_signed_out_of_range_instant_is_refused(federation: AwsFederation, keypair: KeyPair,
-                                           bob_response: bytes) -> None:
+def test_signed_out_of_range_instant_is_refused(sts: Sts, keypair: KeyPair,
+                                               bob_response: bytes) -> None:
     """A signed Response whose NotOnOrAfter is year 1 with a +01:00 offset gives a clean error."""
     def change(assertion: etree._Element) -> None:
         for el in assertion.iter(f"{_SAML}SubjectConfirmationData"):
@@ -892,14 +901,14 @@ def test_signed_out_of_range_instant_is_refused(federation: AwsFederation, keypa
 
     value = _resign_with(bob_response, keypair, change)
     with pytest.raises(IdPError):
-        federation.assume_role_with_saml({"RoleArn": READ_ONLY, "PrincipalArn": PROD_PROVIDER,
+        sts.assume_role_with_saml({"RoleArn": READ_ONLY, "PrincipalArn": PROD_PROVIDER,
                                           "SAMLAssertion": value})
 
 
 @pytest.mark.parametrize("element", ["KeyInfo", "SignatureValue"])
-def test_emptied_signature_parts_are_refused(federation: AwsFederation, bob_response: bytes,
+def test_emptied_signature_parts_are_refused(sts: Sts, bob_response: bytes,
                                              element: str) -> None:
-    """A genuine Response with an emptied KeyInfo or SignatureValue is an StsError (was a 500)."""
+    """A genuine Response with an emptied KeyInfo or SignatureValue is an AwsError (was a 500)."""
     root = etree.fromstring(bob_response)
     emptied = root.find(f".//{_DS}{element}")
     assert emptied is not None
@@ -907,13 +916,13 @@ def test_emptied_signature_parts_are_refused(federation: AwsFederation, bob_resp
         emptied.remove(child)
     emptied.text = None
     with pytest.raises(IdPError):
-        federation.assume_role_with_saml({"RoleArn": READ_ONLY, "PrincipalArn": PROD_PROVIDER,
+        sts.assume_role_with_saml({"RoleArn": READ_ONLY, "PrincipalArn": PROD_PROVIDER,
                                           "SAMLAssertion": b64(etree.tostring(root))})
 
 
-def test_deeply_nested_policy_is_malformed(federation: AwsFederation, bob_response: bytes) -> None:
+def test_deeply_nested_policy_is_malformed(sts: Sts, bob_response: bytes) -> None:
     """A deeply nested (but short) Policy parameter is MalformedPolicyDocument, not a crash."""
     with pytest.raises(IdPError):
-        federation.assume_role_with_saml({
+        sts.assume_role_with_saml({
             "RoleArn": READ_ONLY, "PrincipalArn": PROD_PROVIDER,
             "SAMLAssertion": b64(bob_response), "Policy": "[" * 1024 + "]" * 1024})

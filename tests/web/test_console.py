@@ -14,7 +14,8 @@ import lxml.html
 import pytest
 from lxml import etree
 
-from idp.aws.console import AccountChoice, console_target, summarize
+from idp.aws.console import AccountChoice, console_target
+from idp.aws.diagnostics import summarize
 from idp.directory.loader import demo_yaml, parse_directory
 from idp.saml.constants import NS
 from idp.saml.signing import SigningPolicy, sign_element
@@ -107,7 +108,7 @@ def test_console_credentials_are_the_sessions_own(client):
     akid = re.search(r"AWS_ACCESS_KEY_ID=(\S+)", page)[1]
     secret = re.search(r"AWS_SECRET_ACCESS_KEY=(\S+)", page)[1]
     token = re.search(r"AWS_SESSION_TOKEN=(\S+)", page)[1]
-    issuer = client.app.state.idp.aws.issuer
+    issuer = client.app.state.services.federation.credentials
     assert issuer.secret_for(akid) == secret
     assert issuer.resolve(akid, token).assumed_role_arn.endswith("assumed-role/ReadOnly/"
                                                                  "bob@corp.example")

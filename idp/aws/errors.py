@@ -1,0 +1,191 @@
+"""AWS API errors as classes: the wire code, HTTP status and fault type live on the class.
+
+A Query-protocol error is sent as an ``ErrorResponse`` (``idp.aws.wire.error_response``)::
+
+    <ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>…</Message>
+    </Error><RequestId>…</RequestId></ErrorResponse>
+
+Codes and statuses: the ``errors`` of each operation in botocore's
+``botocore/data/sts/2011-06-15/service-2.json`` and the AWS STS API Reference "Common Errors"
+page (``MissingAction``, ``InvalidAction``, ``MalformedQueryString``, ``IncompleteSignature``,
+``SignatureDoesNotMatch``, ``InvalidClientTokenId``, ``MissingAuthenticationToken``,
+``InternalFailure`` …). Raise sites pass only what varies: the message (where AWS's is not
+fixed), and what the simulator found (``detail``), how to fix it (``hint``) and which check
+refused (``rule``) for the console's diagnostic page and the log.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from idp.errors import IdPError, Rule
+
+__all__ = [
+    "AccessDenied",
+    "AwsError",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "IncompleteSignature",
+    "InternalFailure",
+    "InvalidAction",
+    "InvalidClientTokenId",
+    "InvalidIdentityToken",
+    "MalformedPolicyDocument",
+    "MalformedQueryString",
+    "MissingAction",
+    "MissingAuthenticationToken",
+    "MissingParameter",
+    "PackedPolicyTooLarge",
+    "RequestTooLarge",
+    "SignatureDoesNotMatch",
+    "ValidationError",
+]
+
+
+class AwsError(IdPError):
+    """An AWS API error. Subclasses set ``code`` and ``http_status``, and may set a fixed
+    ``default_message`` (then the raise site passes none)."""
+
+    code: ClassVar[str] = "InternalFailure"
+    sender: ClassVar[bool] = True
+    """``Sender`` (the caller's fault) or ``Receiver`` in ``<Type>``."""
+    default_message: ClassVar[str | None] = None
+
+    def __init__(self, message: str | None = None, *, detail: str | None = None,
+                 hint: str | None = None, rule: Rule | None = None) -> None:
+        text = message if message is not None else self.default_message
+        if text is None:
+            raise TypeError(f"{type(self).__name__} needs a message")
+        super().__init__(text)
+        self.message = text
+        self.detail = detail
+        """What the simulator found (AWS never says; the console's diagnostic page does)."""
+        self.hint = hint
+        self.rule = rule
+
+    @property
+    def fault_type(self) -> str:
+        return "Sender" if self.sender else "Receiver"
+
+    def diagnosed(self, *, detail: str | None, hint: str | None) -> AwsError:
+        """The same error (class, message, rule) with a better diagnosis."""
+        return type(self)(self.message, detail=detail, hint=hint, rule=self.rule)
+
+
+class AccessDenied(AwsError):
+    """The trust policy, the role pair or the role itself does not allow the call."""
+
+    code = "AccessDenied"
+    http_status = 403
+
+
+class InvalidIdentityToken(AwsError):
+    """The SAML Response (or web identity token) is not one STS accepts."""
+
+    code = "InvalidIdentityToken"
+
+
+class ExpiredTokenException(AwsError):
+    """The SAML assertion (or web identity token) has expired."""
+
+    code = "ExpiredTokenException"
+
+
+class ExpiredToken(AwsError):
+    """The request was signed with temporary credentials past their expiration."""
+
+    code = "ExpiredToken"
+    default_message = "The security token included in the request is expired"
+
+
+class InvalidClientTokenId(AwsError):
+    """The access key ID or session token is not one AWS issued."""
+
+    code = "InvalidClientTokenId"
+    http_status = 403
+    default_message = "The security token included in the request is invalid."
+
+
+class MissingAuthenticationToken(AwsError):
+    """A signed operation arrived with no ``Authorization``."""
+
+    code = "MissingAuthenticationToken"
+    http_status = 403
+    default_message = "Request is missing Authentication Token"
+
+
+class IncompleteSignature(AwsError):
+    """The ``Authorization`` header (or its date) is malformed or incomplete."""
+
+    code = "IncompleteSignature"
+
+
+class SignatureDoesNotMatch(AwsError):
+    """The SigV4 signature, its scope or its time does not match."""
+
+    code = "SignatureDoesNotMatch"
+    http_status = 403
+    default_message = (
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your AWS Secret Access Key and signing method. "
+        "Consult the service documentation for details."
+    )
+
+
+class ValidationError(AwsError):
+    """A parameter breaks its documented constraint (length, range, pattern)."""
+
+    code = "ValidationError"
+
+
+class RequestTooLarge(ValidationError):
+    """The request body is larger than the simulator reads (answered 413)."""
+
+    http_status = 413
+
+
+class MissingParameter(AwsError):
+    """A required parameter is absent or empty."""
+
+    code = "MissingParameter"
+
+
+class MalformedPolicyDocument(AwsError):
+    """The session policy is not a valid policy document."""
+
+    code = "MalformedPolicyDocument"
+
+
+class PackedPolicyTooLarge(AwsError):
+    """The session policy and session tags together exceed the packed limit."""
+
+    code = "PackedPolicyTooLarge"
+
+
+class MissingAction(AwsError):
+    """The request has no ``Action``."""
+
+    code = "MissingAction"
+
+
+class InvalidAction(AwsError):
+    """The ``Action`` (or its ``Version``) is not an operation of this API."""
+
+    code = "InvalidAction"
+
+
+class MalformedQueryString(AwsError):
+    """The query string or form body cannot be read."""
+
+    code = "MalformedQueryString"
+    http_status = 404
+
+
+class InternalFailure(AwsError):
+    """A bug in the simulator: still answered in AWS's shape, never as an HTML page."""
+
+    code = "InternalFailure"
+    http_status = 500
+    sender = False
+    default_message = ("The request processing has failed because of an unknown error, "
+                       "exception or failure.")

@@ -1,0 +1,49 @@
+"""One-time use of SAML assertions at the console and STS, shared by every worker.
+
+SAML Profiles §4.1.4.5: an SP must not accept a bearer assertion twice within its validity. AWS
+does not document whether its sign-in or STS enforce this; the simulator does unless
+``replay_protection`` is off. Redeemed assertion IDs are claimed in the ``StateStore`` (one
+SQLite file for all workers, surviving restarts), keyed by issuer and assertion ID, and kept
+only while the assertion could still pass the freshness checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final
+
+from idp.saml.validation import VerifiedAssertion
+from idp.store import StateStore
+
+__all__ = ["ReplayCache"]
+
+_NAMESPACE: Final = "assertion"
+#: STS refuses an assertion issued more than 5 minutes ago (STS API Reference,
+#: AssumeRoleWithSAML); after that (plus clock skew) no replay could pass anyway.
+_MAX_AGE_SECONDS: Final = 300
+
+
+class ReplayCache:
+    """Assertion IDs already redeemed."""
+
+    def __init__(self, store: StateStore, *, skew: int) -> None:
+        self._store = store
+        self._skew = skew
+
+    @staticmethod
+    def _key(assertion: VerifiedAssertion) -> str:
+        return f"{assertion.issuer}\n{assertion.assertion_id}"
+
+    def used(self, assertion: VerifiedAssertion) -> bool:
+        return self._store.claimed(_NAMESPACE, self._key(assertion))
+
+    def claim(self, assertion: VerifiedAssertion) -> bool:
+        """Mark it redeemed; False if another request (in any worker) claimed it first.
+
+        The entry lives while the assertion could still be accepted, and never past what
+        ``datetime`` can hold (a far-future ``NotOnOrAfter`` must not overflow).
+        """
+        skew = dt.timedelta(seconds=self._skew)
+        until = min(assertion.not_on_or_after,
+                    assertion.issue_instant + dt.timedelta(seconds=_MAX_AGE_SECONDS) + 2 * skew)
+        return self._store.claim(_NAMESPACE, self._key(assertion), until + skew)

@@ -1,0 +1,40 @@
+"""What every route needs, loaded once per process, and the one typed way to reach it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+from starlette.requests import Request
+
+from idp.authn.login import Authenticator
+from idp.aws.console_session import ConsoleSessions
+from idp.aws.federation import AwsFederation
+from idp.aws.sts import Sts
+from idp.clock import Clock
+from idp.settings import Settings
+from idp.sso import IdentityProvider
+from idp.store import StateStore
+
+__all__ = ["Services", "services"]
+
+
+@dataclass(frozen=True)
+class Services:
+    """The framework-free core the routes call; ``create_app`` builds it."""
+
+    settings: Settings
+    clock: Clock
+    store: StateStore
+    identity_provider: IdentityProvider
+    authenticator: Authenticator
+    federation: AwsFederation
+    sts: Sts
+    console_sessions: ConsoleSessions
+    session_secret: str
+    """Signs the IdP's session cookie (and, separately salted, console sessions)."""
+
+
+def services(request: Request) -> Services:
+    """The application's ``Services`` (set by ``create_app`` as ``app.state.services``)."""
+    return cast(Services, request.app.state.services)

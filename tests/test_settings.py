@@ -1,0 +1,186 @@
+"""``Settings.from_env`` reads ``IDP_*`` variables exactly: a typo is an error, never a default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from idp.errors import ConfigError
+from idp.settings import Settings
+
+BOOLEAN_HELP = "is not a boolean (use 1/0, true/false, yes/no or on/off)"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1", True), ("true", True), ("TRUE", True), ("True", True), ("yes", True),
+        ("YES", True), ("on", True), ("On", True), (" true ", True), ("\tyes\n", True),
+        ("0", False), ("false", False), ("FALSE", False), ("False", False), ("no", False),
+        ("NO", False), ("off", False), ("Off", False), (" false ", False), ("\toff\n", False),
+    ],
+)
+def test_boolean_spellings(raw, expected):
+    """Every accepted spelling, any case, surrounding whitespace ignored, reads both ways."""
+    settings = Settings.from_env({"IDP_REPLAY_PROTECTION": raw})
+    assert settings.replay_protection is expected
+
+
+@pytest.mark.parametrize("raw", ["flase", "2", "enabled", "ture", "-1", "y", "n", "   ", "o n"])
+def test_boolean_typo_is_an_error_not_false(raw):
+    """A misspelt boolean is refused with the variable, its value and the accepted forms."""
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"IDP_REPLAY_PROTECTION": raw})
+    assert str(caught.value) == f"environment: IDP_REPLAY_PROTECTION={raw!r} {BOOLEAN_HELP}"
+
+
+def test_replay_protection_typo_never_turns_it_off():
+    """The security case: IDP_REPLAY_PROTECTION=flase must not yield replay_protection=False."""
+    try:
+        settings = Settings.from_env({"IDP_REPLAY_PROTECTION": "flase"})
+    except ConfigError as error:
+        assert "'flase' is not a boolean" in str(error)
+    else:
+        pytest.fail(f"accepted a typo: replay_protection={settings.replay_protection}")
+
+
+@pytest.mark.parametrize(
+    "name", ["IDP_REPLAY_PROTECTION", "IDP_PORT", "IDP_BASE_URL", "IDP_CERTS_DIR", "IDP_CONFIG"]
+)
+def test_empty_value_keeps_the_default(name):
+    """``IDP_X=`` is the same as leaving the variable unset."""
+    assert Settings.from_env({name: ""}) == Settings()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("8080", 8080), (" 8443 ", 8443), ("0080", 80), ("65535", 65535), ("1\n", 1)],
+)
+def test_integers(raw, expected):
+    """ASCII digits, surrounding whitespace ignored."""
+    assert Settings.from_env({"IDP_PORT": raw}).port == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["80a", "3_600", "+1", " 1 0", "1e3", "٣", "٣٠٠", "\uff18\uff10", "1.0", "0x50", "-", "--1",
+     "1-", "   "],
+)
+def test_integer_refuses_anything_but_ascii_digits(raw):
+    """Forms Python's int() would take (underscores, '+', non-ASCII digits) are refused too."""
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"IDP_PORT": raw})
+    assert str(caught.value) == f"environment: IDP_PORT={raw!r} is not a whole number"
+
+
+def test_integer_error_names_the_variable_it_came_from():
+    """The message names the field's own variable, not a fixed one."""
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"IDP_CLOCK_SKEW": "60s"})
+    assert str(caught.value) == "environment: IDP_CLOCK_SKEW='60s' is not a whole number"
+
+
+def test_huge_integer_is_refused_not_a_crash():
+    """More digits than int() converts is the same error, not a ValueError."""
+    raw = "9" * 5000
+    with pytest.raises(ConfigError, match=r"IDP_WORKERS='9+' is not a whole number"):
+        Settings.from_env({"IDP_WORKERS": raw})
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        ("IDP_PORT", "-1", "settings: port must be 1..65535, not -1"),
+        ("IDP_WORKERS", "-3", "settings: workers must be 1..64, not -3"),
+        ("IDP_CLOCK_SKEW", " -5 ", "settings: clock_skew must not be negative"),
+        ("IDP_MAX_REQUEST_BYTES", "-1", "settings: max_request_bytes must not be negative"),
+    ],
+)
+def test_negative_integer_reaches_the_range_checks(name, raw, message):
+    """A negative number parses; the settings' own range check reports it."""
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({name: raw})
+    assert str(caught.value) == message
+
+
+def test_path_variables(tmp_path):
+    """Path fields become ``Path`` objects, optional ones included."""
+    config = tmp_path / "directory.yaml"
+    settings = Settings.from_env({"IDP_CERTS_DIR": "keys", "IDP_CONFIG": str(config)})
+    assert settings.certs_dir == Path("keys")
+    assert settings.config == config
+
+
+@pytest.mark.parametrize("raw", ["   ", "\t", "a\0b"])
+def test_blank_path_is_refused(raw):
+    """A path that is only whitespace (or holds a NUL) is an error, not the current directory."""
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"IDP_DATA_DIR": raw})
+    assert str(caught.value) == f"environment: IDP_DATA_DIR={raw!r} is not a path"
+
+
+def test_strings_are_taken_as_given():
+    """String fields are not stripped or reinterpreted."""
+    settings = Settings.from_env({"IDP_HOST": " localhost ", "IDP_BASE_URL": "https://idp.test/"})
+    assert settings.host == " localhost "
+    assert settings.base_url == "https://idp.test/"
+
+
+def test_unknown_idp_variables_are_ignored():
+    """Other tools share the prefix (the test suite uses IDP_FUZZ_PROFILE)."""
+    env = {"IDP_FUZZ_PROFILE": "nightly", "IDP_NOT_A_SETTING": "flase", "IDP_PORT": "9000"}
+    assert Settings.from_env(env) == Settings(port=9000)
+
+
+def test_reads_os_environ_by_default(monkeypatch):
+    monkeypatch.setenv("IDP_REPLAY_PROTECTION", "off")
+    monkeypatch.setenv("IDP_WORKERS", "4")
+    settings = Settings.from_env()
+    assert settings.replay_protection is False
+    assert settings.workers == 4
+
+
+def test_to_env_round_trips_every_field(tmp_path):
+    """What ``idp serve --workers N`` hands its workers rebuilds the same settings."""
+    settings = Settings(
+        host="::1",
+        port=8443,
+        base_url="https://idp.example.test/sub",
+        config=tmp_path / "directory.yaml",
+        certs_dir=tmp_path / "certs",
+        data_dir=tmp_path / "data",
+        workers=4,
+        key_size=3072,
+        clock_skew=0,
+        assertion_lifetime=120,
+        sp_session_lifetime=3600,
+        idp_session_lifetime=600,
+        metadata_validity_days=30,
+        max_request_bytes=1024,
+        replay_protection=False,
+    )
+    defaults = Settings()
+    for name in settings.__dataclass_fields__:
+        assert getattr(settings, name) != getattr(defaults, name), name
+    env = settings.to_env()
+    assert env["IDP_REPLAY_PROTECTION"] == "0"
+    assert Settings.from_env(env) == settings
+
+
+def test_to_env_of_the_defaults_round_trips():
+    """Relative default paths come back resolved; everything else is unchanged."""
+    rebuilt = Settings.from_env(Settings().to_env())
+    assert rebuilt == Settings(certs_dir=Path("certs").resolve(), data_dir=Path("data").resolve())
+
+
+def test_a_field_of_an_unsupported_type_fails_loudly():
+    """A new field whose type from_env cannot read is a TypeError, not silently a string."""
+
+    @dataclass(frozen=True)
+    class Extended(Settings):
+        ratio: float = 0.5
+
+    with pytest.raises(TypeError, match=r"Extended\.ratio has type .*float"):
+        Extended.from_env({})
