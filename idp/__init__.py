@@ -8,7 +8,15 @@ The data flows one way through the package::
                                    aws.attributes: Role / RoleSessionName / SessionDuration / tags
 
 ``idp.sso`` composes those steps without any web framework; ``idp.web`` is Starlette glue
-only, and ``idp.saml`` / ``idp.aws`` never import it.
+only. Imports point down these layers, never up (``tests/test_architecture.py`` checks it)::
+
+    cli, idp            entry points
+    web                 Starlette routes: parse, call the core, render
+    sso                 the IdP's single sign-on step
+    aws | authn         the AWS side | sign-in (aws may use authn, never the reverse)
+    directory           users, groups, accounts, roles, policies, SPs; password hashes
+    saml                the SAML protocol core and verifier
+    errors, clock, xml, settings, keys, store      foundation
 """
 
 from __future__ import annotations

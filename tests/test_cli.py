@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
 from idp.saml.constants import NS
@@ -92,3 +97,62 @@ def test_unreadable_key_store_is_one_line(tmp_path):
     result = idp("metadata", "--out", "-", cwd=tmp_path)
     assert result.returncode == 2 and "cannot read signing key pair" in result.stderr
     assert (certs / "signing.key").read_text() == "garbage"
+
+
+def test_malformed_trust_policy_fails_the_check_with_its_line(tmp_path):
+    """IAM refuses such a role at CreateRole; `idp config --check` refuses it the same way."""
+    (tmp_path / "dir.yaml").write_text(
+        'accounts:\n  "111122223333":\n    roles:\n      Admin:\n        trust_policy:\n'
+        "          Statement:\n            - Effect: Allow\n              Principal: '*'\n"
+        "              Action: sts:AssumeRoleWithSAML\n              Resource: '*'\n")
+    result = idp("config", "--check", "dir.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == ("idp: error: dir.yaml:7: trust_policy is malformed: statement 1 "
+                             "has prohibited field Resource\n")
+
+
+def test_environment_typo_is_refused_not_read_as_false(tmp_path):
+    """IDP_REPLAY_PROTECTION=flase would have turned replay protection off; now it is an error."""
+    env = {**os.environ, "IDP_REPLAY_PROTECTION": "flase"}
+    result = subprocess.run([sys.executable, "-m", "idp", "config", "--check", "x.yaml"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2
+    assert result.stderr == ("idp: error: environment: IDP_REPLAY_PROTECTION='flase' is not a "
+                             "boolean (use 1/0, true/false, yes/no or on/off)\n")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("with_config", [False, True])
+def test_banner_names_the_demo_users_only_for_the_demo(tmp_path, with_config):
+    """`idp serve --config FILE` does not advertise alice/bob/carol/dave, who are not in FILE."""
+    args = ["serve", "--host", "127.0.0.1", "--port", str(_free_port())]
+    if with_config:
+        (tmp_path / "dir.yaml").write_text(
+            "users:\n  erin:\n    password: erin-password\n    email: erin@corp.example\n")
+        args += ["--config", "dir.yaml"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    with subprocess.Popen([sys.executable, "-m", "idp", *args], cwd=tmp_path, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          env={**env, "PYTHONUNBUFFERED": "1"}) as process:
+        assert process.stdout is not None
+        banner = []
+        deadline = time.monotonic() + 30
+        try:
+            while time.monotonic() < deadline:
+                line = process.stdout.readline()
+                banner.append(line)
+                if not line or "Press Ctrl-C" in line:
+                    break
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=15) == 0
+    text = "".join(banner)
+    assert "Press Ctrl-C" in text, text
+    assert ("Demo users" in text) is not with_config
+    assert ("built-in demo directory" in text) is not with_config

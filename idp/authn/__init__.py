@@ -1,1 +1,2 @@
-"""Who is asking: passwords, TOTP, and the outcome of a login (a ``Principal``)."""
+"""Who is asking: the sign-in state machine (password, then TOTP), throttling, and its outcome
+(a ``Principal``). Password hashes belong to the directory (``idp.directory.passwords``)."""

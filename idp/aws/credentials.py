@@ -1,8 +1,8 @@
 """Stateless STS temporary credentials: any worker can verify them, across restarts.
 
 Formats follow the IAM User Guide ("IAM identifiers": ``ASIA`` prefix for temporary access key
-IDs, ``AROA`` for role unique IDs) and aws-saml.md §4.4 (40-character secret, opaque base64
-session token, at most 4,096 bytes)::
+IDs, ``AROA`` for role unique IDs). AWS documents nothing else; real STS output has a
+40-character secret and an opaque base64 session token, at most 4,096 bytes::
 
     AccessKeyId      "ASIA" + 16 random characters of the base32 alphabet (A-Z, 2-7)
     SecretAccessKey  base64(HMAC-SHA256(install_secret, b"sts-secret|" + akid))[:40]
@@ -38,7 +38,8 @@ __all__ = [
     "role_unique_id",
 ]
 
-#: STS documents a single session-token size limit of 4,096 bytes (aws-saml.md §4.4).
+#: STS session tokens are at most 4,096 bytes (botocore's sts ``service-2.json``,
+#: ``minimumSessionTokenSizeType``: "must not exceed 4,096 bytes").
 MAX_SESSION_TOKEN_BYTES: Final = 4096
 MIN_SECRET_BYTES: Final = 32
 
@@ -106,7 +107,7 @@ class SessionClaims:
 
 @dataclass(frozen=True)
 class TemporaryCredentials:
-    """The ``Credentials`` element of an STS result (aws-saml.md §4.3)."""
+    """The ``Credentials`` element of an STS result (STS API Reference, "Credentials")."""
 
     access_key_id: str
     secret_access_key: str
@@ -144,7 +145,7 @@ class CredentialIssuer:
     ) -> tuple[TemporaryCredentials, SessionClaims]:
         """New credentials for ``role_arn`` valid for ``duration_seconds`` from ``clock.now()``.
 
-        The caller has already applied the duration rules (aws-saml.md §4.5); this only refuses
+        The caller has already applied the duration rules (``idp.aws.limits``); this only refuses
         a non-positive duration or a non-role ARN (``ValueError``).
         """
         if duration_seconds <= 0:

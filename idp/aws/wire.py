@@ -1,6 +1,7 @@
 """STS Query-protocol XML (API version 2011-06-15), built with lxml, never with templates.
 
-Shapes from botocore's ``sts/2011-06-15/service-2.json`` and aws-saml.md §4.3, §4.6 and §5::
+Shapes from botocore's ``sts/2011-06-15/service-2.json``, the STS API Reference examples and the
+Smithy "AWS query protocol" specification (the response and ``ErrorResponse`` envelopes)::
 
     <{Op}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
       <{Op}Result>…</{Op}Result>
@@ -12,8 +13,9 @@ Shapes from botocore's ``sts/2011-06-15/service-2.json`` and aws-saml.md §4.3, 
       <RequestId>uuid</RequestId>            (a direct child, not in ResponseMetadata)
     </ErrorResponse>
 
-Result children follow the order of captured real responses (aws-saml.md §4.3); SDK parsers
-do not depend on it. Optional elements are omitted when they do not apply.
+Result children follow the order real STS responses use (AWS documents none; public captures
+such as p0-security/p0cli's ``sts-response.ts`` fixture show it); SDK parsers do not depend on
+it. Optional elements are omitted when they do not apply.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._El
 
 @dataclass(frozen=True)
 class AssumeRoleWithSamlResult:
-    """Everything ``AssumeRoleWithSAMLResult`` carries (STS API reference; aws-saml.md §4.3)."""
+    """Everything ``AssumeRoleWithSAMLResult`` carries (STS API Reference, AssumeRoleWithSAML)."""
 
     credentials: TemporaryCredentials
     claims: SessionClaims
@@ -133,7 +135,7 @@ def assume_role_with_saml_response(result: AssumeRoleWithSamlResult, request_id:
 
 
 def get_caller_identity_response(claims: SessionClaims, request_id: str) -> bytes:
-    """The ``GetCallerIdentityResponse`` for a role session (aws-saml.md §5)."""
+    """The ``GetCallerIdentityResponse`` for a role session (STS API Ref., GetCallerIdentity)."""
     root, body = _response("GetCallerIdentity")
     _sub(body, "Arn", claims.assumed_role_arn)
     _sub(body, "UserId", claims.assumed_role_id)
@@ -146,7 +148,8 @@ _NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uff
 
 
 def error_response(err: AwsError, request_id: str) -> bytes:
-    """The ``ErrorResponse`` document; send it with ``err.http_status`` (aws-saml.md §4.6)."""
+    """The ``ErrorResponse`` document (Smithy "AWS query protocol", operation error
+    serialization); send it with ``err.http_status``."""
     root = _root("ErrorResponse")
     error = _sub(root, "Error")
     _sub(error, "Type", err.fault_type)

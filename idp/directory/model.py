@@ -20,7 +20,7 @@ __all__ = [
     "User",
 ]
 
-#: AWS's SP entityID (its published SP metadata, aws-saml.md §7.3).
+#: AWS's SP entityID (``entityID`` of https://signin.aws.amazon.com/static/saml-metadata.xml).
 AWS_ENTITY_ID: Final = "urn:amazon:webservices"
 
 ACCOUNT_ID_RE: Final = re.compile(r"^\d{12}$")

@@ -1,7 +1,8 @@
 """The IdP's ``<md:EntityDescriptor>`` (SAML Metadata §2.4.3), as AWS IAM imports it.
 
-AWS reads the entityID (→ Issuer), the signing certificates and ``validUntil``; the metadata
-must be UTF-8 without a BOM and each certificate's key at least 1024 bits (aws-saml.md §7.2).
+AWS reads the entityID (→ Issuer), the signing certificates and ``validUntil`` (IAM API
+Reference, CreateSAMLProvider); the metadata must be UTF-8 without a BOM and each certificate's
+key at least 1024 bits (IAM User Guide, "Create a SAML identity provider in IAM").
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """SP-side verification of a SAML Response: a pipeline of named checks, each raising one error.
 
-The order follows the verifier rules in clients-and-attacks.md §B0: parse once (hardened) →
+The order is the simulator's own hardening, after the W3C "XML Signature Best Practices" note
+and Somorovsky et al., "On Breaking SAML" (USENIX Security 2012): parse once (hardened) →
 structure → signature shape and algorithm allow-lists (before any digest is computed) →
 cryptographic verification with the *provider's* certificates only (KeyInfo ignored) → SAML
 semantics read **only** from the verified element (``VerifyResult.signed_xml``).

@@ -12,11 +12,11 @@ from idp.aws.policy import (
     SET_SOURCE_IDENTITY,
     TAG_SESSION,
     Decision,
-    MalformedPolicyError,
     TrustRequest,
     evaluate_trust_policy,
-    parse_policy,
 )
+from idp.directory.policy import parse_policy
+from idp.errors import MalformedPolicyError
 
 PROVIDER = "arn:aws:iam::111122223333:saml-provider/CorpIdP"
 OTHER_PROVIDER = "arn:aws:iam::444455556666:saml-provider/CorpIdP"
@@ -357,18 +357,6 @@ def test_malformed_documents(doc, fragment):
     assert not decision.allowed
     assert decision.reason.startswith("malformed trust policy:")
     assert fragment in decision.reason
-
-
-def test_parsed_document_exposes_statements():
-    """parse_policy returns frozen statements with their 1-based index and parsed conditions."""
-    doc = parse_policy(policy(statement({"ForAnyValue:StringLikeIfExists": {"SAML:sub": "a*"}},
-                                        Sid="One")))
-    (only,) = doc.statements
-    assert (only.index, only.sid, only.effect, only.label) == (1, "One", "Allow",
-                                                               "statement 1 (Sid One)")
-    (cond,) = only.conditions
-    assert (cond.base, cond.qualifier, cond.if_exists, cond.key, cond.values) == (
-        "StringLike", "ForAnyValue", True, "SAML:sub", ("a*",))
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -1,0 +1,120 @@
+"""The sign-in state machine the login page drives: password, code, throttling, sessions."""
+
+from __future__ import annotations
+
+import pyotp
+import pytest
+
+from idp.authn.login import (
+    Authenticator,
+    LoggedIn,
+    LoginAttempt,
+    MfaStep,
+    OtpNeeded,
+    Principal,
+    Refused,
+    Throttled,
+)
+from idp.authn.throttle import LoginThrottle, ThrottlePolicy
+from idp.authn.totp import TotpGuard
+from tests.conftest import CAROL_SECRET
+
+
+@pytest.fixture
+def login(directory, clock, store) -> Authenticator:
+    return Authenticator(directory, TotpGuard(clock, store), clock,
+                         throttle=LoginThrottle(store, ThrottlePolicy(per_user=3, per_address=5)),
+                         session_lifetime=3600)
+
+
+def attempt(username: str, password: str = "", otp: str | None = None, *,
+            address: str = "192.0.2.1", step: MfaStep | None = None) -> LoginAttempt:
+    return LoginAttempt(username=username, password=password, otp=otp, address=address,
+                        mfa_step=step)
+
+
+def test_password_only_user_logs_in(login):
+    outcome = login.submit(attempt("bob", "bob-password"))
+    assert isinstance(outcome, LoggedIn)
+    assert outcome.principal.username == "bob" and not outcome.principal.mfa
+
+
+def test_mfa_user_is_asked_for_a_code_then_only_the_code(login, clock):
+    """The password step is remembered; the second form carries only the code."""
+    first = login.submit(attempt("carol", "carol-password"))
+    assert isinstance(first, OtpNeeded) and first.step.username == "carol"
+    step = login.pending_mfa(first.step.to_json())
+    assert step == first.step
+    code = pyotp.TOTP(CAROL_SECRET).at(clock.now())
+    second = login.submit(attempt("", otp=code, step=step))
+    assert isinstance(second, LoggedIn) and second.principal.mfa
+
+
+def test_a_wrong_code_keeps_the_code_step(login, clock):
+    step = MfaStep(username="carol", started=clock.now())
+    outcome = login.submit(attempt("carol", otp="000000", step=step))
+    assert isinstance(outcome, Refused)
+    assert outcome.mfa_step and outcome.username == "carol"
+
+
+def test_the_code_step_expires_after_five_minutes(login, clock):
+    first = login.submit(attempt("carol", "carol-password"))
+    assert isinstance(first, OtpNeeded)
+    clock.advance(301)
+    assert login.pending_mfa(first.step.to_json()) is None
+
+
+def test_failures_never_say_whether_the_user_exists(login):
+    wrong = login.submit(attempt("bob", "nope"))
+    unknown = login.submit(attempt("nobody", "bob-password"))
+    assert isinstance(wrong, Refused) and isinstance(unknown, Refused)
+    assert wrong.message == unknown.message == "Invalid username or password."
+
+
+def test_throttled_per_user_even_with_the_right_password(login):
+    """After 3 failures (this policy) bob waits, whatever he types, until the window passes."""
+    for _ in range(3):
+        assert isinstance(login.submit(attempt("bob", "nope")), Refused)
+    blocked = login.submit(attempt("bob", "bob-password"))
+    assert isinstance(blocked, Throttled) and 1 <= blocked.retry_after <= 301
+    assert isinstance(login.submit(attempt("alice", "alice-password")), LoggedIn)
+
+
+def test_throttled_per_address(login):
+    for name in ("u1", "u2", "u3", "u4", "u5"):
+        login.submit(attempt(name, "nope", address="198.51.100.7"))
+    assert isinstance(login.submit(attempt("bob", "bob-password", address="198.51.100.7")),
+                      Throttled)
+    assert isinstance(login.submit(attempt("bob", "bob-password")), LoggedIn)
+
+
+def test_a_success_clears_the_user_count(login):
+    for _ in range(2):
+        login.submit(attempt("bob", "nope"))
+    assert isinstance(login.submit(attempt("bob", "bob-password")), LoggedIn)
+    for _ in range(2):
+        login.submit(attempt("bob", "nope"))
+    assert isinstance(login.submit(attempt("bob", "bob-password")), LoggedIn)
+
+
+def test_session_principal_round_trips_and_expires(login, clock):
+    outcome = login.submit(attempt("bob", "bob-password"))
+    assert isinstance(outcome, LoggedIn)
+    data = outcome.principal.to_json()
+    assert login.current(data) == outcome.principal
+    clock.advance(3600)
+    assert login.current(data) is None
+
+
+@pytest.mark.parametrize("data", [None, "bob", {}, {"username": "bob"},
+                                  {"username": "bob", "instant": "yesterday", "mfa": False,
+                                   "session_index": "_x"}])
+def test_a_session_value_we_did_not_write_is_no_principal(login, data):
+    assert login.current(data) is None
+    assert Principal.from_json(data) is None
+
+
+def test_a_principal_without_mfa_does_not_count_for_an_mfa_user(login, clock):
+    """A cookie from before carol had TOTP (or forged without it) is not a session for her."""
+    forged = Principal(username="carol", instant=clock.now(), mfa=False, session_index="_x")
+    assert login.current(forged.to_json()) is None
