@@ -48,10 +48,14 @@ def _session_duration(user: User, directory: Directory, sp: ServiceProvider) -> 
 
 
 def _principal_tags(user: User, directory: Directory) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for group in directory.groups_of(user):
-        tags.update(group.principal_tags)
-    tags.update(user.principal_tags)
+    """Group tags, then the user's: a later tag replaces an earlier one whose key differs only
+    in case (AWS tag keys ignore case, and a Response may not carry both)."""
+    folded: dict[str, tuple[str, str]] = {}
+    for source in [*(g.principal_tags for g in directory.groups_of(user)), user.principal_tags]:
+        for key, value in source.items():
+            folded.pop(key.lower(), None)  # the replacing key keeps its own spelling and place
+            folded[key.lower()] = (key, value)
+    tags = dict(folded.values())
     if len(tags) > MAX_SESSION_TAGS:
         raise AttributeReleaseError(
             f"{user.username} would carry {len(tags)} session tags; AWS allows {MAX_SESSION_TAGS}."

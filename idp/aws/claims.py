@@ -116,7 +116,7 @@ def session_duration(assertion: VerifiedAssertion) -> int | None:
     values = assertion.attributes.get(AwsAttribute.SESSION_DURATION, ())
     if not values:
         return None
-    seconds = int(values[0]) if _PLAIN_INT_RE.match(values[0]) else -1
+    seconds = int(values[0]) if _PLAIN_INT_RE.fullmatch(values[0]) else -1
     if len(values) != 1 or not MIN_SESSION_SECONDS <= seconds <= MAX_SESSION_SECONDS:
         raise InvalidIdentityToken(
             "SessionDuration in AuthnResponse must be a single whole number of seconds from "

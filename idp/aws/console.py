@@ -176,7 +176,7 @@ def role_choices(selection: RoleSelection, iam: Iam) -> tuple[AccountChoice, ...
     AWS's "Select a role" page lists them."""
     grouped: dict[str, list[RoleChoice]] = {}
     for grant in selection.grants:
-        match = ROLE_ARN_RE.match(grant.role_arn)
+        match = ROLE_ARN_RE.fullmatch(grant.role_arn)
         account = match.group(1) if match else grant.role_arn.split(":")[4]
         name = match.group(3) if match else grant.role_arn.rsplit("/", 1)[-1]
         grouped.setdefault(account, []).append(RoleChoice(arn=grant.role_arn, name=name))
@@ -242,8 +242,8 @@ def console_target(relay_state: str | None) -> str:
             return CONSOLE_HOME
         path, query = parts.path, parts.query
     segments = unquote(path).replace("\\", "/").split("/")
-    if (".." in segments or "." in segments or not _SAFE_PATH_RE.match(path)
-            or not _SAFE_QUERY_RE.match(query) or path.startswith("//")):
+    if (".." in segments or "." in segments or not _SAFE_PATH_RE.fullmatch(path)
+            or not _SAFE_QUERY_RE.fullmatch(query) or path.startswith("//")):
         return CONSOLE_HOME
     path = path.lstrip("/")
     target = f"{CONSOLE_HOME}/{path}" if path else CONSOLE_HOME

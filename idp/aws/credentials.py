@@ -48,7 +48,8 @@ _TAG_BYTES: Final = 32
 _SECRET_LABEL: Final = b"sts-secret|"
 _TOKEN_KEY_LABEL: Final = b"sts-session-token-key"
 #: ``arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`` (IAM User Guide, "IAM ARNs").
-_ROLE_ARN_RE: Final = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/(?:[^/]+/)*([^/]+)$")
+_ROLE_ARN_RE: Final = re.compile(r"arn:(aws[a-z-]*):iam::(\d{12}):role/(?:[^/]+/)*([^/]+)",
+                                 re.ASCII)
 
 
 def role_unique_id(role_arn: str) -> str:
@@ -89,7 +90,7 @@ class SessionClaims:
 
         Raises ``ValueError`` when ``role_arn`` is not an IAM role ARN.
         """
-        match = _ROLE_ARN_RE.match(role_arn)
+        match = _ROLE_ARN_RE.fullmatch(role_arn)
         if match is None:
             raise ValueError(f"not an IAM role ARN: {role_arn!r}")
         partition, account, role_name = match.groups()

@@ -71,7 +71,7 @@ def duration_seconds(value: str | None) -> int | None:
     """``DurationSeconds``: a plain integer from 900 to 43200."""
     if value is None:
         return None
-    if not _PLAIN_INT_RE.match(value):
+    if not _PLAIN_INT_RE.fullmatch(value):
         raise ValidationError(f"Value '{value}' at 'durationSeconds' failed to satisfy "
                               "constraint: Member must be an integer")
     seconds = int(value)

@@ -131,7 +131,7 @@ def parse_authorization(value: str) -> SigV4Authorization:
             f"AKID/YYYYMMDD/REGION/SERVICE/aws4_request. Authorization={value}"
         )
     signature = parts["Signature"]
-    if not _HEX64.match(signature):
+    if not _HEX64.fullmatch(signature):
         raise IncompleteSignature(
             f"Signature must be 64 lower-case hex characters. Authorization={value}")
     signed = tuple(name.strip().lower() for name in parts["SignedHeaders"].split(";"))
@@ -148,7 +148,7 @@ def _request_time(headers: dict[str, list[str]], authorization: str) -> tuple[dt
     """The signing time from ``X-Amz-Date`` (preferred) or ``Date``, and its SigV4 form."""
     if "x-amz-date" in headers:
         text = headers["x-amz-date"][0].strip()
-        if not _TIMESTAMP_RE.match(text):
+        if not _TIMESTAMP_RE.fullmatch(text):
             raise IncompleteSignature(
                 f"X-Amz-Date must be in the ISO8601 basic format; got '{text}'.")
         try:

@@ -49,10 +49,14 @@ class AwsAttribute(StrEnum):
 
 #: RoleSessionName and SourceIdentity share this pattern (STS API Reference).
 SESSION_NAME_PATTERN: Final = "[a-zA-Z_0-9+=,.@-]{2,64}"
-_SESSION_NAME_RE: Final = re.compile(f"^{SESSION_NAME_PATTERN}$")
-#: Session tags: keys 1-128, values 0-256 characters of letters, digits, space and _.:/=+-@.
-_TAG_KEY_RE: Final = re.compile(r"^[\w\s.:/=+\-@]{1,128}$")
-_TAG_VALUE_RE: Final = re.compile(r"^[\w\s.:/=+\-@]{0,256}$")
+_SESSION_NAME_RE: Final = re.compile(SESSION_NAME_PATTERN)
+#: Unicode separators, AWS's ``\p{Z}``: Python's ``\s`` would also take tab, newline and other
+#: control characters, which AWS refuses (and XML cannot always carry).
+_SEPARATORS: Final = " \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: Session tags: keys 1-128, values 0-256 characters of ``[\p{L}\p{Z}\p{N}_.:/=+\-@]``
+#: (``Tag`` data type, STS API Reference); ``\w`` is letters, digits and ``_``.
+_TAG_KEY_RE: Final = re.compile(f"[\\w{_SEPARATORS}.:/=+\\-@]{{1,128}}")
+_TAG_VALUE_RE: Final = re.compile(f"[\\w{_SEPARATORS}.:/=+\\-@]{{0,256}}")
 MAX_SESSION_TAGS: Final = 50
 #: The SAMLAssertion parameter's length limit (base64 characters).
 MAX_ASSERTION_CHARS: Final = 100_000
@@ -62,7 +66,7 @@ MAX_SESSION_SECONDS: Final = 43_200
 
 
 def is_session_name(value: str) -> bool:
-    return _SESSION_NAME_RE.match(value) is not None
+    return _SESSION_NAME_RE.fullmatch(value) is not None
 
 
 def is_source_identity(value: str) -> bool:
@@ -72,11 +76,11 @@ def is_source_identity(value: str) -> bool:
 
 def is_tag_key(key: str) -> bool:
     """A session-tag key AWS accepts (``aws:`` keys are reserved, in any case)."""
-    return _TAG_KEY_RE.match(key) is not None and not key.lower().startswith("aws:")
+    return _TAG_KEY_RE.fullmatch(key) is not None and not key.lower().startswith("aws:")
 
 
 def is_tag_value(value: str) -> bool:
-    return _TAG_VALUE_RE.match(value) is not None
+    return _TAG_VALUE_RE.fullmatch(value) is not None
 
 
 def parse_role_value(value: str) -> RoleGrant | None:
@@ -111,15 +115,15 @@ AWS_SIGN_IN_URLS: Final = frozenset(
     | {f"https://{region}.signin.aws.amazon.com/saml" for region in SIGN_IN_REGIONS}
 )
 #: ``console.aws.amazon.com`` and ``REGION.console.aws.amazon.com``.
-_CONSOLE_HOST_RE: Final = re.compile(r"^(?:[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+\.)?"
-                                     r"console\.aws\.amazon\.com$")
+_CONSOLE_HOST_RE: Final = re.compile(r"(?:[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+\.)?"
+                                     r"console\.aws\.amazon\.com", re.ASCII)
 #: Hosts of the AWS console and service consoles (an IdP-initiated RelayState may go there).
 AWS_HOST_SUFFIXES: Final = (".aws.amazon.com", ".amazonaws.com", ".amazonaws.cn",
                             ".amazonaws-us-gov.com")
 
 
 def is_aws_console_host(host: str) -> bool:
-    return _CONSOLE_HOST_RE.match(host) is not None
+    return _CONSOLE_HOST_RE.fullmatch(host) is not None
 
 
 def is_aws_host(host: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -37,6 +38,10 @@ __all__ = ["demo_directory", "demo_yaml", "load_directory", "parse_directory"]
 
 T = TypeVar("T")
 MAX_CONFIG_BYTES: Final = 4 * 1024 * 1024
+#: Characters XML 1.0 cannot carry (YAML's double-quoted escapes can write them): a value that
+#: ends up in an assertion must not hold one, or the Response could not be built.
+_NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_INTEGER: Final = re.compile(r"-?[0-9]{1,12}")
 
 
 class _Node:
@@ -55,6 +60,11 @@ class _Node:
     def fail(self, message: str) -> ConfigError:
         return ConfigError(message, source=self.source, line=self.line)
 
+    @property
+    def is_null(self) -> bool:
+        """An empty value (``key:`` with nothing after it, ``~`` or ``null``)."""
+        return isinstance(self.node, yaml.ScalarNode) and self.node.tag.endswith(":null")
+
     def mapping(self, what: str, allowed: frozenset[str] | None = None) -> dict[str, _Node]:
         if isinstance(self.node, yaml.ScalarNode) and self.node.value in ("", "~", "null"):
             return {}
@@ -66,6 +76,8 @@ class _Node:
                 raise _Node(key_node, self.source).fail(f"keys in {what} must be plain values")
             key = str(key_node.value)
             where = _Node(key_node, self.source)
+            if _NOT_XML.search(key):
+                raise where.fail(f"key {key!r} in {what} has a control character")
             if key in out:
                 raise where.fail(f"duplicate key {key!r} in {what}")
             if allowed is not None and key not in allowed:
@@ -88,6 +100,8 @@ class _Node:
         value = str(self.node.value)
         if not value:
             raise self.fail(f"{what} must not be empty")
+        if _NOT_XML.search(value):
+            raise self.fail(f"{what} has a control character ({value!r})")
         return value
 
     def strings(self, what: str) -> tuple[str, ...]:
@@ -98,10 +112,9 @@ class _Node:
 
     def integer(self, what: str, low: int, high: int) -> int:
         text = self.string(what)
-        try:
-            value = int(text)
-        except ValueError:
-            raise self.fail(f"{what} must be a whole number, not {text!r}") from None
+        if not _INTEGER.fullmatch(text):  # int() would also take "3_600" or non-ASCII digits
+            raise self.fail(f"{what} must be a whole number, not {text!r}")
+        value = int(text)
         if not low <= value <= high:
             raise self.fail(f"{what} must be between {low} and {high}, not {value}")
         return value
@@ -115,13 +128,36 @@ class _Node:
         raise self.fail(f"{what} must be true or false, not {text!r}")
 
     def plain(self) -> Any:
-        """The node as plain Python data (for JSON-like blobs such as trust policies)."""
+        """The node as plain Python data (for JSON-like blobs such as trust policies).
+
+        A key repeated in any mapping inside is refused (PyYAML would keep the last one).
+        """
+        self._refuse_duplicate_keys(self.node)
         try:
             return yaml.SafeLoader("").construct_document(self.node)
         except (yaml.YAMLError, ValueError, TypeError, AttributeError) as exc:
             # PyYAML's constructors fail this way on tagged scalars (!!int x, !!timestamp x)
             # and unhashable keys ({? [a]: b}).
             raise self.fail(f"cannot read this value: {exc}".splitlines()[0]) from None
+
+    def _refuse_duplicate_keys(self, node: yaml.Node) -> None:
+        pending, visited = [node], set()
+        while pending:  # iterative, and each node once: aliases may repeat or nest a node
+            current = pending.pop()
+            if id(current) in visited:
+                continue
+            visited.add(id(current))
+            if isinstance(current, yaml.MappingNode):
+                seen: set[str] = set()
+                for key_node, value_node in current.value:
+                    if isinstance(key_node, yaml.ScalarNode):
+                        if key_node.value in seen:
+                            raise _Node(key_node, self.source).fail(
+                                f"duplicate key {key_node.value!r}")
+                        seen.add(key_node.value)
+                    pending.append(value_node)
+            elif isinstance(current, yaml.SequenceNode):
+                pending.extend(current.value)
 
 
 class _Fields:
@@ -164,10 +200,16 @@ def _attribute_map(fields: _Fields, key: str) -> dict[str, tuple[str, ...]]:
 
 
 def _tags(fields: _Fields, key: str) -> dict[str, str]:
+    """Session tags: AWS reserves ``aws:`` keys and treats keys that differ only in case as one."""
     tags = {k: v.string(f"{key}.{k}") for k, v in fields.mapping(key, key).items()}
+    seen: dict[str, str] = {}
     for tag in tags:
         if tag.lower().startswith("aws:"):
             raise fields[key].fail(f"{key}: tag key {tag!r} may not start with 'aws:'")
+        if tag.lower() in seen:
+            raise fields[key].fail(f"{key}: tag keys {seen[tag.lower()]!r} and {tag!r} differ "
+                                   "only in case; AWS treats them as one key")
+        seen[tag.lower()] = tag
     return tags
 
 
@@ -228,10 +270,11 @@ def _role(account_id: str, provider_arn: str, name: str, body: _Node) -> Role:
         name=name,
         path=path,
         max_session_duration=fields.integer("max_session_duration", 3600, 43200, 3600),
-        trust_policy=(_trust_policy(fields["trust_policy"]) if "trust_policy" in fields
+        trust_policy=(_trust_policy(fields["trust_policy"])
+                      if "trust_policy" in fields and not fields["trust_policy"].is_null
                       else _default_trust_policy(provider_arn)),
     )
-    if not ROLE_ARN_RE.match(role.arn):
+    if not ROLE_ARN_RE.fullmatch(role.arn):
         raise body.fail(f"role name {name!r} is not a valid IAM role name")
     return role
 
@@ -254,11 +297,11 @@ def _provider_signatures(fields: _Fields) -> str:
 def _accounts(node: _Node, base: Path | None) -> dict[str, Account]:
     accounts: dict[str, Account] = {}
     for account_id, body in node.mapping("accounts").items():
-        if not ACCOUNT_ID_RE.match(account_id):
+        if not ACCOUNT_ID_RE.fullmatch(account_id):
             raise body.fail(f"account id {account_id!r} must be 12 digits (quote it in YAML)")
         fields = _Fields(body, f"account {account_id}", _ACCOUNT_KEYS)
         provider = fields.string("saml_provider", "CorpIdP")
-        if not PROVIDER_NAME_RE.match(provider):
+        if not PROVIDER_NAME_RE.fullmatch(provider):
             raise fields["saml_provider"].fail(f"saml_provider {provider!r} must match [\\w._-]+")
         provider_arn = f"arn:aws:iam::{account_id}:saml-provider/{provider}"
         roles = tuple(
@@ -288,7 +331,7 @@ def _groups(node: _Node, accounts: dict[str, Account]) -> dict[str, Group]:
         roles: list[str] = []
         for item in fields.sequence("roles", f"roles of group {name}"):
             arn = item.string("role ARN").strip()
-            if not ROLE_ARN_RE.match(arn):
+            if not ROLE_ARN_RE.fullmatch(arn):
                 raise item.fail(f"{arn!r} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
             if arn not in known_roles:
                 raise item.fail(f"group {name} grants {arn}, which no account defines")

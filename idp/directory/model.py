@@ -23,11 +23,13 @@ __all__ = [
 #: AWS's SP entityID (``entityID`` of https://signin.aws.amazon.com/static/saml-metadata.xml).
 AWS_ENTITY_ID: Final = "urn:amazon:webservices"
 
-ACCOUNT_ID_RE: Final = re.compile(r"^\d{12}$")
+#: IAM's patterns (IAM API Reference: ``arnType``, ``roleNameType``, ``SAMLProviderName``), in
+#: ASCII: ``\w`` and ``\d`` would otherwise take any Unicode letter or digit. Use ``fullmatch``.
+ACCOUNT_ID_RE: Final = re.compile(r"\d{12}", re.ASCII)
 ROLE_ARN_RE: Final = re.compile(
-    r"^arn:aws:iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$"
+    r"arn:aws:iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})", re.ASCII
 )
-PROVIDER_NAME_RE: Final = re.compile(r"^[\w._-]{1,128}$")
+PROVIDER_NAME_RE: Final = re.compile(r"[\w._-]{1,128}", re.ASCII)
 
 
 @dataclass(frozen=True)

@@ -157,3 +157,38 @@ def test_an_unsupported_operator_is_refused_at_load():
                 Action: sts:AssumeRoleWithSAML
                 Condition: {NumericLessThan: {"saml:sub": "3"}}
         """)
+
+
+def test_an_empty_trust_policy_key_means_the_default():
+    """``trust_policy:`` with nothing after it is as if it were absent (the default policy)."""
+    directory = parse_directory(DIRECTORY.format(policy="").rstrip() + "\n",
+                                aws_acs="http://idp.test/aws/saml", source="dir.yaml")
+    (role,) = directory.accounts["111122223333"].roles
+    (only,) = role.trust_policy.statements
+    assert only.principals == (("Federated",
+                                "arn:aws:iam::111122223333:saml-provider/CorpIdP"),)
+
+
+def test_a_repeated_key_inside_a_policy_is_refused_at_its_line():
+    """PyYAML would keep the last Statement silently; the second one's line is reported."""
+    with pytest.raises(ConfigError) as raised:
+        load("""
+            Statement:
+              - Effect: Allow
+                Principal: "*"
+                Action: sts:AssumeRoleWithSAML
+            Statement:
+              - Effect: Deny
+                Principal: "*"
+                Action: sts:AssumeRoleWithSAML
+        """)
+    assert str(raised.value) == "dir.yaml:10: duplicate key 'Statement'"
+
+
+def test_a_self_referencing_policy_is_refused_without_hanging():
+    """A YAML alias that nests a mapping in itself ends in an error, not an endless walk."""
+    with pytest.raises(ConfigError, match=r"dir\.yaml:"):
+        load("""
+            &policy
+            Statement: [*policy]
+        """)
