@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests package
 
-from tests.faults import (
+from tests.support.faults import (
     LoadStats,
     report,
     rss_bytes,

@@ -20,11 +20,14 @@ from idp.keys import KeyPair, KeyStore
 from idp.settings import Settings
 from idp.store import StateStore
 from idp.web.app import create_app
+from tests.support import builders
+from tests.support.demo import AWS_ACS, BASE_URL, CAROL_SECRET
+from tests.support.saml import respond
+from tests.vectors.attacks import Keys, make_keys
 
-pytest_plugins = ["tests.e2e.sts_fixtures"]
+pytest_plugins = ["tests.support.fixtures"]
 
-BASE_URL = "http://idp.test"
-CAROL_SECRET = "MNQXE33MFVSGK3LPFV2G65DQFVVWK6JB"
+__all__ = ["BASE_URL", "CAROL_SECRET"]  # re-exported: some test modules import them from here
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +63,24 @@ def store(tmp_path: Path, clock: FixedClock) -> Iterator[StateStore]:
 
 @pytest.fixture(scope="session")
 def directory() -> Directory:
-    return demo_directory(aws_acs=f"{BASE_URL}/aws/saml")
+    return demo_directory(aws_acs=AWS_ACS)
+
+
+@pytest.fixture
+def bob_saml(settings: Settings, directory: Directory, keypair: KeyPair,
+             clock: FixedClock) -> str:
+    """bob's genuine signed Response (base64), as the IdP posts it at ``clock``'s instant.
+
+    bob has one role (ReadOnly in 111122223333), so the STS and the console accept it as is.
+    """
+    return respond(builders.identity_provider(settings, directory, keypair, clock),
+                   "bob").saml_value
+
+
+@pytest.fixture(scope="session")
+def attack_keys(keypair: KeyPair) -> Keys:
+    """The IdP's key pair plus the attacker's (``tests.vectors.attacks.make_keys``)."""
+    return make_keys(keypair)
 
 
 @pytest.fixture

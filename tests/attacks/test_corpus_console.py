@@ -21,8 +21,8 @@ from starlette.testclient import TestClient
 
 import idp.saml.validation
 from idp.keys import KeyPair
-from tests.conftest import BASE_URL
-from tests.e2e.sts_support import PROD_PROVIDER, READ_ONLY, ResponseFactory
+from tests.support.demo import BASE_URL, PROD_PROVIDER, READ_ONLY
+from tests.support.sts import ResponseFactory
 from tests.vectors.attacks import (
     BASE_USER,
     VECTORS,

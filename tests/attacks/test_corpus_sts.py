@@ -20,12 +20,9 @@ import botocore.exceptions
 import pytest
 from lxml import etree
 
-from tests.e2e.server import LiveServer
-from tests.e2e.sts_support import (
-    ResponseFactory,
-    clean_aws_environment,
-    sts_client,
-)
+from tests.support.demo import AWS_ENTITY_ID
+from tests.support.server import LiveServer
+from tests.support.sts import ResponseFactory, clean_aws_environment, sts_client
 from tests.vectors.attacks import (
     BASE_USER,
     VECTORS,
@@ -40,7 +37,6 @@ from tests.vectors.attacks import (
 
 pytestmark = pytest.mark.live
 
-AWS_ENTITY_ID = "urn:amazon:webservices"
 POST_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 REDIRECT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 

@@ -10,7 +10,7 @@ from idp.authn.totp import TotpGuard
 from idp.directory.passwords import hash_password, is_hash, verify_password
 from idp.errors import AuthnFailed, MfaRequired
 from idp.saml.constants import AuthnContextClass
-from tests.conftest import CAROL_SECRET
+from tests.support.demo import CAROL_SECRET
 
 
 def test_password_hash_round_trip_and_salting():

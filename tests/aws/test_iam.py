@@ -7,46 +7,31 @@ from pathlib import Path
 
 import pytest
 
-from idp.authn.login import new_principal
-from idp.aws.federation import AwsFederation
 from idp.aws.iam import read_idp_metadata
-from idp.directory import parse_directory
-from idp.directory.loader import demo_yaml
 from idp.errors import ConfigError, SamlValidationError
 from idp.keys import KeyStore
 from idp.saml.signing import Digest, SignatureAlgorithm, SigningPolicy
 from idp.settings import Settings
 from idp.sso import IdentityProvider
-from tests.support import builders
-
-ACS = "http://idp.test/aws/saml"
-DEV_PROVIDER = "arn:aws:iam::444455556666:saml-provider/CorpIdP"
-
-
-def federation(directory, settings, keypair, clock) -> AwsFederation:
-    return builders.federation(settings, directory, keypair, clock)
+from tests.support.builders import federation, identity_provider
+from tests.support.demo import AWS_ENTITY_ID, DEV, DEV_PROVIDER, edited_demo
+from tests.support.saml import respond
 
 
 def response_xml(idp: IdentityProvider, username: str = "alice") -> bytes:
-    pending, _ = idp.idp_initiated(None, None)
-    user = idp.directory.user(username)
-    return base64.b64decode(idp.respond(pending, new_principal(user, mfa=False,
-                                                               clock=idp.clock)).saml_value)
+    return base64.b64decode(respond(idp, username).saml_value)
 
 
-def with_account_options(options: str, tmp_path: Path | None = None):
-    text = demo_yaml().replace(
-        '  "444455556666":\n    alias: corp-dev\n',
-        f'  "444455556666":\n    alias: corp-dev\n{options}',
-    )
-    return parse_directory(text, aws_acs=ACS, base=tmp_path)
+def with_account_options(tmp_path: Path | None = None, **options: object):
+    """The demo directory with ``options`` added to corp-dev (444455556666)."""
+    return edited_demo(lambda demo: demo["accounts"][DEV].update(options), base=tmp_path)
 
 
 def test_read_idp_metadata_takes_entity_id_and_signing_certs(tmp_path, settings, directory,
                                                               keypair, clock):
     """Our own published metadata reads back as the trusted issuer AWS would store."""
     path = tmp_path / "idp.xml"
-    path.write_bytes(IdentityProvider(settings, directory, (keypair,), clock).metadata())
+    path.write_bytes(identity_provider(settings, directory, keypair, clock).metadata())
     trust = read_idp_metadata(path)
     assert trust.entity_id == "http://idp.test/idp/metadata"
     assert "".join(trust.certificates[0].split()[2:-2]) == keypair.cert_b64.replace("\n", "")
@@ -77,19 +62,19 @@ def test_provider_holding_another_idps_metadata(tmp_path, settings, directory, k
     """corp-dev trusts a different IdP: our assertions fail there, the other IdP's pass."""
     other_settings = Settings(base_url="https://other-idp.example", certs_dir=tmp_path / "other")
     other_key = KeyStore(other_settings.certs_dir).create(other_settings.entity_id)
-    other_idp = IdentityProvider(other_settings, directory, (other_key,), clock)
+    other_idp = identity_provider(other_settings, directory, other_key, clock)
     (tmp_path / "other.xml").write_bytes(other_idp.metadata())
-    custom = with_account_options("    provider_metadata: other.xml\n", tmp_path)
-    aws = federation(custom, settings, keypair, clock)
+    custom = with_account_options(tmp_path, provider_metadata="other.xml")
+    aws = federation(settings, custom, keypair, clock)
     provider = aws.iam.saml_provider(DEV_PROVIDER)
     assert provider.trust.entity_id == "https://other-idp.example/idp/metadata"
-    ours = response_xml(IdentityProvider(settings, custom, (keypair,), clock))
+    ours = response_xml(identity_provider(settings, custom, keypair, clock))
     with pytest.raises(SamlValidationError) as info:
         aws.verify(ours, provider)
     assert info.value.rule == "signature-invalid"
-    theirs = response_xml(IdentityProvider(
-        other_settings.with_overrides(base_url="https://other-idp.example"),
-        parse_directory(demo_yaml(), aws_acs=ACS), (other_key,), clock))
+    theirs = response_xml(identity_provider(
+        other_settings.with_overrides(base_url="https://other-idp.example"), directory,
+        other_key, clock))
     signed_in = aws.verify(theirs, provider)
     assert [g.role_arn for g in signed_in.grants] == ["arn:aws:iam::444455556666:role/Developer"]
 
@@ -99,9 +84,9 @@ def test_provider_holding_another_idps_metadata(tmp_path, settings, directory, k
                                                ("assertion", None), ("either", None)])
 def test_provider_signature_requirements(settings, keypair, clock, choice, rule):
     """provider_signatures decides which signatures are demanded (ours signs the Assertion)."""
-    custom = with_account_options(f"    provider_signatures: {choice}\n")
-    aws = federation(custom, settings, keypair, clock)
-    xml = response_xml(IdentityProvider(settings, custom, (keypair,), clock))
+    custom = with_account_options(provider_signatures=choice)
+    aws = federation(settings, custom, keypair, clock)
+    xml = response_xml(identity_provider(settings, custom, keypair, clock))
     provider = aws.iam.saml_provider(DEV_PROVIDER)
     if rule is None:
         assert aws.verify(xml, provider).grants
@@ -113,28 +98,26 @@ def test_provider_signature_requirements(settings, keypair, clock, choice, rule)
 
 def test_sha1_is_accepted_only_where_the_provider_allows_it(settings, keypair, clock):
     """A legacy SHA-1 IdP works against a provider_allow_sha1 account and nowhere else."""
-    legacy = demo_yaml().replace(
-        "service_providers: []",
-        "service_providers:\n  - entity_id: urn:amazon:webservices\n"
-        "    signature_algorithm: rsa-sha1\n    digest_algorithm: sha1\n")
-    idp_directory = parse_directory(legacy, aws_acs=ACS)
-    sp = idp_directory.service_provider("urn:amazon:webservices")
+    idp_directory = edited_demo(lambda demo: demo.update(service_providers=[
+        {"entity_id": AWS_ENTITY_ID, "signature_algorithm": "rsa-sha1",
+         "digest_algorithm": "sha1"}]))
+    sp = idp_directory.service_provider(AWS_ENTITY_ID)
     assert sp.signing == SigningPolicy(signature_algorithm=SignatureAlgorithm.RSA_SHA1,
                                        digest=Digest.SHA1)
-    xml = response_xml(IdentityProvider(settings, idp_directory, (keypair,), clock))
-    strict = federation(with_account_options(""), settings, keypair, clock)
+    xml = response_xml(identity_provider(settings, idp_directory, keypair, clock))
+    strict = federation(settings, with_account_options(), keypair, clock)
     with pytest.raises(SamlValidationError) as info:
         strict.verify(xml, strict.iam.saml_provider(DEV_PROVIDER))
     assert info.value.rule == "signature-algorithm"
-    lenient = federation(with_account_options("    provider_allow_sha1: true\n"), settings,
-                         keypair, clock)
+    lenient = federation(settings, with_account_options(provider_allow_sha1=True), keypair,
+                         clock)
     assert lenient.verify(xml, lenient.iam.saml_provider(DEV_PROVIDER)).grants
 
 
 def test_bad_provider_signatures_value_is_reported_with_its_line():
     """A typo in provider_signatures names the file line."""
     with pytest.raises(ConfigError, match="provider_signatures must be one of"):
-        with_account_options("    provider_signatures: sometimes\n")
+        with_account_options(provider_signatures="sometimes")
 
 
 def test_provider_metadata_must_be_a_regular_file(tmp_path):

@@ -11,12 +11,11 @@ from idp.directory.model import AWS_ENTITY_ID
 from idp.errors import ConfigError
 from idp.saml.constants import NameIDFormat
 from idp.saml.signing import Digest, SignatureAlgorithm
-
-ACS = "http://idp.test/aws/saml"
+from tests.support.demo import AWS_ACS, edited_demo
 
 
 def parse(text: str):
-    return parse_directory(text, aws_acs=ACS, source="dir.yaml")
+    return parse_directory(text, aws_acs=AWS_ACS, source="dir.yaml")
 
 
 def test_demo_directory_has_the_documented_accounts_roles_and_users(directory):
@@ -56,15 +55,14 @@ def test_each_role_trusts_its_accounts_provider_for_assume_role_with_saml(direct
 def test_aws_sp_is_always_registered_with_the_console_acs(directory):
     """Without service_providers the AWS SP still exists, pointing at /aws/saml."""
     sp = directory.service_provider(AWS_ENTITY_ID)
-    assert sp is not None and sp.acs_urls == (ACS,)
+    assert sp is not None and sp.acs_urls == (AWS_ACS,)
 
 
 def test_aws_sp_can_be_pointed_at_real_aws():
     """A config may send users to https://signin.aws.amazon.com/saml instead."""
-    d = parse(demo_yaml().replace(
-        "service_providers: []",
-        "service_providers:\n  - entity_id: urn:amazon:webservices\n"
-        "    acs_urls: [https://signin.aws.amazon.com/saml]\n    session_duration: 43200\n"))
+    d = edited_demo(lambda demo: demo.update(service_providers=[
+        {"entity_id": AWS_ENTITY_ID, "acs_urls": ["https://signin.aws.amazon.com/saml"],
+         "session_duration": 43200}]), source="dir.yaml")
     sp = d.service_provider(AWS_ENTITY_ID)
     assert sp.acs_urls == ("https://signin.aws.amazon.com/saml",)
     assert sp.session_duration == 43200
@@ -142,18 +140,18 @@ def test_mistakes_are_reported_with_file_line_and_reason(text, line, message):
 def test_load_directory_reports_unreadable_and_non_utf8_files(tmp_path: Path):
     """Missing and non-UTF-8 files get a clear ConfigError, not an OSError."""
     with pytest.raises(ConfigError, match="cannot read config file"):
-        load_directory(tmp_path / "missing.yaml", aws_acs=ACS)
+        load_directory(tmp_path / "missing.yaml", aws_acs=AWS_ACS)
     bad = tmp_path / "latin1.yaml"
     bad.write_bytes(b"users:\n  j\xe9r\xf4me: {}\n")
     with pytest.raises(ConfigError, match="not UTF-8"):
-        load_directory(bad, aws_acs=ACS)
+        load_directory(bad, aws_acs=AWS_ACS)
 
 
 def test_demo_yaml_round_trips_through_a_file(tmp_path: Path):
     """What `idp config --demo` prints loads back to the same users."""
     path = tmp_path / "demo.yaml"
     path.write_text(demo_yaml())
-    assert set(load_directory(path, aws_acs=ACS).users) == {"alice", "bob", "carol", "dave"}
+    assert set(load_directory(path, aws_acs=AWS_ACS).users) == {"alice", "bob", "carol", "dave"}
 
 
 def test_sp_certificate_must_be_a_regular_file():

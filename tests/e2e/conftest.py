@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.server import LiveServer, running_server
+from tests.support.server import LiveServer, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -21,16 +21,13 @@ from playwright.sync_api import expect
 
 from idp.saml.constants import NS
 from tests.e2e.conftest import CHROMIUM
+from tests.support.demo import BOB_ROLE, CAROL_SECRET, ROLE_ATTR, SESSION_NAME_ATTR
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed"),
 ]
 
-ROLE_ATTR = "https://aws.amazon.com/SAML/Attributes/Role"
-SESSION_NAME_ATTR = "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
-BOB_ROLE = "arn:aws:iam::111122223333:role/ReadOnly,arn:aws:iam::111122223333:saml-provider/CorpIdP"
-CAROL_SECRET = "MNQXE33MFVSGK3LPFV2G65DQFVVWK6JB"
 MFA_CONTEXT = "https://refeds.org/profile/mfa"
 BAD_CREDENTIALS = "Invalid username or password."
 ACS_BODY = "<!DOCTYPE html><html><body><h1 id='acs'>ACS reached</h1></body></html>"

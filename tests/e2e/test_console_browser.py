@@ -14,13 +14,13 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import CHROMIUM
+from tests.support.demo import DEVELOPER
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed"),
 ]
 
-DEVELOPER = "arn:aws:iam::444455556666:role/Developer"
 #: Screenshots for a human look; outside the repository on purpose.
 SCREENSHOT_DIR = os.environ.get("CONSOLE_SCREENSHOT_DIR", "/tmp")
 

@@ -11,7 +11,7 @@ import httpx2
 import pytest
 from lxml import etree
 
-from tests.e2e.server import LiveServer, child_env, free_port, idp_command
+from tests.support.server import LiveServer, child_env, free_port, idp_command
 
 pytestmark = pytest.mark.live
 

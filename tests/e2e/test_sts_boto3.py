@@ -23,26 +23,16 @@ import httpx2
 import pytest
 from lxml import etree
 
-from tests.e2e.server import LiveServer, running_server
-from tests.e2e.sts_support import (
-    ADMIN,
-    ALICE,
-    DEV,
-    DEV_PROVIDER,
-    DEVELOPER,
-    HTTP_TIMEOUT,
-    PROD_PROVIDER,
-    ResponseFactory,
-    decode,
-    session_client,
-    sts_client,
-)
-from tests.support import auto_post, login
+from tests.support.demo import ADMIN, ALICE_EMAIL, DEV, DEV_PROVIDER, DEVELOPER, PROD_PROVIDER
+from tests.support.http import auto_post, login
+from tests.support.saml import decode
+from tests.support.server import LiveServer, running_server
+from tests.support.sts import HTTP_TIMEOUT, ResponseFactory, session_client, sts_client
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_aws_config")]
 
 STS_NS = {"s": "https://sts.amazonaws.com/doc/2011-06-15/"}
-DEV_ARN = f"arn:aws:sts::{DEV}:assumed-role/Developer/{ALICE}"
+DEV_ARN = f"arn:aws:sts::{DEV}:assumed-role/Developer/{ALICE_EMAIL}"
 
 
 @pytest.fixture

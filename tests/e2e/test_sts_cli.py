@@ -10,14 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import LiveServer, child_env, running_server
-from tests.e2e.sts_support import (
-    ALICE,
-    DEV,
-    DEV_PROVIDER,
-    DEVELOPER,
-    ResponseFactory,
-)
+from tests.support.demo import ALICE_EMAIL, DEV, DEV_PROVIDER, DEVELOPER
+from tests.support.server import LiveServer, child_env, running_server
+from tests.support.sts import ResponseFactory
 
 pytestmark = pytest.mark.live
 
@@ -70,7 +65,7 @@ def test_cli_assume_role_then_get_caller_identity(server: LiveServer, tmp_path: 
     result = aws(["sts", "assume-role-with-saml", "--role-arn", DEVELOPER,
                   "--principal-arn", DEV_PROVIDER, "--saml-assertion", f"file://{assertion}",
                   "--endpoint-url", endpoint, "--region", "us-east-1"], env, tmp_path)
-    arn = f"arn:aws:sts::{DEV}:assumed-role/Developer/{ALICE}"
+    arn = f"arn:aws:sts::{DEV}:assumed-role/Developer/{ALICE_EMAIL}"
     user = result["AssumedRoleUser"]
     assert isinstance(user, dict) and user["Arn"] == arn
     creds = result["Credentials"]

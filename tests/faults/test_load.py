@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import (
+from tests.support.faults import (
     KINDS,
     FaultServer,
     report,

@@ -22,17 +22,8 @@ import pytest
 
 import idp.keys
 from idp.keys import KeyStore
-from tests.e2e.server import free_port, healthy
-from tests.e2e.sts_support import (
-    DEV,
-    DEV_PROVIDER,
-    DEVELOPER,
-    HTTP_TIMEOUT,
-    clean_aws_environment,
-    session_client,
-    sts_client,
-)
-from tests.faults import (
+from tests.support.demo import ALICE_EMAIL, DEV, DEV_PROVIDER, DEVELOPER
+from tests.support.faults import (
     FaultServer,
     LoadStats,
     run_load,
@@ -41,11 +32,13 @@ from tests.faults import (
     shutdown,
     worker_pids,
 )
-from tests.support import auto_post, login
+from tests.support.http import auto_post, login
+from tests.support.server import free_port, healthy
+from tests.support.sts import HTTP_TIMEOUT, clean_aws_environment, session_client, sts_client
 
 pytestmark = pytest.mark.live
 
-DEV_ARN = f"arn:aws:sts::{DEV}:assumed-role/Developer/alice@corp.example"
+DEV_ARN = f"arn:aws:sts::{DEV}:assumed-role/Developer/{ALICE_EMAIL}"
 #: Names an interrupted ``atomic_write`` / ``KeyStore.secret`` leaves behind.
 LEFTOVERS = {
     ".signing.key.k1ll3d__": b"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAA",

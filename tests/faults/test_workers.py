@@ -19,18 +19,17 @@ import httpx2
 import pyotp
 import pytest
 
-from tests.e2e.sts_support import (
+from tests.support.demo import (
     ADMIN,
+    ALICE_EMAIL,
+    CAROL_SECRET,
     DEV,
     DEV_PROVIDER,
     DEVELOPER,
     PROD_PROVIDER,
     READ_ONLY,
-    clean_aws_environment,
-    session_client,
-    sts_client,
 )
-from tests.faults import (
+from tests.support.faults import (
     FaultServer,
     connections_by_worker,
     fresh_client,
@@ -39,12 +38,12 @@ from tests.faults import (
     tree_pids,
     worker_pids,
 )
-from tests.support import auto_post, login
+from tests.support.http import auto_post, login
+from tests.support.sts import clean_aws_environment, session_client, sts_client
 
 pytestmark = pytest.mark.live
 
-CAROL_SECRET = "MNQXE33MFVSGK3LPFV2G65DQFVVWK6JB"
-DEV_ARN = f"arn:aws:sts::{DEV}:assumed-role/Developer/alice@corp.example"
+DEV_ARN = f"arn:aws:sts::{DEV}:assumed-role/Developer/{ALICE_EMAIL}"
 #: Same assertion sent this many times at once.
 RACERS = 8
 

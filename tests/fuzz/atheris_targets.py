@@ -22,31 +22,26 @@ from urllib.parse import parse_qsl, urlencode
 
 import atheris  # type: ignore[import-not-found]
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the tests package
+
 with atheris.instrument_imports():
-    from idp.aws.credentials import CredentialIssuer
-    from idp.aws.federation import AwsFederation
-    from idp.aws.iam import Iam
     from idp.aws.sigv4 import SignedRequest, verify_request
-    from idp.aws.sts import Sts
     from idp.clock import FixedClock
     from idp.directory import demo_directory, parse_directory
     from idp.errors import IdPError
     from idp.keys import KeyStore
     from idp.settings import Settings
-    from idp.sso import IdentityProvider
+    from tests.support import builders
+    from tests.support.demo import AWS_ACS, BASE_URL, PROD_PROVIDER, READ_ONLY
 
-BASE_URL = "http://idp.test"
 CLOCK = FixedClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
 CERTS = Path(tempfile.mkdtemp(prefix="idp-atheris-"))
 KeyStore(CERTS).create(f"{BASE_URL}/idp/metadata")
-KEYS = (KeyStore(CERTS).load(),)
+KEYS = KeyStore(CERTS).load()
 SETTINGS = Settings(base_url=BASE_URL, certs_dir=CERTS, data_dir=CERTS)
-DIRECTORY = demo_directory(aws_acs=f"{BASE_URL}/aws/saml")
-IDP = IdentityProvider(SETTINGS, DIRECTORY, KEYS, CLOCK)
-STS = Sts(AwsFederation(
-    iam=Iam(DIRECTORY, SETTINGS.entity_id, KEYS),
-    credentials=CredentialIssuer(b"atheris-credential-secret-32byte", CLOCK), clock=CLOCK,
-    console_url=f"{BASE_URL}/aws/saml"))
+DIRECTORY = demo_directory(aws_acs=AWS_ACS)
+IDP = builders.identity_provider(SETTINGS, DIRECTORY, KEYS, CLOCK)
+STS = builders.sts(SETTINGS, DIRECTORY, KEYS, CLOCK)
 
 
 def _redirect(fdp: atheris.FuzzedDataProvider) -> None:
@@ -67,8 +62,8 @@ def _post(fdp: atheris.FuzzedDataProvider) -> None:
 def _sts(fdp: atheris.FuzzedDataProvider) -> None:
     xml = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 16384))
     STS.assume_role_with_saml({
-        "RoleArn": "arn:aws:iam::111122223333:role/ReadOnly",
-        "PrincipalArn": "arn:aws:iam::111122223333:saml-provider/CorpIdP",
+        "RoleArn": READ_ONLY,
+        "PrincipalArn": PROD_PROVIDER,
         "SAMLAssertion": base64.b64encode(xml).decode("ascii"),
         "DurationSeconds": fdp.ConsumeUnicodeNoSurrogates(8) or "3600",
     })
@@ -85,7 +80,7 @@ def _sigv4(fdp: atheris.FuzzedDataProvider) -> None:
 
 
 def _directory(fdp: atheris.FuzzedDataProvider) -> None:
-    parse_directory(fdp.ConsumeUnicodeNoSurrogates(4096), aws_acs=f"{BASE_URL}/aws/saml")
+    parse_directory(fdp.ConsumeUnicodeNoSurrogates(4096), aws_acs=AWS_ACS)
 
 
 TARGETS: dict[str, Callable[[atheris.FuzzedDataProvider], None]] = {

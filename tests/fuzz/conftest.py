@@ -24,10 +24,8 @@ import pytest
 from hypothesis import HealthCheck, Verbosity, settings
 from starlette.testclient import TestClient
 
-from idp.authn.login import new_principal
-from idp.aws.credentials import CredentialIssuer, TemporaryCredentials
+from idp.aws.credentials import TemporaryCredentials
 from idp.aws.federation import AwsFederation
-from idp.aws.iam import Iam
 from idp.aws.sts import Sts
 from idp.clock import FixedClock
 from idp.directory import Directory
@@ -36,7 +34,9 @@ from idp.saml.providers import ServiceProvider
 from idp.settings import Settings
 from idp.sso import IdentityProvider
 from idp.web.app import create_app
-from tests.conftest import BASE_URL
+from tests.support import builders
+from tests.support.demo import AWS_ACS, BASE_URL, READ_ONLY
+from tests.support.saml import respond
 
 _SLOW_IS_FINE = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 
@@ -63,8 +63,7 @@ settings.load_profile(PROFILE)
 #: An extra SP that insists on signed AuthnRequests, signed with the test key pair.
 SIGNED_SP = "https://signed-sp.example/metadata"
 SIGNED_SP_ACS = "https://signed-sp.example/acs"
-CONSOLE_ACS = f"{BASE_URL}/aws/saml"
-STS_SECRET = b"fuzz-credential-secret-32-bytes!"
+CONSOLE_ACS = AWS_ACS
 
 
 @pytest.fixture(scope="module")
@@ -91,18 +90,14 @@ def fuzz_directory(directory: Directory, keypair: KeyPair) -> Directory:
 @pytest.fixture(scope="module")
 def idp(fuzz_settings: Settings, fuzz_directory: Directory, keypair: KeyPair,
         fuzz_clock: FixedClock) -> IdentityProvider:
-    return IdentityProvider(fuzz_settings, fuzz_directory, (keypair,), fuzz_clock)
+    return builders.identity_provider(fuzz_settings, fuzz_directory, keypair, fuzz_clock)
 
 
 @pytest.fixture(scope="module")
 def federation(fuzz_settings: Settings, fuzz_directory: Directory, keypair: KeyPair,
                fuzz_clock: FixedClock) -> AwsFederation:
     """The STS/console core; no replay store, so a genuine Response verifies every time."""
-    return AwsFederation(
-        iam=Iam(fuzz_directory, fuzz_settings.entity_id, (keypair,)),
-        credentials=CredentialIssuer(STS_SECRET, fuzz_clock), clock=fuzz_clock,
-        console_url=CONSOLE_ACS,
-    )
+    return builders.federation(fuzz_settings, fuzz_directory, keypair, fuzz_clock)
 
 
 @pytest.fixture(scope="module")
@@ -120,11 +115,7 @@ class Genuine(bytes):
 
 def genuine_response(idp: IdentityProvider, username: str) -> bytes:
     """A signed AWS Response for ``username``, exactly as the IdP posts it (decoded XML)."""
-    pending, _ = idp.idp_initiated(None, None)
-    user = idp.directory.user(username)
-    assert user is not None
-    form = idp.respond(pending, new_principal(user, mfa=False, clock=idp.clock))
-    return Genuine(base64.b64decode(form.saml_value))
+    return Genuine(base64.b64decode(respond(idp, username).saml_value))
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +133,7 @@ def alice_response(idp: IdentityProvider) -> bytes:
 @pytest.fixture(scope="module")
 def sts_credentials(federation: AwsFederation) -> TemporaryCredentials:
     """Genuine temporary credentials for SigV4 fuzzing."""
-    creds, _ = federation.credentials.issue("arn:aws:iam::111122223333:role/ReadOnly", "bob", 3600)
+    creds, _ = federation.credentials.issue(READ_ONLY, "bob", 3600)
     return creds
 
 

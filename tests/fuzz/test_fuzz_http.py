@@ -18,14 +18,13 @@ from starlette.testclient import TestClient
 from idp.keys import KeyPair
 from tests.fuzz.test_fuzz_parsers import (
     FEWER,
-    PROD_PROVIDER,
-    READ_ONLY,
     _known,
     maybe,
     post_values,
     redirect_values,
     saml_assertions,
 )
+from tests.support.demo import PROD_PROVIDER, READ_ONLY
 
 #: Host headers a raw HTTP client may send (httpx would never build these URLs itself).
 hosts = st.sampled_from(["idp.test", "idp.test", "idp.test", "[", "]", "idp.test:99999",

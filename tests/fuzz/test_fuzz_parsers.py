@@ -45,37 +45,39 @@ from idp.aws.policy import TrustRequest, evaluate_trust_policy
 from idp.aws.sigv4 import SignedRequest, parse_authorization, verify_request
 from idp.aws.sts import Sts
 from idp.clock import FixedClock, format_instant
-from idp.directory import demo_yaml, parse_directory
+from idp.directory import parse_directory
 from idp.errors import IdPError
 from idp.keys import KeyPair
 from idp.saml.algorithms import AlgorithmPolicy
 from idp.saml.bindings import decode_post, decode_redirect, raw_params, verify_redirect_signature
 from idp.saml.constants import NS, AuthnContextClass, Binding, NameIDFormat
 from idp.saml.requests import parse_authn_request
-from idp.saml.signing import SigningPolicy, sign_element
 from idp.saml.status import SamlStatusError
 from idp.sso import IdentityProvider
 from idp.xml import parse as parse_xml
 from tests.fuzz.conftest import CONSOLE_ACS, SIGNED_SP, SIGNED_SP_ACS
+from tests.support.demo import (
+    AWS_ENTITY_ID,
+    DEV,
+    DEV_PROVIDER,
+    PRINCIPAL_TAG_PREFIX,
+    PROD_PROVIDER,
+    READ_ONLY,
+    ROLE_ATTR,
+    SESSION_DURATION_ATTR,
+    SESSION_NAME_ATTR,
+    SOURCE_IDENTITY_ATTR,
+    SSO_URL,
+    STS_URL,
+    demo_text,
+)
+from tests.support.saml import DS, SAML, SAMLP, assertion_of, resign_assertion, resigned, sign
+from tests.support.sts import assume_role_params
 
 T = TypeVar("T")
 
-SSO_URL = "http://idp.test/idp/sso"
-AWS = "urn:amazon:webservices"
-ROLE_ATTR = "https://aws.amazon.com/SAML/Attributes/Role"
-SESSION_NAME_ATTR = "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
-DURATION_ATTR = "https://aws.amazon.com/SAML/Attributes/SessionDuration"
-SOURCE_ID_ATTR = "https://aws.amazon.com/SAML/Attributes/SourceIdentity"
-TAG_PREFIX = "https://aws.amazon.com/SAML/Attributes/PrincipalTag:"
-READ_ONLY = "arn:aws:iam::111122223333:role/ReadOnly"
-PROD_PROVIDER = "arn:aws:iam::111122223333:saml-provider/CorpIdP"
-DEV_PROVIDER = "arn:aws:iam::444455556666:saml-provider/CorpIdP"
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-STS_URL = "http://idp.test/aws/sts"
 STS_BODY = b"Action=GetCallerIdentity&Version=2011-06-15"
-_SAML = f"{{{NS['saml']}}}"
-_SAMLP = f"{{{NS['samlp']}}}"
-_DS = f"{{{NS['ds']}}}"
 
 #: A third of the profile's examples for targets that sign or verify RSA per example.
 FEWER = settings(max_examples=max(10, settings.default.max_examples // 3))
@@ -182,34 +184,35 @@ def authn_request_xml(draw: st.DrawFn, now: dt.datetime, issuer: str | None = No
         "IsPassive": pick("IsPassive", maybe(st.sampled_from(["true", "false"])),
                           st.sampled_from(["1", "0", "TRUE", "yes"]) | xml_text),
     }
-    root = etree.Element(f"{_SAMLP}AuthnRequest", nsmap={"samlp": NS["samlp"], "saml": NS["saml"]},
+    root = etree.Element(f"{SAMLP}AuthnRequest", nsmap={"samlp": NS["samlp"], "saml": NS["saml"]},
                          attrib={k: v for k, v in attrs.items() if v is not None})
     if "root" in wild:
-        root.tag = draw(st.sampled_from([f"{_SAMLP}Response", "AuthnRequest",
-                                         f"{_SAML}AuthnRequest"]))
-    issuer_text = pick("Issuer", st.just(issuer or AWS),
-                       st.sampled_from([AWS, SIGNED_SP, " urn:amazon:webservices "]) | xml_text)
+        root.tag = draw(st.sampled_from([f"{SAMLP}Response", "AuthnRequest",
+                                         f"{SAML}AuthnRequest"]))
+    issuer_text = pick("Issuer", st.just(issuer or AWS_ENTITY_ID),
+                       st.sampled_from([AWS_ENTITY_ID, SIGNED_SP, " urn:amazon:webservices "])
+                       | xml_text)
     if issuer_text is not None:
-        el = etree.SubElement(root, f"{_SAML}Issuer")
+        el = etree.SubElement(root, f"{SAML}Issuer")
         el.text = issuer_text
         if "Issuer" in wild and draw(st.booleans()):
             el.append(etree.Comment("x"))
             el[-1].tail = draw(xml_text)
     if "NameIDPolicy" in wild or draw(st.booleans()):
-        policy = etree.SubElement(root, f"{_SAMLP}NameIDPolicy")
+        policy = etree.SubElement(root, f"{SAMLP}NameIDPolicy")
         fmt = pick("NameIDPolicy", maybe(st.sampled_from([f.value for f in NameIDFormat])),
                    xml_text)
         if fmt is not None:
             policy.set("Format", fmt)
     if "RequestedAuthnContext" in wild or draw(st.booleans()):
-        requested = etree.SubElement(root, f"{_SAMLP}RequestedAuthnContext")
+        requested = etree.SubElement(root, f"{SAMLP}RequestedAuthnContext")
         refs = st.sampled_from([c.value for c in AuthnContextClass])
         for ref in draw(st.lists(refs | xml_text if "RequestedAuthnContext" in wild else refs,
                                  max_size=3)):
-            etree.SubElement(requested, f"{_SAML}AuthnContextClassRef").text = ref
+            etree.SubElement(requested, f"{SAML}AuthnContextClassRef").text = ref
     if "extra" in wild:
         extra = etree.SubElement(root, draw(st.sampled_from(
-            [f"{_DS}Signature", f"{_SAML}Subject", f"{_SAMLP}Scoping", "{urn:x}Extension",
+            [f"{DS}Signature", f"{SAML}Subject", f"{SAMLP}Scoping", "{urn:x}Extension",
              "{http://www.w3.org/2001/XInclude}include"])))
         extra.text = draw(xml_text)
     return etree.tostring(root)
@@ -276,7 +279,7 @@ def signed_authn_request(draw: st.DrawFn, now: dt.datetime, keypair: KeyPair) ->
     root = etree.fromstring(draw(authn_request_xml(now, SIGNED_SP)))
     if not root.get("ID"):
         root.set("ID", "_signed")
-    signed = etree.tostring(sign_element(root, keypair, SigningPolicy()))
+    signed = etree.tostring(sign(root, keypair))
     return draw(st.just(signed) | tree_mutants(signed) | garbled(signed))
 
 
@@ -386,7 +389,7 @@ relay_states = st.sampled_from([
     "https://evil.example@console.aws.amazon.com", "javascript:alert(1)", "x" * 3000]) | any_text
 
 
-@given(sp=maybe(st.sampled_from([AWS, SIGNED_SP]) | any_text), relay=maybe(relay_states))
+@given(sp=maybe(st.sampled_from([AWS_ENTITY_ID, SIGNED_SP]) | any_text), relay=maybe(relay_states))
 def test_idp_initiated_never_crashes(idp: IdentityProvider, sp: str | None,
                                      relay: str | None) -> None:
     """IdP-initiated SSO with any sp= and RelayState gives a Pending step or an IdPError."""
@@ -461,8 +464,8 @@ def tree_mutants(draw: st.DrawFn, xml: bytes) -> bytes:
             target.insert(draw(st.integers(0, len(target))), etree.Comment(draw(xml_text)))
         elif op == "rename":
             target.tag = draw(st.sampled_from(
-                [f"{_SAML}Assertion", f"{_SAMLP}Response", f"{_DS}Signature",
-                 f"{_SAML}EncryptedAssertion", "{urn:x}Assertion", f"{_SAML}Attribute"]))
+                [f"{SAML}Assertion", f"{SAMLP}Response", f"{DS}Signature",
+                 f"{SAML}EncryptedAssertion", "{urn:x}Assertion", f"{SAML}Attribute"]))
         elif op == "drop-attribute" and target.attrib:
             del target.attrib[draw(st.sampled_from(sorted(target.attrib)))]
     return etree.tostring(root)
@@ -478,24 +481,24 @@ def _attribute_values(name: str) -> st.SearchStrategy[list[str]]:
         ROLE_ATTR: st.lists(role_value | xml_text, max_size=4),
         SESSION_NAME_ATTR: st.lists(st.sampled_from(["bob@corp.example", "x", "a" * 65])
                                     | xml_text, max_size=2),
-        DURATION_ATTR: st.lists(st.integers(-1, 50_000).map(str) | st.sampled_from(
+        SESSION_DURATION_ATTR: st.lists(st.integers(-1, 50_000).map(str) | st.sampled_from(
             ["1" * 5000, "900.0", "\uff10\uff19\uff10\uff10"]) | xml_text, max_size=2),
-        SOURCE_ID_ATTR: st.lists(st.sampled_from(["aws:x", "bob"]) | xml_text, max_size=2),
+        SOURCE_IDENTITY_ATTR: st.lists(st.sampled_from(["aws:x", "bob"]) | xml_text, max_size=2),
     }
     return by_name.get(name, st.lists(xml_text, max_size=2))
 
 
 @st.composite
-def resigned(draw: st.DrawFn, xml: bytes, keypair: KeyPair, now: dt.datetime) -> bytes:
+def resigned_mutants(draw: st.DrawFn, xml: bytes, keypair: KeyPair, now: dt.datetime) -> bytes:
     """Change what the Assertion says, then sign it again with the IdP's real key.
 
     This is what a misconfigured (but trusted) IdP sends: the signature verifies, so every
     semantic check behind it — times, recipient, audience, attributes, STS rules — is reached.
     """
     root = etree.fromstring(xml)
-    assertion = root.find(f"{_SAML}Assertion")
+    assertion = root.find(f"{SAML}Assertion")
     assert assertion is not None
-    old = assertion.find(f"{_DS}Signature")
+    old = assertion.find(f"{DS}Signature")
     assert old is not None
     assertion.remove(old)
     timed = [el for el in _elements(assertion) for a in (
@@ -511,42 +514,41 @@ def resigned(draw: st.DrawFn, xml: bytes, keypair: KeyPair, now: dt.datetime) ->
                 "SessionNotOnOrAfter"})))
             el.set(name, draw(instants(now)))
         elif what == "recipient":
-            for el in assertion.iter(f"{_SAML}SubjectConfirmationData"):
+            for el in assertion.iter(f"{SAML}SubjectConfirmationData"):
                 el.set("Recipient", draw(st.sampled_from(
                     [CONSOLE_ACS, "https://signin.aws.amazon.com/saml"]) | xml_text))
         elif what == "audience":
-            for el in assertion.iter(f"{_SAML}Audience"):
-                el.text = draw(st.sampled_from([AWS, CONSOLE_ACS]) | xml_text)
+            for el in assertion.iter(f"{SAML}Audience"):
+                el.text = draw(st.sampled_from([AWS_ENTITY_ID, CONSOLE_ACS]) | xml_text)
         elif what == "name-id":
-            for el in assertion.iter(f"{_SAML}NameID"):
+            for el in assertion.iter(f"{SAML}NameID"):
                 el.text = draw(xml_text)
                 el.set("Format", draw(st.sampled_from([f.value for f in NameIDFormat])
                                       | xml_text))
         elif what in ("attribute", "add-attribute"):
-            statement = assertion.find(f"{_SAML}AttributeStatement")
+            statement = assertion.find(f"{SAML}AttributeStatement")
             if statement is None:
                 continue
-            name = draw(st.sampled_from([ROLE_ATTR, SESSION_NAME_ATTR, DURATION_ATTR,
-                                         SOURCE_ID_ATTR, TAG_PREFIX + "team",
-                                         TAG_PREFIX + "aws:x", ROLE_ATTR.lower()]) | xml_text)
+            name = draw(st.sampled_from([ROLE_ATTR, SESSION_NAME_ATTR, SESSION_DURATION_ATTR,
+                                         SOURCE_IDENTITY_ATTR, PRINCIPAL_TAG_PREFIX + "team",
+                                         PRINCIPAL_TAG_PREFIX + "aws:x", ROLE_ATTR.lower()])
+                        | xml_text)
             if what == "attribute":
-                for old_attr in statement.findall(f"{_SAML}Attribute[@Name='{ROLE_ATTR}']"
-                                                  if name == ROLE_ATTR else f"{_SAML}Attribute"):
+                for old_attr in statement.findall(f"{SAML}Attribute[@Name='{ROLE_ATTR}']"
+                                                  if name == ROLE_ATTR else f"{SAML}Attribute"):
                     if old_attr.get("Name") == name:
                         statement.remove(old_attr)
-            attr = etree.SubElement(statement, f"{_SAML}Attribute", Name=name)
+            attr = etree.SubElement(statement, f"{SAML}Attribute", Name=name)
             for value in draw(_attribute_values(name)):
-                etree.SubElement(attr, f"{_SAML}AttributeValue").text = value
+                etree.SubElement(attr, f"{SAML}AttributeValue").text = value
         elif what == "delete":
             candidates = [el for el in _elements(assertion) if el is not assertion
-                          and el.tag != f"{_SAML}Issuer"]
+                          and el.tag != f"{SAML}Issuer"]
             victim = draw(st.sampled_from(candidates))
             parent = victim.getparent()
             if parent is not None:
                 parent.remove(victim)
-    index = list(root).index(assertion)
-    root.remove(assertion)
-    root.insert(index, sign_element(assertion, keypair, SigningPolicy()))
+    resign_assertion(root, keypair)
     return etree.tostring(root)
 
 
@@ -563,7 +565,7 @@ def saml_assertions(draw: st.DrawFn, genuine: bytes, keypair: KeyPair,
     if kind == "tree":
         return b64(draw(tree_mutants(genuine)))
     if kind == "resigned":
-        return b64(draw(resigned(genuine, keypair, now)))
+        return b64(draw(resigned_mutants(genuine, keypair, now)))
     if kind == "truncated":
         value = b64(genuine)
         return value[: draw(st.integers(0, len(value)))]
@@ -801,18 +803,25 @@ def test_sts_error_document_never_crashes(code: str, message: str) -> None:
 
 #: The demo with hashed passwords (so each example does not spend 4 x 60,000 PBKDF2 rounds).
 FAST_HASH = "pbkdf2-sha256$1$AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 43 + "="
-DEMO = "\n".join(
-    line.split("password:")[0] + f"password_hash: {FAST_HASH}"
-    if line.strip().startswith("password:") else line
-    for line in demo_yaml().splitlines()
-)
+
+
+def _fast_hashes(demo: dict[str, Any]) -> None:
+    for user in demo["users"].values():
+        del user["password"]
+        user["password_hash"] = FAST_HASH
+
+
+def _with_policy(demo: dict[str, Any]) -> None:
+    _fast_hashes(demo)
+    demo["accounts"][DEV]["roles"]["Developer"]["trust_policy"] = {
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Federated": DEV_PROVIDER},
+            "Action": ["sts:AssumeRoleWithSAML"]}]}
+
+
+DEMO = demo_text(_fast_hashes)
 #: The demo with an explicit trust policy, so mutations reach the policy reader too.
-DEMO_WITH_POLICY = DEMO.replace(
-    "      Developer:\n        max_session_duration: 3600\n",
-    "      Developer:\n        max_session_duration: 3600\n        trust_policy:\n"
-    '          Version: "2012-10-17"\n          Statement:\n            - Effect: Allow\n'
-    "              Principal: {Federated: arn:aws:iam::444455556666:saml-provider/CorpIdP}\n"
-    "              Action: [sts:AssumeRoleWithSAML]\n")
+DEMO_WITH_POLICY = demo_text(_with_policy)
 YAML_TOKENS = st.sampled_from([
     "", "~", "null", "[]", "{}", "- x", "&a [*a]", "*a", "!!binary '@@'", "!!int x",
     "!!float x", "!!timestamp x", "!!python/object:os.system x", "? [a]: b", "'", '"',
@@ -877,32 +886,16 @@ def test_demo_directory_with_fast_hashes_still_parses() -> None:
 # --- strict-xfail pins for crashes in files other engineers own ---------------------------------
 
 
-def _resign_with(genuine: bytes, keypair: KeyPair, change: Callable[[etree._Element], None]
-                 ) -> str:
-    root = etree.fromstring(genuine)
-    assertion = root.find(f"{_SAML}Assertion")
-    assert assertion is not None
-    signature = assertion.find(f"{_DS}Signature")
-    assert signature is not None
-    assertion.remove(signature)
-    change(assertion)
-    index = list(root).index(assertion)
-    root.remove(assertion)
-    root.insert(index, sign_element(assertion, keypair, SigningPolicy()))
-    return b64(etree.tostring(root))
-
-
 def test_signed_out_of_range_instant_is_refused(sts: Sts, keypair: KeyPair,
                                                bob_response: bytes) -> None:
     """A signed Response whose NotOnOrAfter is year 1 with a +01:00 offset gives a clean error."""
-    def change(assertion: etree._Element) -> None:
-        for el in assertion.iter(f"{_SAML}SubjectConfirmationData"):
+    def change(root: etree._Element) -> None:
+        for el in assertion_of(root).iter(f"{SAML}SubjectConfirmationData"):
             el.set("NotOnOrAfter", "0001-01-01T00:00:00+01:00")
 
-    value = _resign_with(bob_response, keypair, change)
+    value = resigned(b64(bob_response), keypair, change)
     with pytest.raises(IdPError):
-        sts.assume_role_with_saml({"RoleArn": READ_ONLY, "PrincipalArn": PROD_PROVIDER,
-                                          "SAMLAssertion": value})
+        sts.assume_role_with_saml(assume_role_params(value))
 
 
 @pytest.mark.parametrize("element", ["KeyInfo", "SignatureValue"])
@@ -910,19 +903,17 @@ def test_emptied_signature_parts_are_refused(sts: Sts, bob_response: bytes,
                                              element: str) -> None:
     """A genuine Response with an emptied KeyInfo or SignatureValue is an AwsError (was a 500)."""
     root = etree.fromstring(bob_response)
-    emptied = root.find(f".//{_DS}{element}")
+    emptied = root.find(f".//{DS}{element}")
     assert emptied is not None
     for child in list(emptied):
         emptied.remove(child)
     emptied.text = None
     with pytest.raises(IdPError):
-        sts.assume_role_with_saml({"RoleArn": READ_ONLY, "PrincipalArn": PROD_PROVIDER,
-                                          "SAMLAssertion": b64(etree.tostring(root))})
+        sts.assume_role_with_saml(assume_role_params(b64(etree.tostring(root))))
 
 
 def test_deeply_nested_policy_is_malformed(sts: Sts, bob_response: bytes) -> None:
     """A deeply nested (but short) Policy parameter is MalformedPolicyDocument, not a crash."""
     with pytest.raises(IdPError):
-        sts.assume_role_with_saml({
-            "RoleArn": READ_ONLY, "PrincipalArn": PROD_PROVIDER,
-            "SAMLAssertion": b64(bob_response), "Policy": "[" * 1024 + "]" * 1024})
+        sts.assume_role_with_saml(assume_role_params(b64(bob_response),
+                                                     Policy="[" * 1024 + "]" * 1024))

@@ -6,29 +6,22 @@ import datetime as dt
 
 import pytest
 
-from idp.authn.login import new_principal
 from idp.clock import parse_instant
-from idp.directory import parse_directory
-from idp.directory.loader import demo_yaml
 from idp.errors import NoAwsRole
 from idp.saml.constants import NS
-from idp.sso import IdentityProvider
-from tests.support import PostedResponse
-
-ROLE = "https://aws.amazon.com/SAML/Attributes/Role"
-SESSION_NAME = "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
-PREFIX = "https://aws.amazon.com/SAML/Attributes/"
+from tests.support import saml
+from tests.support.builders import identity_provider
+from tests.support.demo import ATTR, AWS_ENTITY_ID, ROLE_ATTR, SESSION_NAME_ATTR, edited_demo
+from tests.support.http import PostedResponse
 
 
 @pytest.fixture
 def idp(settings, directory, keypair, clock):
-    return IdentityProvider(settings, directory, (keypair,), clock)
+    return identity_provider(settings, directory, keypair, clock)
 
 
 def respond(idp, username, *, mfa=False, relay_state=None):
-    pending, _ = idp.idp_initiated(None, relay_state)
-    user = idp.directory.user(username)
-    form = idp.respond(pending, new_principal(user, mfa=mfa, clock=idp.clock))
+    form = saml.respond(idp, username, mfa=mfa, relay_state=relay_state)
     return form, PostedResponse(form.action, form.saml_value, form.relay_state or "")
 
 
@@ -71,14 +64,14 @@ def test_aws_response_has_everything_aws_requires(idp, clock):
 def test_role_values_are_role_then_provider_one_per_role(idp):
     """alice gets three Role values (two accounts); RoleSessionName is her email."""
     _, posted = respond(idp, "alice")
-    assert posted.attribute(ROLE) == [
+    assert posted.attribute(ROLE_ATTR) == [
         "arn:aws:iam::111122223333:role/Admin,arn:aws:iam::111122223333:saml-provider/CorpIdP",
         "arn:aws:iam::111122223333:role/ReadOnly,arn:aws:iam::111122223333:saml-provider/CorpIdP",
         "arn:aws:iam::444455556666:role/Developer,"
         "arn:aws:iam::444455556666:saml-provider/CorpIdP",
     ]
-    assert posted.attribute(SESSION_NAME) == ["alice@corp.example"]
-    assert posted.attribute(PREFIX + "SessionDuration") == []
+    assert posted.attribute(SESSION_NAME_ATTR) == ["alice@corp.example"]
+    assert posted.attribute(ATTR + "SessionDuration") == []
 
 
 def test_persistent_name_id_is_stable_and_opaque(idp):
@@ -111,52 +104,40 @@ def test_user_without_roles_gets_no_response(idp):
 
 def test_session_duration_tags_and_source_identity_when_configured(settings, keypair, clock):
     """SessionDuration, PrincipalTag:* and SourceIdentity appear when the directory says so."""
-    text = demo_yaml().replace(
-        "  aws-prod-readonly:\n",
-        "  aws-prod-readonly:\n    session_duration: 7200\n"
-        "    principal_tags: {CostCenter: '1234', Team: finance}\n",
-    ).replace(
-        "service_providers: []",
-        "service_providers:\n  - entity_id: urn:amazon:webservices\n"
-        "    source_identity: username\n",
-    )
-    directory = parse_directory(text, aws_acs="http://idp.test/aws/saml")
-    idp = IdentityProvider(settings, directory, (keypair,), clock)
+    def configure(demo):
+        demo["groups"]["aws-prod-readonly"].update(
+            session_duration=7200, principal_tags={"CostCenter": "1234", "Team": "finance"})
+        demo["service_providers"] = [{"entity_id": AWS_ENTITY_ID,
+                                      "source_identity": "username"}]
+
+    idp = identity_provider(settings, edited_demo(configure), keypair, clock)
     _, posted = respond(idp, "bob")
-    assert posted.attribute(PREFIX + "SessionDuration") == ["7200"]
-    assert posted.attribute(PREFIX + "PrincipalTag:CostCenter") == ["1234"]
-    assert posted.attribute(PREFIX + "PrincipalTag:Team") == ["finance"]
-    assert posted.attribute(PREFIX + "SourceIdentity") == ["bob"]
+    assert posted.attribute(ATTR + "SessionDuration") == ["7200"]
+    assert posted.attribute(ATTR + "PrincipalTag:CostCenter") == ["1234"]
+    assert posted.attribute(ATTR + "PrincipalTag:Team") == ["finance"]
+    assert posted.attribute(ATTR + "SourceIdentity") == ["bob"]
 
 
 def test_invalid_role_session_name_is_refused_before_sending(settings, keypair, clock):
     """A RoleSessionName AWS would reject (a space) is caught at the IdP with a reason."""
-    text = demo_yaml().replace(
-        "service_providers: []",
-        "service_providers:\n  - entity_id: urn:amazon:webservices\n"
-        "    role_session_name: display_name\n",
-    )
-    directory = parse_directory(text, aws_acs="http://idp.test/aws/saml")
-    idp = IdentityProvider(settings, directory, (keypair,), clock)
+    directory = edited_demo(lambda demo: demo.update(service_providers=[
+        {"entity_id": AWS_ENTITY_ID, "role_session_name": "display_name"}]))
+    idp = identity_provider(settings, directory, keypair, clock)
     with pytest.raises(Exception, match=r"must match \[a-zA-Z_0-9\+=,\.@-\]\{2,64\}"):
         respond(idp, "bob")
 
 
 def test_generic_sp_gets_the_released_attributes_not_aws_ones(settings, keypair, clock):
     """A non-AWS SP gets email/display_name/groups, with its own audience and ACS."""
-    text = demo_yaml().replace(
-        "service_providers: []",
-        "service_providers:\n  - entity_id: https://sp.test/metadata\n"
-        "    acs_urls: [https://sp.test/acs]\n    name_id_format: email\n",
-    )
-    directory = parse_directory(text, aws_acs="http://idp.test/aws/saml")
-    idp = IdentityProvider(settings, directory, (keypair,), clock)
-    pending, _ = idp.idp_initiated("https://sp.test/metadata", None)
-    form = idp.respond(pending, new_principal(directory.user("dave"), mfa=False, clock=clock))
+    directory = edited_demo(lambda demo: demo.update(service_providers=[
+        {"entity_id": "https://sp.test/metadata", "acs_urls": ["https://sp.test/acs"],
+         "name_id_format": "email"}]))
+    idp = identity_provider(settings, directory, keypair, clock)
+    form = saml.respond(idp, "dave", sp="https://sp.test/metadata")
     posted = PostedResponse(form.action, form.saml_value, "")
     assert form.action == "https://sp.test/acs"
     assert posted.tree.findtext(".//saml:Audience", namespaces=NS) == "https://sp.test/metadata"
     assert posted.tree.findtext(".//saml:NameID", namespaces=NS) == "dave@corp.example"
     assert posted.attribute("email") == ["dave@corp.example"]
     assert posted.attribute("groups") == ["staff"]
-    assert posted.attribute(ROLE) == []
+    assert posted.attribute(ROLE_ATTR) == []

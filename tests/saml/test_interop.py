@@ -16,20 +16,20 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from idp.authn.login import new_principal
-from idp.clock import FixedClock
 from idp.directory import Directory
-from idp.directory.loader import demo_yaml, parse_directory
-from idp.keys import KeyPair
-from idp.settings import Settings
 from idp.sso import IdentityProvider
-from tests.support import auto_post, login
-
-AWS_ENTITY_ID = "urn:amazon:webservices"
-AWS_ACS = "http://idp.test/aws/saml"
-IDP_ENTITY_ID = "http://idp.test/idp/metadata"
-ROLE = "https://aws.amazon.com/SAML/Attributes/Role"
-BOB_ROLE = "arn:aws:iam::111122223333:role/ReadOnly,arn:aws:iam::111122223333:saml-provider/CorpIdP"
+from tests.support.builders import identity_provider
+from tests.support.demo import (
+    AWS_ACS,
+    AWS_ENTITY_ID,
+    BOB_ROLE,
+    IDP_ENTITY_ID,
+    ROLE_ATTR,
+    SSO_URL,
+    edited_demo,
+)
+from tests.support.http import auto_post, login
+from tests.support.saml import respond
 
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
@@ -90,35 +90,25 @@ ASSERTION_SIGNATURE = (
 RESPONSE_SIGNATURE = "/*[local-name()='Response']/*[local-name()='Signature']"
 
 
-def make_idp(settings: Settings, directory: Directory, keypair: KeyPair,
-             clock: FixedClock) -> IdentityProvider:
-    return IdentityProvider(settings, directory, (keypair,), clock)
-
-
 def respond_for(idp: IdentityProvider, username: str = "bob",
                 sp_entity_id: str | None = None) -> str:
     """The base64 SAMLResponse of an IdP-initiated login of ``username`` (no HTTP)."""
-    pending, _sp = idp.idp_initiated(sp_entity_id, None)
-    user = idp.directory.user(username)
-    assert user is not None
-    form = idp.respond(pending, new_principal(user, mfa=False, clock=idp.clock))
-    return form.saml_value
+    return respond(idp, username, sp=sp_entity_id).saml_value
 
 
-def directory_with(service_providers: str) -> Directory:
-    """The demo directory with its ``service_providers:`` list replaced by the given YAML."""
-    text = demo_yaml()
-    assert "service_providers: []" in text
-    return parse_directory(
-        text.replace("service_providers: []", "service_providers:\n" + service_providers),
-        aws_acs=AWS_ACS, source="<test>",
-    )
+def directory_with(*service_providers: dict[str, object]) -> Directory:
+    """The demo directory with these ``service_providers``."""
+    return edited_demo(lambda demo: demo.update(service_providers=list(service_providers)))
+
+
+BOTH_SIGNED = {"entity_id": AWS_ENTITY_ID, "acs_urls": [AWS_ACS], "sign_response": True,
+               "sign_assertion": True}
 
 
 def roles_of(tree: etree._Element) -> list[str]:
     return [
         str(v) for v in tree.xpath(
-            f"//saml:Attribute[@Name='{ROLE}']/saml:AttributeValue/text()", namespaces=NSMAP
+            f"//saml:Attribute[@Name='{ROLE_ATTR}']/saml:AttributeValue/text()", namespaces=NSMAP
         )
     ]
 
@@ -161,14 +151,14 @@ def pysaml2_roles(resp: Any) -> list[str]:
         v.text
         for statement in resp.assertion.attribute_statement
         for attribute in statement.attribute
-        if attribute.name == ROLE
+        if attribute.name == ROLE_ATTR
         for v in attribute.attribute_value
     ]
 
 
 def test_pysaml2_parses_bobs_response(settings, directory, keypair, clock):
     """pysaml2 as the AWS SP verifies bob's Response with our metadata and reads NameID and Role."""
-    idp = make_idp(settings, directory, keypair, clock)
+    idp = identity_provider(settings, directory, keypair, clock)
     resp = pysaml2_parse(idp.metadata(), respond_for(idp))
 
     assert resp.issuer() == IDP_ENTITY_ID
@@ -197,7 +187,7 @@ def test_pysaml2_rejects_tampered_response(settings, directory, keypair, clock):
     """pysaml2 refuses bob's Response once a Role value is changed after signing."""
     from saml2.sigver import SignatureError
 
-    idp = make_idp(settings, directory, keypair, clock)
+    idp = identity_provider(settings, directory, keypair, clock)
     xml = base64.b64decode(respond_for(idp))
     tampered = xml.replace(b"role/ReadOnly,", b"role/Admin,")
     assert tampered != xml
@@ -208,11 +198,8 @@ def test_pysaml2_rejects_tampered_response(settings, directory, keypair, clock):
 
 def test_pysaml2_accepts_signed_response_and_assertion(settings, keypair, clock):
     """pysaml2 with want_response_signed accepts a Response signed on both levels."""
-    directory = directory_with(
-        f"  - entity_id: {AWS_ENTITY_ID}\n    acs_urls: [{AWS_ACS}]\n"
-        "    sign_response: true\n    sign_assertion: true\n"
-    )
-    idp = make_idp(settings, directory, keypair, clock)
+    directory = directory_with(BOTH_SIGNED)
+    idp = identity_provider(settings, directory, keypair, clock)
     resp = pysaml2_parse(idp.metadata(), respond_for(idp), want_response_signed=True)
     assert pysaml2_roles(resp) == [BOB_ROLE]
 
@@ -244,7 +231,7 @@ def onelogin_response(metadata: bytes, saml_response: str, *, want_messages_sign
         "idp": {
             "entityId": IDP_ENTITY_ID,
             "singleSignOnService": {
-                "url": "http://idp.test/idp/sso",
+                "url": SSO_URL,
                 "binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
             },
             "x509cert": metadata_cert_b64(metadata),
@@ -260,7 +247,7 @@ def onelogin_response(metadata: bytes, saml_response: str, *, want_messages_sign
 
 def test_python3_saml_strict_accepts_bobs_response(settings, directory, keypair, clock):
     """python3-saml in strict mode validates bob's Response (schema, signature, audience, times)."""
-    idp = make_idp(settings, directory, keypair, clock)
+    idp = identity_provider(settings, directory, keypair, clock)
     response = onelogin_response(idp.metadata(), respond_for(idp), want_messages_signed=False)
 
     assert response.is_valid(dict(ONELOGIN_REQUEST), request_id=None, raise_exceptions=False), (
@@ -268,29 +255,26 @@ def test_python3_saml_strict_accepts_bobs_response(settings, directory, keypair,
     )
     assert response.get_error() is None
     assert response.get_issuers() == [IDP_ENTITY_ID]
-    assert response.get_attributes()[ROLE] == [BOB_ROLE]
+    assert response.get_attributes()[ROLE_ATTR] == [BOB_ROLE]
     assert response.get_nameid_format() == "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
 
 
 def test_python3_saml_strict_accepts_signed_response_and_assertion(settings, keypair, clock):
     """python3-saml with wantMessagesSigned accepts a Response signed on both levels."""
-    directory = directory_with(
-        f"  - entity_id: {AWS_ENTITY_ID}\n    acs_urls: [{AWS_ACS}]\n"
-        "    sign_response: true\n    sign_assertion: true\n"
-    )
-    idp = make_idp(settings, directory, keypair, clock)
+    directory = directory_with(BOTH_SIGNED)
+    idp = identity_provider(settings, directory, keypair, clock)
     response = onelogin_response(idp.metadata(), respond_for(idp), want_messages_signed=True)
 
     assert response.is_valid(dict(ONELOGIN_REQUEST), request_id=None, raise_exceptions=False), (
         response.get_error()
     )
     assert response.get_error() is None
-    assert response.get_attributes()[ROLE] == [BOB_ROLE]
+    assert response.get_attributes()[ROLE_ATTR] == [BOB_ROLE]
 
 
 def test_python3_saml_rejects_tampered_nameid(settings, directory, keypair, clock):
     """python3-saml refuses bob's Response once its NameID is changed after signing."""
-    idp = make_idp(settings, directory, keypair, clock)
+    idp = identity_provider(settings, directory, keypair, clock)
     xml = base64.b64decode(respond_for(idp))
     name_id = etree.fromstring(xml).find(".//saml:Subject/saml:NameID", NSMAP)
     original = f">{name_id.text}<".encode()
@@ -321,7 +305,7 @@ def test_xmlsec1_verifies_response_with_metadata_cert(client, tmp_path):
 @pytest.mark.parametrize("what", ["nameid", "role"])
 def test_xmlsec1_rejects_tampered_response(settings, directory, keypair, clock, tmp_path, what):
     """xmlsec1 refuses the Response once the NameID or a Role value is changed after signing."""
-    idp = make_idp(settings, directory, keypair, clock)
+    idp = identity_provider(settings, directory, keypair, clock)
     cert_pem = metadata_cert_pem(idp.metadata())
     xml = base64.b64decode(respond_for(idp))
     assert xmlsec_verify(xml, cert_pem, tmp_path).returncode == 0
@@ -331,7 +315,7 @@ def test_xmlsec1_rejects_tampered_response(settings, directory, keypair, clock, 
         target = tree.find(".//saml:Subject/saml:NameID", NSMAP)
         target.text = "attacker"
     else:
-        target = tree.find(f".//saml:Attribute[@Name='{ROLE}']/saml:AttributeValue", NSMAP)
+        target = tree.find(f".//saml:Attribute[@Name='{ROLE_ATTR}']/saml:AttributeValue", NSMAP)
         target.text = target.text.replace("role/ReadOnly", "role/Admin")
     tampered = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
 
@@ -344,7 +328,7 @@ def test_xmlsec1_rejects_other_key(settings, directory, keypair, clock, tmp_path
     from idp.keys import KeyStore
 
     other = KeyStore(tmp_path / "other").create("http://other.test/idp/metadata")
-    idp = make_idp(settings, directory, keypair, clock)
+    idp = identity_provider(settings, directory, keypair, clock)
     xml = base64.b64decode(respond_for(idp))
 
     result = xmlsec_verify(xml, other.cert_pem, tmp_path)
@@ -395,7 +379,7 @@ def assert_uris(signature: etree._Element, sig: str, digest: str) -> None:
 def test_default_signing_is_rsa_sha256_exclusive_c14n(settings, directory, keypair, clock,
                                                       tmp_path):
     """By default only the Assertion is signed, with RSA-SHA256, SHA-256 and exclusive C14N."""
-    idp = make_idp(settings, directory, keypair, clock)
+    idp = identity_provider(settings, directory, keypair, clock)
     xml = base64.b64decode(respond_for(idp))
     tree = etree.fromstring(xml)
 
@@ -427,10 +411,8 @@ SIGNING_CASES = [
 @pytest.mark.parametrize(("options", "sig", "digest"), SIGNING_CASES)
 def test_configured_signing_options(settings, keypair, clock, tmp_path, options, sig, digest):
     """Each SP signing policy yields the asked-for URIs and signatures xmlsec1 verifies."""
-    lines = [f"  - entity_id: {SP_ENTITY_ID}", f"    acs_urls: [{SP_ACS}]"]
-    lines += [f"    {key}: {str(value).lower()}" for key, value in options.items()]
-    directory = directory_with("\n".join(lines) + "\n")
-    idp = make_idp(settings, directory, keypair, clock)
+    directory = directory_with({"entity_id": SP_ENTITY_ID, "acs_urls": [SP_ACS], **options})
+    idp = identity_provider(settings, directory, keypair, clock)
     xml = base64.b64decode(respond_for(idp, sp_entity_id=SP_ENTITY_ID))
     tree = etree.fromstring(xml)
     assert tree.get("Destination") == SP_ACS
@@ -456,11 +438,11 @@ def test_configured_signing_options(settings, keypair, clock, tmp_path, options,
 def test_sha1_is_never_a_default(settings, keypair, clock):
     """An SP that names no algorithms gets SHA-256 even when another SP is configured for SHA-1."""
     directory = directory_with(
-        f"  - entity_id: {SP_ENTITY_ID}\n    acs_urls: [{SP_ACS}]\n"
-        "    signature_algorithm: rsa-sha1\n    digest_algorithm: sha1\n"
-        "  - entity_id: https://modern.example.test\n    acs_urls: [https://modern.example.test/acs]\n"
-    )
-    idp = make_idp(settings, directory, keypair, clock)
+        {"entity_id": SP_ENTITY_ID, "acs_urls": [SP_ACS], "signature_algorithm": "rsa-sha1",
+         "digest_algorithm": "sha1"},
+        {"entity_id": "https://modern.example.test",
+         "acs_urls": ["https://modern.example.test/acs"]})
+    idp = identity_provider(settings, directory, keypair, clock)
     expectations = (
         (AWS_ENTITY_ID, "sha256"),
         ("https://modern.example.test", "sha256"),

@@ -20,10 +20,9 @@ from idp.clock import parse_instant
 from idp.errors import KeyStoreError
 from idp.keys import KeyStore
 from idp.settings import Settings
-from idp.sso import IdentityProvider
+from tests.support.builders import identity_provider
+from tests.support.demo import AWS_ACS, BASE_URL, IDP_ENTITY_ID, SSO_URL
 
-IDP_ENTITY_ID = "http://idp.test/idp/metadata"
-SSO_URL = "http://idp.test/idp/sso"
 REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
@@ -136,7 +135,7 @@ def test_pysaml2_loads_metadata_from_endpoint(metadata_response, keypair):
     cfg.load({
         "entityid": "urn:amazon:webservices",
         "service": {"sp": {"endpoints": {"assertion_consumer_service": [
-            ("http://idp.test/aws/saml", BINDING_HTTP_POST)
+            (AWS_ACS, BINDING_HTTP_POST)
         ]}}},
         "metadata": {"inline": [metadata_response.content.decode("utf-8")]},
     })
@@ -168,8 +167,8 @@ def test_larger_keys_when_requested(tmp_path, settings, directory, clock, key_si
     assert created.key_size == loaded.key_size == key_size
     assert loaded.certificate.public_key().key_size == key_size
 
-    idp = IdentityProvider(
-        Settings(base_url="http://idp.test", certs_dir=certs, key_size=key_size),
+    idp = identity_provider(
+        Settings(base_url=BASE_URL, certs_dir=certs, key_size=key_size),
         directory, KeyStore(certs).published(), clock,
     )
     assert signing_certs(etree.fromstring(idp.metadata())) == [created.cert_b64]

@@ -1,103 +1,18 @@
-"""Helpers shared by the tests: log in over HTTP, pull the auto-POST form apart."""
+"""Helpers shared by the tests, one concept a module (import the module you need):
 
-from __future__ import annotations
-
-import base64
-import re
-import zlib
-from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
-
-from lxml import etree
-
-from idp.clock import format_instant
-from idp.saml.constants import NS
-
-FORM_RE = re.compile(
-    r'<form method="POST" action="(?P<action>[^"]*)">'
-    r'<input type="hidden" name="SAMLResponse" value="(?P<value>[^"]*)"/>'
-    r'<input type="hidden" name="RelayState" value="(?P<relay>[^"]*)"/>'
-)
-
-
-@dataclass(frozen=True)
-class PostedResponse:
-    action: str
-    saml_response: str
-    relay_state: str
-
-    @property
-    def xml(self) -> bytes:
-        return base64.b64decode(self.saml_response)
-
-    @property
-    def tree(self) -> etree._Element:
-        return etree.fromstring(self.xml)
-
-    def attribute(self, name: str) -> list[str]:
-        return [
-            "".join(v.itertext())
-            for v in self.tree.iterfind(
-                f".//saml:Attribute[@Name='{name}']/saml:AttributeValue", NS
-            )
-        ]
-
-
-def auto_post(html: str) -> PostedResponse:
-    """The first form of an auto-POST page, matched exactly the way saml2aws's regex needs."""
-    match = FORM_RE.search(html)
-    assert match, f"no auto-POST form in page:\n{html[:2000]}"
-    import html as htmllib
-
-    return PostedResponse(
-        action=htmllib.unescape(match["action"]),
-        saml_response=match["value"],
-        relay_state=htmllib.unescape(match["relay"]),
-    )
-
-
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]*)"')
-
-
-def pending_id(url: str) -> str:
-    return parse_qs(urlsplit(str(url)).query)["pending"][0]
-
-
-def csrf(html: str) -> str:
-    """The anti-CSRF token of a login page (a real browser posts it back with the form)."""
-    match = CSRF_RE.search(html)
-    assert match, f"no csrf_token on the page:\n{html[:1500]}"
-    return match[1]
-
-
-def login(client, start_url: str, username: str, password: str, otp: str | None = None):
-    """GET start_url (SSO or /idp/init), log in on the page it redirects to, follow through."""
-    first = client.get(start_url, follow_redirects=True)
-    assert "/idp/login" in str(first.url), first.text[:500]
-    data = {"username": username, "password": password, "pending": pending_id(first.url),
-            "csrf_token": csrf(first.text)}
-    if otp is not None:
-        data["otp"] = otp
-    return client.post("/idp/login", data=data, follow_redirects=True)
-
-
-def authn_request(clock, **overrides) -> bytes:
-    """A minimal AuthnRequest from the AWS SP (the registry always has it)."""
-    attrs = {
-        "ID": "_req1", "Version": "2.0", "IssueInstant": format_instant(clock.now()),
-        "Destination": "http://idp.test/idp/sso",
-    }
-    issuer = overrides.pop("issuer", "urn:amazon:webservices")
-    attrs.update({k: v for k, v in overrides.items() if v is not None})
-    for k in [k for k, v in overrides.items() if v is None]:
-        attrs.pop(k, None)
-    root = etree.Element(f"{{{NS['samlp']}}}AuthnRequest", nsmap={"samlp": NS["samlp"],
-                         "saml": NS["saml"]}, attrib=attrs)
-    if issuer is not None:
-        etree.SubElement(root, f"{{{NS['saml']}}}Issuer").text = issuer
-    return etree.tostring(root)
-
-
-def redirect_value(xml: bytes) -> str:
-    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
-    return base64.b64encode(deflater.compress(xml) + deflater.flush()).decode()
+- ``demo``: the demo directory's names (base URL, accounts, roles, providers, users,
+  passwords, carol's TOTP secret, AWS attribute names) and ``edited_demo`` for a changed copy;
+- ``http``: a browser over HTTP: ``login``, ``csrf``, ``auto_post``, ``authn_request``,
+  ``redirect_value``;
+- ``saml``: genuine signed Responses (``respond``), reading and editing them as trees, and
+  re-signing the Assertion (``resign_assertion``, ``resigned``);
+- ``builders``: the in-process core: ``identity_provider``, ``federation``, ``sts``, and the
+  verifier's inputs (``trusted_issuer``, ``validation_policy``);
+- ``server``: a live ``idp serve`` on a loopback port (``start``, ``stop``,
+  ``running_server``);
+- ``sts``: boto3 clients for the mock STS, a clean AWS environment, and ``ResponseFactory``
+  (Responses signed for a live server);
+- ``faults``: servers with explicit folders and workers, ``/proc`` readings, the load driver;
+- ``fixtures``: the pytest plugin of the live STS suites (``server``, ``factory``,
+  ``no_aws_config``), registered from ``tests/conftest.py``.
+"""

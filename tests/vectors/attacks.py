@@ -10,6 +10,10 @@ request around it. ``VECTORS`` maps each name to ``Vector(mutator, sts, console)
 * ``console``: ``ConsoleRefusal(rule, http_status)`` as ``POST /aws/saml`` must show it, or
   ``ConsoleAccept``.
 
+``stage(vector)`` says, from the console expectation, where the vector must stop: in the SAML
+verifier (a rule from ``Rule.XML`` to ``Rule.IN_RESPONSE_TO``), while decoding the base64
+parameter, or later (``accepted`` by the verifier).
+
 "Escalation" attacks rewrite bob into ``admin`` with the ``Admin`` role (``evilize``) and ask
 STS for ``Admin``: a verifier fooled into reading the unsigned copy would hand out Admin keys.
 Semantic attacks ("the IdP signed a bad value") are re-signed with the real key so that only the
@@ -33,33 +37,42 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
+from idp.errors import Rule
 from idp.keys import KeyPair
-from idp.saml.signing import Digest, SignatureAlgorithm, SigningPolicy, sign_element
-from tests.e2e.sts_support import (
+from idp.saml.signing import Digest, SignatureAlgorithm, SigningPolicy
+from tests.support.demo import (
     ADMIN,
-    ATTR,
+    BOB_EMAIL,
     DEV_PROVIDER,
     DEVELOPER,
-    DS,
+    PROD,
     PROD_PROVIDER,
     READ_ONLY,
     ROLE_ATTR,
+    SESSION_NAME_ATTR,
+    SOURCE_IDENTITY_ATTR,
+)
+from tests.support.http import redirect_value
+from tests.support.saml import (
+    DS,
     SAML,
     SAMLP,
-    SESSION_NAME_ATTR,
     assertion_of,
     decode,
     encode,
     now,
+    remove_attribute,
+    resign_assertion,
     set_attribute,
     set_instant,
+    sign,
 )
-from tests.support import redirect_value
 
 __all__ = [
     "BASE_USER",
     "BOB_SESSION",
     "VECTORS",
+    "VERIFIER_RULES",
     "Attack",
     "ConsoleAccept",
     "ConsoleRefusal",
@@ -69,12 +82,13 @@ __all__ = [
     "Vector",
     "make_keys",
     "md5_digest",
+    "stage",
     "xslt_transform",
 ]
 
 #: Every vector starts from this user's genuine Response (one role: ReadOnly in PROD).
 BASE_USER: Final = "bob"
-BOB_SESSION: Final = "bob@corp.example"
+BOB_SESSION: Final = BOB_EMAIL
 EVIL_NAME: Final = "admin"
 EVIL_ROLE: Final = f"{ADMIN},{PROD_PROVIDER}"
 #: An account the simulated IAM does not have.
@@ -161,6 +175,25 @@ class Vector(NamedTuple):
     console: ConsoleRefusal | ConsoleAccept
 
 
+_RULES: Final = list(Rule)
+#: The SAML verifier's own rules (``idp.saml.validation``), in the order it checks them.
+VERIFIER_RULES: Final = frozenset(
+    _RULES[_RULES.index(Rule.XML):_RULES.index(Rule.IN_RESPONSE_TO) + 1])
+#: Console rules for a SAMLAssertion refused while decoding (the second is AWS's error code).
+DECODE_RULES: Final = frozenset({Rule.BASE64.value, "ValidationError"})
+
+
+def stage(vector: Vector) -> str:
+    """Where the vector must stop: ``verifier``, ``decode``, or ``accepted`` (by the verifier:
+    refused later, by the role, replay or attribute rules, or signed in)."""
+    console = vector.console
+    if isinstance(console, ConsoleRefusal) and console.rule in VERIFIER_RULES:
+        return "verifier"
+    if isinstance(console, ConsoleRefusal) and console.rule in DECODE_RULES:
+        return "decode"
+    return "accepted"
+
+
 def _certificate(key: rsa.RSAPrivateKey, subject: x509.Name, issuer: x509.Name,
                  serial: int) -> x509.Certificate:
     when = dt.datetime.now(dt.UTC)
@@ -199,23 +232,11 @@ def _sig(el: etree._Element) -> etree._Element:
     return sig
 
 
-def _sign(el: etree._Element, keys: KeyPair, policy: SigningPolicy | None = None
-          ) -> etree._Element:
-    """A signed copy of ``el`` (its old signature dropped first)."""
-    return sign_element(_drop_sig(el), keys, policy or SigningPolicy())
-
-
-def _resign_assertion(root: etree._Element, keys: KeyPair,
-                      policy: SigningPolicy | None = None) -> None:
-    assertion = assertion_of(root)
-    root.replace(assertion, _sign(assertion, keys, policy))
-
-
 def _signed_response(b64: str, keys: KeyPair) -> etree._Element:
     """The base Response signed as a whole (Assertion signature dropped): XSW1/2's input."""
     root = decode(b64)
     _drop_sig(assertion_of(root))
-    return _sign(root, keys, SigningPolicy(sign_assertion=False, sign_response=True))
+    return sign(root, keys, SigningPolicy(sign_assertion=False, sign_response=True))
 
 
 def evilize(el: etree._Element) -> None:
@@ -459,7 +480,7 @@ def attacker_key(b64: str, keys: Keys) -> Attack:
     """Evilized and re-signed with the attacker's key, attacker certificate in KeyInfo."""
     root = decode(b64)
     evilize(root)
-    _resign_assertion(root, keys.attacker)
+    resign_assertion(root, keys.attacker)
     return Attack(encode(root), role_arn=ADMIN)
 
 
@@ -467,7 +488,7 @@ def attacker_key_cloned_dn(b64: str, keys: Keys) -> Attack:
     """As attacker_key, with a certificate copying the IdP's subject, issuer and serial."""
     root = decode(b64)
     evilize(root)
-    _resign_assertion(root, keys.clone)
+    resign_assertion(root, keys.clone)
     return Attack(encode(root), role_arn=ADMIN)
 
 
@@ -475,8 +496,8 @@ def attacker_key_real_cert_in_keyinfo(b64: str, keys: Keys) -> Attack:
     """Signed with the attacker's key but KeyInfo carries the IdP's *real* certificate."""
     root = decode(b64)
     evilize(root)
-    _resign_assertion(root, KeyPair(private_key=keys.attacker.private_key,
-                                    certificate=keys.real.certificate))
+    resign_assertion(root, KeyPair(private_key=keys.attacker.private_key,
+                                   certificate=keys.real.certificate))
     return Attack(encode(root), role_arn=ADMIN)
 
 
@@ -488,7 +509,7 @@ def reference_unrelated_element(b64: str, keys: Keys) -> Attack:
     evilize(assertion)
     extensions = etree.Element(f"{SAMLP}Extensions", ID="_other")
     etree.SubElement(extensions, "{urn:example:benign}Note").text = "nothing to see"
-    signed = _sign(extensions, keys.real)
+    signed = sign(extensions, keys.real)
     sig = _sig(signed)
     signed.remove(sig)  # the enveloped transform removes it anyway: the digest still matches
     _after_issuer(assertion, sig)
@@ -516,7 +537,7 @@ def two_assertions_both_signed(b64: str, keys: Keys) -> Attack:
     """A second, separately IdP-signed Assertion (admin's login) appended to bob's Response."""
     root = decode(b64)
     evil = _evil_copy(assertion_of(root), new_id="_second_signed_assertion")
-    root.append(_sign(evil, keys.real))
+    root.append(sign(evil, keys.real))
     return Attack(encode(root), role_arn=ADMIN)
 
 
@@ -552,7 +573,7 @@ def encrypted_assertion_decoy(b64: str, keys: Keys) -> Attack:
 def sha1_downgrade(b64: str, keys: Keys) -> Attack:
     """IdP-signed with RSA-SHA1 and SHA-1 digests (the provider does not allow SHA-1)."""
     root = decode(b64)
-    _resign_assertion(root, keys.real, SigningPolicy(
+    resign_assertion(root, keys.real, SigningPolicy(
         signature_algorithm=SignatureAlgorithm.RSA_SHA1, digest=Digest.SHA1))
     return Attack(encode(root))
 
@@ -849,7 +870,7 @@ def _idp_signed(edit: Callable[[etree._Element], object], *, role_arn: str = REA
     def mutator(b64: str, keys: Keys) -> Attack:
         root = decode(b64)
         edit(root)
-        _resign_assertion(root, keys.real)
+        resign_assertion(root, keys.real)
         return Attack(encode(root), role_arn=role_arn, principal_arn=principal_arn,
                       role_index=role_index)
     mutator.__doc__ = edit.__doc__
@@ -981,17 +1002,12 @@ def _session_name(value: str) -> Callable[[etree._Element], None]:
 
 def _no_session_name(root: etree._Element) -> None:
     """The RoleSessionName attribute removed."""
-    attribute = assertion_of(root).find(
-        f"{SAML}AttributeStatement/{SAML}Attribute[@Name='{SESSION_NAME_ATTR}']")
-    assert attribute is not None
-    parent = attribute.getparent()
-    assert parent is not None
-    parent.remove(attribute)
+    remove_attribute(root, SESSION_NAME_ATTR)
 
 
 def _source_identity(value: str) -> Callable[[etree._Element], None]:
     def edit(root: etree._Element) -> None:
-        set_attribute(root, ATTR + "SourceIdentity", value)
+        set_attribute(root, SOURCE_IDENTITY_ATTR, value)
     edit.__doc__ = f"SourceIdentity set to {value!r}."
     return edit
 
@@ -1020,7 +1036,7 @@ def _inject_after_signing(root_edit: Callable[[etree._Element], object], signed_
     def mutator(b64: str, keys: Keys) -> Attack:
         root = decode(b64)
         root_edit(root)
-        _resign_assertion(root, keys.real)
+        resign_assertion(root, keys.real)
         xml = etree.tostring(root)
         marker = f">{signed_text}<".encode()
         assert xml.count(marker) == 1, signed_text
@@ -1040,7 +1056,7 @@ def _attacker_name_id(root: etree._Element) -> None:
 
 #: The Role value the IdP signs: provider-first (AWS accepts both orders), a role whose name
 #: *starts* with Admin. Truncated at the comment (``.text``) it reads as the Admin pair.
-CLONE_ROLE: Final = f"{PROD_PROVIDER},arn:aws:iam::111122223333:role/Admin-ReadOnlyClone"
+CLONE_ROLE: Final = f"{PROD_PROVIDER},arn:aws:iam::{PROD}:role/Admin-ReadOnlyClone"
 
 comment_in_name_id = _inject_after_signing(_attacker_name_id, ATTACKER_NAME, INJECTED_NAME)
 comment_in_role_session_name = _inject_after_signing(

@@ -15,7 +15,7 @@ from lxml import etree
 
 from idp.clock import format_instant
 from idp.saml.constants import NS
-from tests.support import authn_request, auto_post, csrf, redirect_value
+from tests.support.http import authn_request, auto_post, csrf, redirect_value
 
 SSO = "/idp/sso"
 

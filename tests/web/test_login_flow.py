@@ -8,8 +8,8 @@ import pyotp
 import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import BASE_URL, CAROL_SECRET
-from tests.support import (
+from tests.support.demo import BASE_URL, CAROL_SECRET, ROLE_ATTR
+from tests.support.http import (
     FORM_RE,
     authn_request,
     auto_post,
@@ -18,8 +18,6 @@ from tests.support import (
     pending_id,
     redirect_value,
 )
-
-ROLE = "https://aws.amazon.com/SAML/Attributes/Role"
 
 
 def test_init_sends_an_anonymous_user_to_the_login_page(client):
@@ -38,7 +36,7 @@ def test_bob_logs_in_and_gets_the_auto_post_page(client):
     posted = auto_post(page.text)
     assert posted.action == "http://idp.test/aws/saml"
     assert posted.relay_state == "https://console.aws.amazon.com/"
-    assert posted.attribute(ROLE) == [
+    assert posted.attribute(ROLE_ATTR) == [
         "arn:aws:iam::111122223333:role/ReadOnly,arn:aws:iam::111122223333:saml-provider/CorpIdP"]
     assert ">Continue</button>" in page.text
     assert page.headers["cache-control"] == "no-store"

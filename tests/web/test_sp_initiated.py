@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import lxml.html
 import pytest
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -33,13 +32,11 @@ from saml2.saml import (
 from starlette.testclient import TestClient
 
 from idp.clock import FixedClock
-from idp.directory import Directory, demo_yaml
-from idp.directory.loader import parse_directory
+from idp.directory import Directory
 from idp.saml.constants import NS
-from tests.support import PostedResponse, auto_post, csrf, login, pending_id
+from tests.support.demo import IDP_ENTITY_ID, SSO_URL, edited_demo
+from tests.support.http import PostedResponse, auto_post, csrf, login, pending_id
 
-IDP_ENTITY = "http://idp.test/idp/metadata"
-SSO_URL = "http://idp.test/idp/sso"
 SP_ENTITY = "https://sp.test/metadata"
 ACS = "https://sp.test/acs"
 ACS2 = "https://sp.test/acs2"
@@ -93,12 +90,7 @@ def sp_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, P
 
 
 def _directory(*service_providers: dict[str, Any]) -> Directory:
-    text = demo_yaml()
-    assert "\nservice_providers: []\n" in text
-    block = yaml.safe_dump({"service_providers": list(service_providers)}, sort_keys=False)
-    return parse_directory(
-        text.replace("\nservice_providers: []\n", "\n" + block), aws_acs="http://idp.test/aws/saml"
-    )
+    return edited_demo(lambda demo: demo.update(service_providers=list(service_providers)))
 
 
 def _sp_entry(**overrides: Any) -> dict[str, Any]:
@@ -185,7 +177,7 @@ def _post_fields(http_info: dict[str, Any]) -> dict[str, str]:
 
 def _prepare(sp: Saml2Client, binding: str, **kwargs: Any) -> tuple[str, dict[str, Any]]:
     kwargs.setdefault("relay_state", "rs-123")
-    return sp.prepare_for_authenticate(entityid=IDP_ENTITY, binding=binding, **kwargs)
+    return sp.prepare_for_authenticate(entityid=IDP_ENTITY_ID, binding=binding, **kwargs)
 
 
 def _send(client: TestClient, binding: str, http_info: dict[str, Any]):

@@ -1,6 +1,6 @@
-"""Fixtures shared by the STS suites (``tests/e2e/test_sts_*``, ``tests/attacks``).
+"""Pytest fixtures for the live STS suites (``tests/e2e/test_sts_*``, ``tests/attacks``).
 
-Registered from ``tests/conftest.py`` (``pytest_plugins``). ``server`` is one live
+A plugin registered from ``tests/conftest.py`` (``pytest_plugins``). ``server`` is one live
 ``idp serve`` per test module; ``factory`` signs Responses for it; ``no_aws_config`` keeps a
 developer's real AWS configuration out of boto3 and the AWS CLI.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import LiveServer, running_server
-from tests.e2e.sts_support import ResponseFactory, clean_aws_environment
+from tests.support.server import LiveServer, running_server
+from tests.support.sts import ResponseFactory, clean_aws_environment
 
 
 @pytest.fixture(scope="module")

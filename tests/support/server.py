@@ -1,4 +1,4 @@
-"""The real ``idp serve`` process for end-to-end tests: start on a free loopback port, wait
+"""The real ``idp serve`` process for live tests: start on a free loopback port, wait
 (bounded) for ``/healthz``, stop with SIGINT (Ctrl-C) and require a clean exit.
 """
 

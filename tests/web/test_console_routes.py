@@ -1,32 +1,37 @@
-"""The AWS console twin: ``POST /aws/saml``, "Select a role", the console page, sign-out.
+"""The AWS console twin's routes: ``POST /aws/saml``, "Select a role", the console page,
+sign-out.
 
-Responses come from real logins over HTTP (``tests.support.login``); the misconfigured-IdP
-cases are re-signed with the install's key, so only the deliberate mistake is wrong.
+Responses come from real logins over HTTP (``tests.support.http.login``); the
+misconfigured-IdP cases are re-signed with the install's key
+(``tests.support.saml.resigned``), so only the deliberate mistake is wrong.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 from urllib.parse import urlencode
 
 import lxml.html
 import pytest
-from lxml import etree
 
-from idp.aws.console import AccountChoice, console_target
-from idp.aws.diagnostics import summarize
-from idp.directory.loader import demo_yaml, parse_directory
-from idp.saml.constants import NS
-from idp.saml.signing import SigningPolicy, sign_element
-from tests.support import auto_post, login
+from tests.support.demo import (
+    ADMIN,
+    AWS_ACS,
+    DEV,
+    DEVELOPER,
+    PROD,
+    PROD_PROVIDER,
+    READ_ONLY,
+    ROLE_ATTR,
+    SESSION_NAME_ATTR,
+    edited_demo,
+)
+from tests.support.http import auto_post, login
+from tests.support.saml import attribute as find_attribute
+from tests.support.saml import remove_attribute, resigned, set_attribute
 
-ROLE = "https://aws.amazon.com/SAML/Attributes/Role"
-PROD = "111122223333"
-DEV = "444455556666"
-ADMIN = f"arn:aws:iam::{PROD}:role/Admin"
-READ_ONLY = f"arn:aws:iam::{PROD}:role/ReadOnly"
-DEVELOPER = f"arn:aws:iam::{DEV}:role/Developer"
 AWS_TEXT = "Your request included an invalid SAML response. To logout, click"
 ADFS_ACCOUNT_RE = re.compile(r"Account: *([^(]+) *\(([0-9]+)\)")
 
@@ -35,7 +40,7 @@ def saml_response(client, username: str, *, relay_state: str | None = None):
     """Log ``username`` in at /idp/init and return the auto-POSTed Response."""
     start = "/idp/init" + (f"?{urlencode({'RelayState': relay_state})}" if relay_state else "")
     posted = auto_post(login(client, start, username, f"{username}-password").text)
-    assert posted.action == "http://idp.test/aws/saml"
+    assert posted.action == AWS_ACS
     return posted
 
 
@@ -44,30 +49,12 @@ def post(client, saml: str, relay_state: str = "", **fields: str):
     return client.post("/aws/saml", data=data, follow_redirects=False)
 
 
-def resign(saml: str, keypair, edit) -> str:
-    """Decode, let ``edit`` change the Assertion, sign it again with the IdP's key."""
-    root = etree.fromstring(base64.b64decode(saml))
-    assertion = root.find("saml:Assertion", NS)
-    signature = assertion.find("ds:Signature", NS)
-    assertion.remove(signature)
-    edit(assertion)
-    signed = sign_element(assertion, keypair, SigningPolicy())
-    root.replace(assertion, signed)
-    return base64.b64encode(etree.tostring(root)).decode("ascii")
-
-
-def role_attribute(assertion) -> etree._Element:
-    return assertion.find(f"saml:AttributeStatement/saml:Attribute[@Name='{ROLE}']", NS)
-
-
 def set_role_values(*values: str):
-    def edit(assertion):
-        attribute = role_attribute(assertion)
-        for old in list(attribute):
-            attribute.remove(old)
-        for value in values:
-            etree.SubElement(attribute, f"{{{NS['saml']}}}AttributeValue").text = value
-    return edit
+    return lambda root: set_attribute(root, ROLE_ATTR, *values)
+
+
+def rename_attribute(name: str, new_name: str):
+    return lambda root: find_attribute(root, name).set("Name", new_name)
 
 
 def text_of(html: str) -> str:
@@ -229,7 +216,7 @@ def test_lowercase_role_attribute_is_diagnosed_as_case_sensitive(client, keypair
     """A correctly signed Response whose attribute is .../role (lowercase) is explained."""
     posted = saml_response(client, "bob")
     lower = "https://aws.amazon.com/SAML/Attributes/role"
-    saml = resign(posted.saml_response, keypair, lambda a: role_attribute(a).set("Name", lower))
+    saml = resigned(posted.saml_response, keypair, rename_attribute(ROLE_ATTR, lower))
     response = post(client, saml)
     assert response.status_code == 400
     text = text_of(response.text)
@@ -239,8 +226,8 @@ def test_lowercase_role_attribute_is_diagnosed_as_case_sensitive(client, keypair
 
 def test_role_value_without_provider_is_diagnosed(client, keypair):
     """A Role value that is only a role ARN is explained as not role-arn,provider-arn."""
-    saml = resign(saml_response(client, "bob").saml_response, keypair,
-                  set_role_values(READ_ONLY))
+    saml = resigned(saml_response(client, "bob").saml_response, keypair,
+                    set_role_values(READ_ONLY))
     response = post(client, saml)
     assert response.status_code == 400
     assert "role-value" in response.text
@@ -250,8 +237,8 @@ def test_role_value_without_provider_is_diagnosed(client, keypair):
 def test_unknown_provider_is_diagnosed(client, keypair):
     """A provider ARN the simulated IAM does not have: AWS's own words, plus the ARN."""
     missing = f"arn:aws:iam::{PROD}:saml-provider/NoSuchIdP"
-    saml = resign(saml_response(client, "bob").saml_response, keypair,
-                  set_role_values(f"{READ_ONLY},{missing}"))
+    saml = resigned(saml_response(client, "bob").saml_response, keypair,
+                    set_role_values(f"{READ_ONLY},{missing}"))
     response = post(client, saml)
     assert response.status_code == 400
     assert f"Specified provider doesn't exist: {missing}" in text_of(response.text)
@@ -259,20 +246,15 @@ def test_unknown_provider_is_diagnosed(client, keypair):
 
 def test_provider_first_order_is_accepted(client, keypair):
     """ADFS's provider,role order is accepted as AWS does (aws-saml.md §3.1)."""
-    provider = f"arn:aws:iam::{PROD}:saml-provider/CorpIdP"
-    saml = resign(saml_response(client, "bob").saml_response, keypair,
-                  set_role_values(f"{provider},{READ_ONLY}"))
+    saml = resigned(saml_response(client, "bob").saml_response, keypair,
+                    set_role_values(f"{PROD_PROVIDER},{READ_ONLY}"))
     assert post(client, saml).status_code == 303
 
 
 def test_sts_refusal_after_verification_keeps_the_layout(client, keypair):
     """An STS refusal after verification (no RoleSessionName) keeps the same layout."""
-    def drop_session_name(assertion):
-        statement = assertion.find("saml:AttributeStatement", NS)
-        for attribute in statement.findall("saml:Attribute", NS):
-            if attribute.get("Name").endswith("/RoleSessionName"):
-                statement.remove(attribute)
-    saml = resign(saml_response(client, "bob").saml_response, keypair, drop_session_name)
+    saml = resigned(saml_response(client, "bob").saml_response, keypair,
+                    lambda root: remove_attribute(root, SESSION_NAME_ATTR))
     response = post(client, saml)
     assert response.status_code == 400
     text = text_of(response.text)
@@ -282,11 +264,8 @@ def test_sts_refusal_after_verification_keeps_the_layout(client, keypair):
 
 def test_lowercase_role_session_name_is_diagnosed(client, keypair):
     """RoleSessionName spelled in the wrong case: STS's words plus the near miss."""
-    def lower_session_name(assertion):
-        for attribute in assertion.iterfind("saml:AttributeStatement/saml:Attribute", NS):
-            if attribute.get("Name").endswith("/RoleSessionName"):
-                attribute.set("Name", "https://aws.amazon.com/SAML/Attributes/rolesessionname")
-    saml = resign(saml_response(client, "bob").saml_response, keypair, lower_session_name)
+    saml = resigned(saml_response(client, "bob").saml_response, keypair, rename_attribute(
+        SESSION_NAME_ATTR, "https://aws.amazon.com/SAML/Attributes/rolesessionname"))
     response = post(client, saml)
     assert response.status_code == 400
     text = text_of(response.text)
@@ -301,9 +280,8 @@ def test_only_providers_that_verify_contribute_roles(client, client_factory, tmp
         b'entityID="http://idp.test/idp/metadata"', b'entityID="https://other.example/idp"')
     assert b"https://other.example/idp" in metadata
     (tmp_path / "other.xml").write_bytes(metadata)
-    other = client_factory(directory_override=directory_from(
-        "    alias: corp-dev\n",
-        f"    alias: corp-dev\n    provider_metadata: {tmp_path / 'other.xml'}\n"))
+    other = client_factory(directory_override=account_options(
+        DEV, provider_metadata=str(tmp_path / "other.xml")))
     posted = saml_response(other, "alice")
     doc = lxml.html.fromstring(post(other, posted.saml_response).text)
     assert doc.xpath("//fieldset/div[@class='saml-account']//div[@class='saml-account-name']"
@@ -319,30 +297,29 @@ def test_no_named_provider_verifies_gives_the_first_error(client_factory, tmp_pa
     metadata = client.get("/idp/metadata").content.replace(
         b'entityID="http://idp.test/idp/metadata"', b'entityID="https://other.example/idp"')
     (tmp_path / "other.xml").write_bytes(metadata)
-    other = client_factory(directory_override=directory_from(
-        "    alias: corp-prod\n",
-        f"    alias: corp-prod\n    provider_metadata: {tmp_path / 'other.xml'}\n"))
+    other = client_factory(directory_override=account_options(
+        PROD, provider_metadata=str(tmp_path / "other.xml")))
     response = post(other, saml_response(other, "bob").saml_response)
     assert response.status_code == 400
     assert lxml.html.fromstring(response.text).xpath("string(//*[@id='rule'])") == "issuer"
 
 
-def directory_from(old: str, new: str):
-    text = demo_yaml()
-    assert old in text
-    return parse_directory(text.replace(old, new), aws_acs="http://idp.test/aws/saml",
-                           source="<test>")
+def account_options(account: str, **options: object):
+    """The demo directory with ``options`` added to ``account``."""
+    return edited_demo(lambda demo: demo["accounts"][account].update(options))
 
 
 def test_trust_policy_denial_is_a_403_page(client_factory):
     """A trust policy pinned to real AWS's SAML:aud refuses the simulator's console: 403."""
     policy = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": '
               '"sts:AssumeRoleWithSAML", "Principal": {"Federated": '
-              f'"arn:aws:iam::{PROD}:saml-provider/CorpIdP"}}, "Condition": {{"StringEquals": '
+              f'"{PROD_PROVIDER}"}}, "Condition": {{"StringEquals": '
               '{"SAML:aud": "https://signin.aws.amazon.com/saml"}}}]}')
-    client = client_factory(directory_override=directory_from(
-        "      ReadOnly:\n        max_session_duration: 3600\n",
-        f"      ReadOnly:\n        max_session_duration: 3600\n        trust_policy: {policy}\n"))
+
+    def pin_read_only(demo):
+        demo["accounts"][PROD]["roles"]["ReadOnly"]["trust_policy"] = json.loads(policy)
+
+    client = client_factory(directory_override=edited_demo(pin_read_only))
     response = post(client, saml_response(client, "bob").saml_response)
     assert response.status_code == 403
     text = text_of(response.text)
@@ -354,7 +331,8 @@ def test_trust_policy_denial_is_a_403_page(client_factory):
 
 def test_account_without_alias_is_shown_by_id(client_factory):
     """"Account: 444455556666" when the account has no alias (aws-saml.md §8.1)."""
-    client = client_factory(directory_override=directory_from("    alias: corp-dev\n", ""))
+    client = client_factory(directory_override=edited_demo(
+        lambda demo: demo["accounts"][DEV].pop("alias")))
     response = post(client, saml_response(client, "alice").saml_response)
     doc = lxml.html.fromstring(response.text)
     names = doc.xpath("//fieldset/div[@class='saml-account']/div/div[@class='saml-account-name']"
@@ -399,35 +377,6 @@ def test_foreign_relay_state_is_ignored(client):
     response = post(client, posted.saml_response, relay_state="https://evil.example/")
     assert response.status_code == 303
     assert response.headers["location"] == "/aws/console"
-
-
-@pytest.mark.parametrize(("relay_state", "target"), [
-    (None, "/aws/console"),
-    ("", "/aws/console"),
-    ("/aws/console", "/aws/console"),
-    ("/aws/console/ec2/home?region=eu-west-1", "/aws/console/ec2/home?region=eu-west-1"),
-    ("https://console.aws.amazon.com/", "/aws/console"),
-    ("https://console.aws.amazon.com/s3/home", "/aws/console/s3/home"),
-    ("https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1",
-     "/aws/console/ec2/home?region=eu-west-1"),
-    ("https://us-gov-west-1.console.aws.amazon.com/iam", "/aws/console/iam"),
-    ("https://evil.example/", "/aws/console"),
-    ("http://console.aws.amazon.com/s3", "/aws/console"),
-    ("https://console.aws.amazon.com.evil.example/s3", "/aws/console"),
-    ("https://evil.example/?x=https://console.aws.amazon.com/", "/aws/console"),
-    ("https://user@console.aws.amazon.com/s3", "/aws/console"),
-    ("https://console.aws.amazon.com:8443/s3", "/aws/console"),
-    ("//evil.example/aws/console", "/aws/console"),
-    ("/aws/consolexyz", "/aws/console"),
-    ("/aws/console/../../idp/logout", "/aws/console"),
-    ("/aws/console/%2e%2e/idp", "/aws/console"),
-    ("/aws/console/a\\b", "/aws/console"),
-    ("/idp/logout", "/aws/console"),
-    ("javascript:alert(1)", "/aws/console"),
-])
-def test_console_target(relay_state, target):
-    """Only console paths and AWS console URLs become targets; everything else is home."""
-    assert console_target(relay_state) == target
 
 
 # --- the console session ----------------------------------------------------------------------
@@ -494,24 +443,3 @@ def test_switch_role_with_the_idp_session_gives_the_role_page(client):
     assert again.saml_response != posted.saml_response
     response = post(client, again.saml_response)
     assert response.status_code == 200 and "saml_form" in response.text
-
-
-# --- pieces -----------------------------------------------------------------------------------
-
-
-def test_account_label_without_alias():
-    """An account without alias is shown as its ID alone (aws-saml.md §8.1)."""
-    assert AccountChoice(account_id=PROD, alias=None, roles=()).label == PROD
-    assert AccountChoice(account_id=PROD, alias="corp-prod", roles=()).label == (
-        f"corp-prod ({PROD})")
-
-
-def test_summarize_never_raises():
-    """The untrusted summary copes with nothing, junk and non-SAML XML."""
-    assert summarize(None).problem == "no SAMLResponse was posted"
-    assert "base64" in (summarize("@@@").problem or "")
-    assert "XML" in (summarize(base64.b64encode(b"<a>").decode()).problem or "")
-    other = summarize(base64.b64encode(b"<foo/>").decode())
-    assert other.problem == "the document is a foo, not a samlp:Response"
-    doctype = base64.b64encode(b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>').decode()
-    assert "DOCTYPE" in (summarize(doctype).problem or "")
