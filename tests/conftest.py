@@ -21,13 +21,11 @@ from idp.settings import Settings
 from idp.store import StateStore
 from idp.web.app import create_app
 from tests.support import builders
-from tests.support.demo import AWS_ACS, BASE_URL, CAROL_SECRET
+from tests.support.demo import AWS_ACS, BASE_URL
 from tests.support.saml import respond
 from tests.vectors.attacks import Keys, make_keys
 
 pytest_plugins = ["tests.support.fixtures"]
-
-__all__ = ["BASE_URL", "CAROL_SECRET"]  # re-exported: some test modules import them from here
 
 
 @pytest.fixture(scope="session")

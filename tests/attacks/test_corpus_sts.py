@@ -6,7 +6,7 @@ status (4xx; retries are off, so a 5xx would surface as itself), Type ``Sender``
 no Credentials. The few accepted vectors must carry the *full* signed identity.
 
 The oracle tests at the end run python3-saml (strict) on the very payloads the STS refuses, to
-record where an independent validator accepts them (clients-and-attacks.md §A5).
+record where an independent validator accepts them (python3-saml 1.16, strict, as AWS's SP).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def test_in_response_to_is_tolerated(sts: Any, factory: ResponseFactory, keys: K
 
 
 def python3_saml(factory: ResponseFactory, saml: str) -> tuple[bool, str | None]:
-    """python3-saml 1.16 in strict mode, as the AWS SP of this server (clients-and-attacks §A5)."""
+    """python3-saml 1.16 in strict mode, as the AWS SP (urn:amazon:webservices) of this server."""
     from onelogin.saml2.response import OneLogin_Saml2_Response
     from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
@@ -183,8 +183,9 @@ def test_md5_digest_python3_saml_accepts_we_refuse(sts: Any, factory: ResponseFa
                                                    keys: Keys) -> None:
     """python3-saml (strict, rejectDeprecatedAlgorithm) accepts an MD5 digest; the STS refuses it.
 
-    Reference §A5/§B2: python3-saml only flags SHA-1-family algorithms as deprecated, so an MD5
-    reference digest (collision-prone) passes; pysaml2 and xmlsec1 accept it too.
+    python3-saml flags only SHA-1-family algorithms as deprecated (``DEPRECATED_ALGORITHMS`` in
+    onelogin/saml2/constants.py), so an MD5 reference digest (collision-prone) passes; pysaml2
+    and xmlsec1 accept it too (observed).
     """
     attack = md5_digest(factory.build(BASE_USER), keys)
     root = etree.fromstring(base64.b64decode(attack.saml))
@@ -199,8 +200,8 @@ def test_xslt_transform_python3_saml_accepts_we_refuse(sts: Any, factory: Respon
                                                        keys: Keys) -> None:
     """python3-saml (strict) accepts an IdP-signed XSLT transform (it runs it); the STS refuses.
 
-    Reference §A5/§B2: libxmlsec executes the stylesheet while verifying and python3-saml has no
-    transform allow-list (signxml silently skips it); only pysaml2 refused it in the harness.
+    Observed: libxmlsec executes the stylesheet while verifying and python3-saml has no
+    transform allow-list (signxml skips unknown transforms); only pysaml2 refused it.
     """
     attack = xslt_transform(factory.build(BASE_USER), keys)
     assert b"REC-xslt-19991116" in base64.b64decode(attack.saml)
@@ -213,8 +214,9 @@ def test_replay_stateless_validators_accept_we_refuse(sts: Any, factory: Respons
                                                       keys: Keys) -> None:
     """A second redemption is refused, although python3-saml and pysaml2 (stateless) accept it.
 
-    Reference §B1/§B2: none of the four independent validators keeps a replay cache, so each
-    accepts the same Response twice; python3-saml is shown accepting it again after our refusal.
+    None of the four independent validators keeps a replay cache, although SAML Profiles
+    §4.1.4.5 requires one: each accepts the same Response twice; python3-saml is shown accepting
+    it again after our refusal.
     """
     attack = VECTORS["replay"].mutator(factory.build(BASE_USER), keys)
     assert "Credentials" in call(sts, attack)
@@ -223,7 +225,7 @@ def test_replay_stateless_validators_accept_we_refuse(sts: Any, factory: Respons
 
 
 def pysaml2(server: LiveServer, factory: ResponseFactory, saml: str) -> Any:
-    """pysaml2 7.5 as the AWS SP of this server, trusting its published metadata (§A5)."""
+    """pysaml2 7.5 as the AWS SP of this server, trusting its published metadata."""
     import shutil
 
     import httpx2
@@ -251,8 +253,9 @@ def test_sha1_pysaml2_accepts_we_refuse(sts: Any, server: LiveServer, factory: R
                                         keys: Keys) -> None:
     """pysaml2 accepts an IdP-signed RSA-SHA1/SHA-1 Response; the STS refuses the same payload.
 
-    Reference §A5/§B2: pysaml2's defaults are SHA-1 and it has no deprecated-algorithm switch
-    (python3-saml with rejectDeprecatedAlgorithm refuses it, as does signxml).
+    pysaml2 defaults to RSA-SHA1/SHA-1 (``sig_default``/``digest_default`` in saml2/xmldsig) and
+    has no deprecated-algorithm switch (python3-saml with rejectDeprecatedAlgorithm refuses it, as
+    does signxml, whose SignatureConfiguration excludes SHA-1 by default).
     """
     attack = VECTORS["sha1_downgrade"].mutator(factory.build(BASE_USER), keys)
     assert b"xmldsig#rsa-sha1" in base64.b64decode(attack.saml)

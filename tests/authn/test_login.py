@@ -17,7 +17,9 @@ from idp.authn.login import (
 )
 from idp.authn.throttle import LoginThrottle, ThrottlePolicy
 from idp.authn.totp import TotpGuard
-from tests.conftest import CAROL_SECRET
+from idp.errors import AuthnFailed, MfaRequired
+from idp.saml.constants import AuthnContextClass
+from tests.support.demo import CAROL_SECRET
 
 
 @pytest.fixture
@@ -118,3 +120,54 @@ def test_a_principal_without_mfa_does_not_count_for_an_mfa_user(login, clock):
     """A cookie from before carol had TOTP (or forged without it) is not a session for her."""
     forged = Principal(username="carol", instant=clock.now(), mfa=False, session_index="_x")
     assert login.current(forged.to_json()) is None
+
+
+# --- authenticate(): the credentials step itself ------------------------------------------
+
+
+def test_unknown_user_and_wrong_password_get_the_same_message(directory, clock, store):
+    """Login failures never reveal whether the user exists."""
+    guard = TotpGuard(clock, store)
+    messages = set()
+    for username, password in [("bob", "wrong"), ("nobody", "bob-password")]:
+        with pytest.raises(AuthnFailed) as info:
+            Authenticator(directory, guard, clock).authenticate(username, password, None)
+        messages.add(str(info.value))
+    assert messages == {"Invalid username or password."}
+
+
+def test_password_login_is_password_context(directory, clock, store):
+    """bob's login is password-only: PasswordProtectedTransport over TLS, Password otherwise."""
+    principal = Authenticator(directory, TotpGuard(clock, store), clock).authenticate(
+        "bob", "bob-password", None)
+    assert not principal.mfa
+    secure = principal.context(secure_transport=True)
+    assert secure is AuthnContextClass.PASSWORD_PROTECTED_TRANSPORT
+    assert principal.context(secure_transport=False) is AuthnContextClass.PASSWORD
+
+
+def test_carol_needs_a_correct_unused_totp_code(directory, clock, store):
+    """MFA: no code asks for one, a wrong code fails, the right one works once, then refuses."""
+    login = Authenticator(directory, TotpGuard(clock, store), clock)
+    with pytest.raises(MfaRequired):
+        login.authenticate("carol", "carol-password", None)
+    code = pyotp.TOTP(CAROL_SECRET).at(clock.now())
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    with pytest.raises(AuthnFailed, match="not correct"):
+        login.authenticate("carol", "carol-password", wrong)
+    principal = login.authenticate("carol", "carol-password", code)
+    assert principal.mfa and principal.context(secure_transport=False) is AuthnContextClass.MFA
+    with pytest.raises(AuthnFailed, match="already used"):
+        login.authenticate("carol", "carol-password", code)
+    clock.advance(30)
+    fresh = pyotp.TOTP(CAROL_SECRET).at(clock.now())
+    assert login.authenticate("carol", "carol-password", fresh).mfa
+
+
+def test_wrong_password_with_a_valid_code_does_not_burn_the_code(directory, clock, store):
+    """The code is only consumed after the password is right."""
+    login = Authenticator(directory, TotpGuard(clock, store), clock)
+    code = pyotp.TOTP(CAROL_SECRET).at(clock.now())
+    with pytest.raises(AuthnFailed, match="Invalid username or password"):
+        login.authenticate("carol", "nope", code)
+    assert login.authenticate("carol", "carol-password", code).mfa

@@ -39,7 +39,8 @@ def test_console_target(relay_state, target):
 
 
 def test_account_label_without_alias():
-    """An account without alias is shown as its ID alone (aws-saml.md §8.1)."""
+    """An account without alias is shown as its ID alone (as saml2aws's captured AWS page,
+    testdata/saml.html, shows "Account: 000000000002")."""
     assert AccountChoice(account_id=PROD, alias=None, roles=()).label == PROD
     assert AccountChoice(account_id=PROD, alias="corp-prod", roles=()).label == (
         f"corp-prod ({PROD})")

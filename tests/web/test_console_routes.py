@@ -113,7 +113,8 @@ def test_roleindex_outside_the_assertion_is_refused_for_one_role(client):
 
 
 def test_several_roles_show_aws_select_a_role_markup(client):
-    """alice gets AWS's legacy page with the exact structure scrapers parse (§A4)."""
+    """alice gets AWS's page with the structure saml2aws and aws-adfs scrape (saml2aws
+    aws_account.go, testdata/saml.html)."""
     posted = saml_response(client, "alice")
     response = post(client, posted.saml_response, relay_state="")
     assert response.status_code == 200
@@ -245,7 +246,7 @@ def test_unknown_provider_is_diagnosed(client, keypair):
 
 
 def test_provider_first_order_is_accepted(client, keypair):
-    """ADFS's provider,role order is accepted as AWS does (aws-saml.md §3.1)."""
+    """Provider,role order (as AWS's own AD FS guides emit it) is accepted, as AWS does."""
     saml = resigned(saml_response(client, "bob").saml_response, keypair,
                     set_role_values(f"{PROD_PROVIDER},{READ_ONLY}"))
     assert post(client, saml).status_code == 303
@@ -330,7 +331,7 @@ def test_trust_policy_denial_is_a_403_page(client_factory):
 
 
 def test_account_without_alias_is_shown_by_id(client_factory):
-    """"Account: 444455556666" when the account has no alias (aws-saml.md §8.1)."""
+    """"Account: 444455556666" when the account has no alias (as in saml2aws testdata/saml.html)."""
     client = client_factory(directory_override=edited_demo(
         lambda demo: demo["accounts"][DEV].pop("alias")))
     response = post(client, saml_response(client, "alice").saml_response)

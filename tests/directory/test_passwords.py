@@ -1,0 +1,15 @@
+"""Password hashes: PBKDF2-SHA256, salted, compared in constant time."""
+
+from __future__ import annotations
+
+from idp.directory.passwords import hash_password, is_hash, verify_password
+
+
+def test_password_hash_round_trip_and_salting():
+    """Hashes verify, differ per call (salted), and reject the wrong password."""
+    first, second = hash_password("s3cret"), hash_password("s3cret")
+    assert first != second and is_hash(first)
+    assert verify_password("s3cret", first)
+    assert not verify_password("s3cret ", first)
+    assert not verify_password("s3cret", None)
+    assert not verify_password("s3cret", "not-a-hash")
