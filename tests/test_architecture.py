@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 import subprocess
@@ -18,7 +19,8 @@ import idp.errors
 from idp.aws.errors import AwsError
 
 #: Lowest first. A module may import modules of its own layer or of a lower one, never higher.
-#: A prefix names a package and everything in it. Every module of ``idp`` must be in a layer.
+#: A name covers that module and everything in it (``idp`` itself: only the package's
+#: ``__init__``). Every module of ``idp`` must be in a layer.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("idp.errors", "idp.clock", "idp.xml", "idp.settings", "idp.keys",
                     "idp.store")),
@@ -44,16 +46,11 @@ def modules() -> list[str]:
 
 
 def layer_of(module: str) -> int:
-    best: tuple[int, int] | None = None  # (prefix length, layer index): the longest prefix wins
     for index, (_name, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            exact = prefix in ("idp", "idp.cli", "idp.__main__")
-            if module == prefix or (not exact and module.startswith(prefix + ".")):
-                if best is None or len(prefix) > best[0]:
-                    best = (len(prefix), index)
-    if best is None:
-        raise AssertionError(f"{module} is in no layer: add it to LAYERS in {__file__}")
-    return best[1]
+            if module == prefix or (prefix != "idp" and module.startswith(prefix + ".")):
+                return index
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS in {__file__}")
 
 
 def source_path(module: str) -> Path:
@@ -76,8 +73,7 @@ def imported(module: str) -> Iterator[tuple[str, int]]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             for alias in node.names:
                 candidate = f"{node.module}.{alias.name}"
-                is_module = node.module.startswith("idp") and importlib.util.find_spec(
-                    node.module) is not None and _is_module(candidate)
+                is_module = node.module.startswith("idp") and _is_module(candidate)
                 yield (candidate if is_module else node.module), node.lineno
 
 

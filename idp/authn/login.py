@@ -167,6 +167,14 @@ def check_second_factor(user: User, otp: str | None, guard: TotpGuard) -> bool:
     return True
 
 
+def _continued(username: str, password: str, step: MfaStep | None) -> MfaStep | None:
+    """The pending password step this submission continues: no password, and the username
+    left out or repeated. ``None`` when it is a fresh sign-in."""
+    if not password and step is not None and username in ("", step.username):
+        return step
+    return None
+
+
 def new_principal(user: User, *, mfa: bool, clock: Clock) -> Principal:
     return Principal(
         username=user.username, instant=clock.now(), mfa=mfa,
@@ -193,8 +201,9 @@ class Authenticator:
         With a pending ``mfa_step`` and no password, only the code is checked, for the user
         who passed the password step (the form may repeat the username or leave it out).
         """
-        if not password and mfa_step is not None and username in ("", mfa_step.username):
-            user = self.directory.user(mfa_step.username)
+        continued = _continued(username, password, mfa_step)
+        if continued is not None:
+            user = self.directory.user(continued.username)
             if user is None:
                 raise AuthnFailed(BAD_CREDENTIALS)
         else:
@@ -207,9 +216,8 @@ class Authenticator:
     def submit(self, attempt: LoginAttempt) -> LoginOutcome:
         """One form submission, throttled: what to show or do next."""
         step = attempt.mfa_step
-        continuing = (not attempt.password and step is not None
-                      and attempt.username in ("", step.username))
-        username = step.username if continuing and step is not None else attempt.username
+        continued = _continued(attempt.username, attempt.password, step)
+        username = continued.username if continued is not None else attempt.username
         user_key = (attempt.username or (step.username if step else "")).lower()
         if self._throttle is not None:
             wait = self._throttle.wait(user_key, attempt.address)

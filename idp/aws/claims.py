@@ -11,7 +11,6 @@ in AWS STS" (single-valued tags, at most 50, keys unique regardless of case).
 
 from __future__ import annotations
 
-import re
 from typing import Final
 
 from idp.aws.errors import InvalidIdentityToken
@@ -26,6 +25,7 @@ from idp.aws.vocabulary import (
     is_tag_key,
     is_tag_value,
     parse_role_value,
+    whole_number,
 )
 from idp.directory.model import RoleGrant
 from idp.errors import Rule
@@ -39,8 +39,6 @@ __all__ = [
     "source_identity",
 ]
 
-#: A whole number as AWS reads it: ASCII digits only (int() would also take "3_600", "٣٦٠٠").
-_PLAIN_INT_RE: Final = re.compile(r"^[0-9]{1,9}$")
 #: A multi-valued attribute where one value is expected.
 _SEVERAL: Final = "\x00"
 
@@ -116,8 +114,9 @@ def session_duration(assertion: VerifiedAssertion) -> int | None:
     values = assertion.attributes.get(AwsAttribute.SESSION_DURATION, ())
     if not values:
         return None
-    seconds = int(values[0]) if _PLAIN_INT_RE.fullmatch(values[0]) else -1
-    if len(values) != 1 or not MIN_SESSION_SECONDS <= seconds <= MAX_SESSION_SECONDS:
+    seconds = whole_number(values[0])
+    if len(values) != 1 or seconds is None or not (
+            MIN_SESSION_SECONDS <= seconds <= MAX_SESSION_SECONDS):
         raise InvalidIdentityToken(
             "SessionDuration in AuthnResponse must be a single whole number of seconds from "
             f"{MIN_SESSION_SECONDS} to {MAX_SESSION_SECONDS}",

@@ -32,7 +32,7 @@ from idp.aws.trust import (
     saml_trust_request,
     subject_type,
 )
-from idp.aws.vocabulary import AWS_SIGN_IN_URLS
+from idp.aws.vocabulary import AWS_SIGN_IN_URLS, MAX_ASSERTION_AGE_SECONDS
 from idp.aws.wire import AssumeRoleWithSamlResult
 from idp.clock import Clock
 from idp.directory.model import AWS_ENTITY_ID, RoleGrant
@@ -80,6 +80,7 @@ class AwsFederation:
         policy = ValidationPolicy(
             now=self.clock.now(), accepted_recipients=self.accepted_recipients,
             accepted_audiences=self.accepted_audiences, skew=self.skew,
+            max_age=MAX_ASSERTION_AGE_SECONDS,
         )
         assertion = verify_response(xml, trust=provider.trust, policy=policy)
         return VerifiedResponse(assertion=assertion, provider=provider,

@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from idp.aws.errors import InvalidIdentityToken, MissingParameter, ValidationError
-from idp.aws.vocabulary import MAX_ASSERTION_CHARS, MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
+from idp.aws.vocabulary import (
+    MAX_ASSERTION_CHARS,
+    MAX_SESSION_SECONDS,
+    MIN_SESSION_SECONDS,
+    whole_number,
+)
 from idp.errors import Rule
 
 __all__ = ["AssumeRoleWithSamlParams", "assume_role_with_saml_params", "decode_saml_assertion"]
 
-#: A Query-protocol integer: ASCII digits only (int() would also take "3_600", "+3600", "٣٦٠٠").
-_PLAIN_INT_RE: Final = re.compile(r"^[0-9]{1,9}$")
 _MIN_ASSERTION_CHARS: Final = 4
 _MAX_POLICY_CHARS: Final = 2048
 
@@ -71,10 +73,10 @@ def duration_seconds(value: str | None) -> int | None:
     """``DurationSeconds``: a plain integer from 900 to 43200."""
     if value is None:
         return None
-    if not _PLAIN_INT_RE.fullmatch(value):
+    seconds = whole_number(value)
+    if seconds is None:
         raise ValidationError(f"Value '{value}' at 'durationSeconds' failed to satisfy "
                               "constraint: Member must be an integer")
-    seconds = int(value)
     if seconds < MIN_SESSION_SECONDS:
         raise ValidationError(f"1 validation error detected: Value '{seconds}' at "
                               "'durationSeconds' failed to satisfy constraint: Member must have "

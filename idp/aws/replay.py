@@ -12,15 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Final
 
+from idp.aws.vocabulary import MAX_ASSERTION_AGE_SECONDS
 from idp.saml.validation import VerifiedAssertion
 from idp.store import StateStore
 
 __all__ = ["ReplayCache"]
 
 _NAMESPACE: Final = "assertion"
-#: STS refuses an assertion issued more than 5 minutes ago (STS API Reference,
-#: AssumeRoleWithSAML); after that (plus clock skew) no replay could pass anyway.
-_MAX_AGE_SECONDS: Final = 300
 
 
 class ReplayCache:
@@ -44,6 +42,7 @@ class ReplayCache:
         ``datetime`` can hold (a far-future ``NotOnOrAfter`` must not overflow).
         """
         skew = dt.timedelta(seconds=self._skew)
-        until = min(assertion.not_on_or_after,
-                    assertion.issue_instant + dt.timedelta(seconds=_MAX_AGE_SECONDS) + 2 * skew)
+        # Past MAX_ASSERTION_AGE_SECONDS (plus skew) the verifier refuses it as stale anyway.
+        until = min(assertion.not_on_or_after, assertion.issue_instant
+                    + dt.timedelta(seconds=MAX_ASSERTION_AGE_SECONDS) + 2 * skew)
         return self._store.claim(_NAMESPACE, self._key(assertion), until + skew)

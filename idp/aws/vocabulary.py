@@ -32,6 +32,7 @@ __all__ = [
     "is_tag_key",
     "is_tag_value",
     "parse_role_value",
+    "whole_number",
 ]
 
 
@@ -63,6 +64,17 @@ MAX_ASSERTION_CHARS: Final = 100_000
 #: SessionDuration attribute and DurationSeconds range, in seconds.
 MIN_SESSION_SECONDS: Final = 900
 MAX_SESSION_SECONDS: Final = 43_200
+#: STS refuses an assertion issued longer ago than this (AssumeRoleWithSAML: "Token must be
+#: redeemed within 5 minutes of issuance").
+MAX_ASSERTION_AGE_SECONDS: Final = 300
+#: A whole number as AWS reads one: ASCII digits only (int() would also take "3_600", "+3600",
+#: " 3600" or "٣٦٠٠").
+_WHOLE_NUMBER_RE: Final = re.compile(r"[0-9]{1,9}")
+
+
+def whole_number(text: str) -> int | None:
+    """``text`` as AWS reads a whole number (``DurationSeconds``, ``SessionDuration``), or None."""
+    return int(text) if _WHOLE_NUMBER_RE.fullmatch(text) else None
 
 
 def is_session_name(value: str) -> bool:
