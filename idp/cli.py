@@ -37,6 +37,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         key_size=getattr(args, "key_size", None),
         workers=getattr(args, "workers", None),
         data_dir=getattr(args, "data_dir", None),
+        trusted_proxies=",".join(args.trusted_proxy) if getattr(args, "trusted_proxy", None)
+        else None,
     )
 
 
@@ -70,6 +72,7 @@ def _serve(args: argparse.Namespace) -> int:
     from uvicorn.supervisors import Multiprocess
 
     from idp.web.app import create_app
+    from idp.web.server import uvicorn_options
 
     settings = _settings(args)
     app = create_app(settings)  # loads keys and the directory: fails here, before binding
@@ -94,17 +97,17 @@ def _serve(args: argparse.Namespace) -> int:
         "Press Ctrl-C to stop.",
         flush=True,
     )
-    common = {"log_config": _log_config(args.log_level), "server_header": False,
-              "host": settings.host, "port": settings.port}
+    common = {"log_config": _log_config(args.log_level), "host": settings.host,
+              "port": settings.port, **uvicorn_options(settings)}
     with sock, contextlib.suppress(KeyboardInterrupt):
         if settings.workers == 1:
-            uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])  # type: ignore[arg-type]
+            uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
         else:
             # Workers rebuild the same settings from IDP_* variables; they share certs_dir
             # (keys, secrets) and data_dir (replay and one-time-code state).
             os.environ.update(settings.to_env())
             config = uvicorn.Config("idp.web.app:app_from_env", factory=True,
-                                    workers=settings.workers, **common)  # type: ignore[arg-type]
+                                    workers=settings.workers, **common)
             Multiprocess(config, sockets=[sock]).run()
     return 0
 
@@ -199,6 +202,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
     serve.add_argument("--data-dir", type=Path,
                        help="shared state folder (default ./data): one-time use, throttling")
+    serve.add_argument("--trusted-proxy", action="append", metavar="ADDRESS[/BITS]",
+                       help="a reverse proxy whose X-Forwarded-For/-Proto headers are believed "
+                       "(repeatable; default: none, forwarded headers are ignored)")
     serve.add_argument("--log-level", default="info",
                        choices=("debug", "info", "warning", "error"),
                        help="how much the simulator logs (default info: every refusal, why)")

@@ -22,6 +22,11 @@ test_architecture.py`` checks that every ``IdPError`` subclass in the package ap
      │    └── AttributeReleaseError the directory cannot produce a value AWS would accept
      ├── SamlValidationError        the SP side (console, STS) refused a Response: ``rule``
      │                              (a ``Rule``) says which check, ``hint`` how to fix it
+     ├── BodyError                  idp.web.body: a request body that cannot be read
+     │    ├── BodyTimeout           (408: not all in within the body timeout)
+     │    ├── BodyTooLarge          (413; routes translate it)
+     │    ├── ClientGone            (the client left mid-body: one log line)
+     │    └── MalformedForm
      ├── SamlStatusError            idp.saml.status: answer the SP with a non-Success
      │    ├── NoPassive             <samlp:Response> (SAML Core §3.2.2.2)
      │    ├── InvalidNameIDPolicy
@@ -42,6 +47,7 @@ test_architecture.py`` checks that every ``IdPError`` subclass in the package ap
           ├── MissingAuthenticationToken
           ├── MissingParameter
           ├── PackedPolicyTooLarge
+          ├── RequestTimeout
           ├── SignatureDoesNotMatch
           └── ValidationError
                └── RequestTooLarge

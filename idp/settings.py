@@ -7,6 +7,7 @@ silent fallback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -60,6 +61,17 @@ class Settings:
     replay_protection: bool = True
     """Refuse an assertion already redeemed at the console or STS (SAML Profiles §4.1.4.5).
     AWS does not document whether it does; ``IDP_REPLAY_PROTECTION=0`` turns it off."""
+    trusted_proxies: str | None = None
+    """Comma-separated addresses or CIDR networks of the reverse proxies in front of the
+    service. Only a request arriving from one of them has its ``X-Forwarded-For`` (client
+    address, used by login throttling) and ``X-Forwarded-Proto`` believed. None by default:
+    forwarded headers are ignored, whoever sends them."""
+    header_timeout: int = 10
+    """Seconds a client has to send a request's line and headers before it is cut off."""
+    body_timeout: int = 20
+    """Seconds a client has to send a request body the server reads (then 408)."""
+    max_connections: int = 512
+    """Connections plus requests in progress one worker serves at once; beyond it, 503."""
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -76,6 +88,10 @@ class Settings:
                 )
             if parts.query or parts.fragment:
                 raise ConfigError("base URL must not have a query or fragment", source="settings")
+        for name in ("header_timeout", "body_timeout", "max_connections"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1", source="settings")
+        _networks(self.trusted_proxies)  # a malformed list fails here, at start-up
         for name in ("clock_skew", "assertion_lifetime", "sp_session_lifetime",
                      "idp_session_lifetime", "metadata_validity_days", "max_request_bytes"):
             if getattr(self, name) < 0:
@@ -88,6 +104,17 @@ class Settings:
             return self.base_url.rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def base_path(self) -> str:
+        """The base URL's path without a trailing slash (``""`` at the root): the prefix of
+        every link the service builds for a browser."""
+        return urlsplit(self.url).path.rstrip("/")
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """``trusted_proxies`` parsed (empty: trust no forwarded header)."""
+        return _networks(self.trusted_proxies)
 
     @property
     def entity_id(self) -> str:
@@ -150,6 +177,20 @@ class Settings:
                 continue
             values[name] = read(variable, raw)
         return cls(**values)
+
+
+def _networks(listed: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    if not listed or not listed.strip():
+        return ()
+    networks = []
+    for entry in listed.split(","):
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"trusted proxy {entry.strip()!r} is not an IP address or CIDR network "
+                "(for example 127.0.0.1 or 10.0.0.0/8)", source="settings") from None
+    return tuple(networks)
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

@@ -12,10 +12,10 @@ import datetime as dt
 import secrets
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
-from urllib.parse import urlsplit
 
+from idp import redirects
 from idp.authn.login import Principal
 from idp.aws import attributes as aws_attributes
 from idp.aws.vocabulary import is_aws_host
@@ -49,7 +49,8 @@ from idp.xml import to_bytes
 __all__ = ["IdentityProvider", "Pending"]
 
 #: AWS deep links fit easily; the step waits in a cookie, which browsers cap at 4 KiB.
-MAX_RELAY_STATE: Final = 2048
+#: (SAML Bindings §3.4.3 and §3.5.3 say 80 bytes; AWS deep links and SPs need more.)
+MAX_RELAY_STATE: Final = 1024
 #: An AuthnRequest older than this is refused as stale.
 MAX_REQUEST_AGE: Final = dt.timedelta(hours=1)
 
@@ -85,22 +86,21 @@ class Pending:
 
 
 def _relay_target_allowed(relay_state: str, sp: ServiceProvider) -> bool:
-    """No open redirect through IdP-initiated SSO: relative, the SP's own hosts, or AWS.
+    """No open redirect through IdP-initiated SSO: relative, the SP's own origins, or AWS.
 
-    (SP-initiated RelayState is the SP's own opaque state and is returned untouched.)
+    Read as a browser reads it (``idp.redirects``: WHATWG URL parsing, anything ambiguous
+    refused); origins compare scheme, host and port. (SP-initiated RelayState is the SP's own
+    opaque state and is returned untouched.)
     """
-    try:
-        parts = urlsplit(relay_state)
-    except ValueError:  # "http://[x": an unbalanced IPv6 bracket is no target at all
+    target = redirects.parse_target(relay_state)
+    if target is None:
         return False
-    if not parts.scheme and not parts.netloc:
-        return not relay_state.startswith(("//", "/\\")) and "\\" not in relay_state
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
-    host = parts.hostname.lower()
-    if host in {(urlsplit(url).hostname or "").lower() for url in sp.acs_urls}:
+    if isinstance(target, redirects.Relative):
         return True
-    return sp.entity_id == AWS_ENTITY_ID and parts.scheme == "https" and is_aws_host(host)
+    if any(redirects.same_origin(target, url) for url in sp.acs_urls):
+        return True
+    return (sp.entity_id == AWS_ENTITY_ID and target.scheme == "https" and target.port == 443
+            and is_aws_host(target.host))
 
 
 class IdentityProvider:
@@ -208,16 +208,25 @@ class IdentityProvider:
             protocol_binding=request.protocol_binding,
         )
 
-    def precheck(self, pending: Pending, sp: ServiceProvider) -> None:
-        """Checks answered with a SAML status before any login is asked for."""
+    def precheck(self, pending: Pending, sp: ServiceProvider) -> Pending:
+        """Checks answered with a SAML status before any login is asked for.
+
+        Returns the step with only what the answer needs: the requested authentication
+        contexts this IdP supports (the others no longer matter once one is satisfiable), so
+        what waits in the browser's cookie is bounded whatever the request listed.
+        """
         saml_requests.check_protocol_binding(pending.protocol_binding)
         self._name_id_format(pending, sp)
         supported = {c.value for c in AuthnContextClass}
         if pending.requested_contexts and not supported.intersection(pending.requested_contexts):
+            shown = ", ".join(pending.requested_contexts[:5])
+            more = len(pending.requested_contexts) - 5
             raise NoAuthnContext(
-                "none of the requested authentication contexts can be satisfied: "
-                + ", ".join(pending.requested_contexts)
+                "none of the requested authentication contexts can be satisfied: " + shown
+                + (f" and {more} more" if more > 0 else "")
             )
+        kept = tuple(dict.fromkeys(c for c in pending.requested_contexts if c in supported))
+        return replace(pending, requested_contexts=kept)
 
     def service_provider(self, pending: Pending) -> ServiceProvider:
         sp = self.directory.service_provider(pending.sp)

@@ -2,38 +2,105 @@
 
 What must be shared between workers (and survive a restart) is tiny and append-mostly:
 
-- ``claim``: one-time use (assertion IDs at the console and STS, TOTP time steps): an atomic
+- ``claim``: one-time use (assertion IDs at the console and STS, console sign-outs): an atomic
   insert that succeeds for exactly one caller until the entry expires;
+- ``advance``: a per-key high-water mark (the last TOTP time step used per user): an atomic
+  compare-and-set that succeeds only for a value greater than the stored one;
 - ``attempts``: failed logins per user and per address, for throttling.
 
 SQLite gives atomicity and crash safety (a SIGKILL mid-write leaves the previous committed
 state); WAL lets readers and one writer work at once; ``busy_timeout`` makes concurrent
-workers wait rather than fail. Everything here is bounded: rows expire and are pruned.
+workers wait rather than fail. Each operation is one SQL statement, so it is atomic across
+threads and processes without an explicit transaction.
+
+Everything here is bounded, whatever callers pass. Rows expire and are pruned. Keys often come
+from requests (usernames, client addresses, assertion IDs), so no key is stored verbatim: every
+table holds the 32-byte SHA-256 digest of the key (UTF-8; lone surrogates via
+``surrogatepass``, so no ``str`` is refused). Lookups digest the key the same way, so they work
+with keys of any length, and SHA-256's collision resistance keeps different keys apart.
+Namespaces are constants in code and must be short identifiers (``ValueError`` otherwise). The
+schema enforces both (``CHECK`` on digest and namespace length), so a row has a fixed maximum
+size now and for any later caller.
+
+Upgrading an older state file: the old tables ``claims`` and ``attempts`` held raw keys. The
+digest-keyed tables have new names (``claims_v2``, ``attempts_v2``, plus the new ``marks``),
+so the old columns never mix with digests. On open, inside one ``BEGIN IMMEDIATE`` transaction
+(so concurrent workers starting together migrate once), live rows of the old tables are copied
+with their keys digested and the old tables are dropped. Migrating rather than letting old rows
+lapse keeps a redeemed assertion or a signed-out console cookie refused across the upgrade
+(sign-outs last as long as the session's credentials). Old TOTP step claims are copied too but
+the TOTP check now reads ``marks``, so for at most ~90 seconds after the upgrade a code used just
+before it could be used once more. Dropping the old tables assumes the workers sharing the file
+are upgraded together (``idp serve`` restarts all of them); a process still running the old code
+would then fail its writes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import re
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from idp.clock import Clock
 from idp.errors import StoreError
 
 __all__ = ["StateStore"]
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS claims (
-    namespace TEXT NOT NULL, key TEXT NOT NULL, until REAL NOT NULL,
-    PRIMARY KEY (namespace, key)
-);
-CREATE TABLE IF NOT EXISTS attempts (namespace TEXT NOT NULL, key TEXT NOT NULL, at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (namespace, key, at);
-"""
+_SCHEMA: Final = (
+    """CREATE TABLE IF NOT EXISTS claims_v2 (
+        namespace TEXT NOT NULL CHECK (length(namespace) BETWEEN 1 AND 32),
+        key BLOB NOT NULL CHECK (typeof(key) = 'blob' AND length(key) = 32),
+        until REAL NOT NULL,
+        PRIMARY KEY (namespace, key)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS attempts_v2 (
+        namespace TEXT NOT NULL CHECK (length(namespace) BETWEEN 1 AND 32),
+        key BLOB NOT NULL CHECK (typeof(key) = 'blob' AND length(key) = 32),
+        at REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS attempts_v2_by_key ON attempts_v2 (namespace, key, at)",
+    """CREATE TABLE IF NOT EXISTS marks (
+        namespace TEXT NOT NULL CHECK (length(namespace) BETWEEN 1 AND 32),
+        key BLOB NOT NULL CHECK (typeof(key) = 'blob' AND length(key) = 32),
+        value INTEGER NOT NULL,
+        until REAL NOT NULL,
+        PRIMARY KEY (namespace, key)
+    ) WITHOUT ROWID""",
+)
+#: Tables of the first schema (raw keys), migrated then dropped on open.
+_LEGACY: Final = {
+    "claims": "INSERT OR IGNORE INTO claims_v2 (namespace, key, until) "
+              "SELECT namespace, idp_digest(key), until FROM claims "
+              "WHERE until > ? AND length(namespace) BETWEEN 1 AND 32",
+    "attempts": "INSERT INTO attempts_v2 (namespace, key, at) "
+                "SELECT namespace, idp_digest(key), at FROM attempts "
+                "WHERE at > ? AND length(namespace) BETWEEN 1 AND 32",
+}
+#: How long failed attempts are kept (longer than any throttle window).
+_ATTEMPTS_KEPT: Final = 86_400
 #: Prune expired rows on roughly one write in this many.
 _PRUNE_EVERY: Final = 200
+_NAMESPACE: Final = re.compile(r"[a-z][a-z0-9-]{0,31}")
+_INT64: Final = range(-(2**63), 2**63)
+
+
+def _digest(key: str) -> bytes:
+    """The fixed-size form every key is stored and looked up as."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+def _checked(namespace: str) -> str:
+    if not _NAMESPACE.fullmatch(namespace):
+        raise ValueError(f"namespace must match {_NAMESPACE.pattern}: {namespace[:40]!r}")
+    return namespace
+
+
+def _legacy_digest(key: object) -> bytes:
+    return _digest(key if isinstance(key, str) else str(key))
 
 
 class StateStore:
@@ -51,10 +118,32 @@ class StateStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(_SCHEMA)
+            self._create_and_migrate()
             path.chmod(0o600)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the state file {path}: {exc}") from None
+
+    def _create_and_migrate(self) -> None:
+        """The current tables; rows of the raw-key tables copied with digested keys."""
+        db = self._db
+        db.create_function("idp_digest", 1, _legacy_digest, deterministic=True)
+        now = self._now()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA:
+                db.execute(statement)
+            for table, copy in _LEGACY.items():
+                exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                    "AND name = ?", (table,)).fetchone()
+                if exists:
+                    since = now if table == "claims" else now - _ATTEMPTS_KEPT
+                    db.execute(copy, (since,))
+                    db.execute(f"DROP TABLE {table}")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
@@ -70,52 +159,81 @@ class StateStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write the state file {self.path}: {exc}") from None
 
+    def _read(self, sql: str, args: tuple[object, ...]) -> Any:
+        """The first row (``None`` if there is none)."""
+        try:
+            with self._lock:
+                return self._db.execute(sql, args).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the state file {self.path}: {exc}") from None
+
     def _prune(self) -> None:
         now = self._now()
-        self._db.execute("DELETE FROM claims WHERE until <= ?", (now,))
-        self._db.execute("DELETE FROM attempts WHERE at <= ?", (now - 86_400,))
+        self._db.execute("DELETE FROM claims_v2 WHERE until <= ?", (now,))
+        self._db.execute("DELETE FROM marks WHERE until <= ?", (now,))
+        self._db.execute("DELETE FROM attempts_v2 WHERE at <= ?", (now - _ATTEMPTS_KEPT,))
 
     # --- one-time use ---------------------------------------------------------------------
 
     def claim(self, namespace: str, key: str, until: dt.datetime) -> bool:
         """True for the first caller (across all processes) until ``until``; False after."""
-        now = self._now()
         cursor = self._write(
-            "INSERT INTO claims (namespace, key, until) VALUES (?, ?, ?) "
+            "INSERT INTO claims_v2 (namespace, key, until) VALUES (?, ?, ?) "
             "ON CONFLICT (namespace, key) DO UPDATE SET until = excluded.until "
-            "WHERE claims.until <= ?",
-            (namespace, key, until.timestamp(), now),
+            "WHERE claims_v2.until <= ?",
+            (_checked(namespace), _digest(key), until.timestamp(), self._now()),
         )
         return cursor.rowcount == 1
 
     def claimed(self, namespace: str, key: str) -> bool:
         """Whether ``key`` is currently claimed (no side effect)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM claims WHERE namespace = ? AND key = ? AND until > ?",
-                (namespace, key, self._now()),
-            ).fetchone()
+        row = self._read(
+            "SELECT 1 FROM claims_v2 WHERE namespace = ? AND key = ? AND until > ?",
+            (_checked(namespace), _digest(key), self._now()),
+        )
         return row is not None
+
+    # --- high-water marks -----------------------------------------------------------------
+
+    def advance(self, namespace: str, key: str, value: int, until: dt.datetime) -> bool:
+        """Raise ``key``'s mark to ``value``: True iff it was not already ``>= value``.
+
+        One statement, so exactly one of any number of concurrent callers (in any process)
+        passing the same ``value`` succeeds, and a lower or equal value never succeeds after a
+        higher one, until the mark expires at ``until`` (a successful call resets it; after it
+        the key is as if never marked).
+        """
+        if isinstance(value, bool) or not isinstance(value, int) or value not in _INT64:
+            raise ValueError(f"mark values are 64-bit integers, not {value!r}")
+        cursor = self._write(
+            "INSERT INTO marks (namespace, key, value, until) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (namespace, key) DO UPDATE "
+            "SET value = excluded.value, until = excluded.until "
+            "WHERE marks.value < excluded.value OR marks.until <= ?",
+            (_checked(namespace), _digest(key), value, until.timestamp(), self._now()),
+        )
+        return cursor.rowcount == 1
 
     # --- throttling -----------------------------------------------------------------------
 
     def record_attempt(self, namespace: str, key: str) -> None:
-        self._write("INSERT INTO attempts (namespace, key, at) VALUES (?, ?, ?)",
-                    (namespace, key, self._now()))
+        self._write("INSERT INTO attempts_v2 (namespace, key, at) VALUES (?, ?, ?)",
+                    (_checked(namespace), _digest(key), self._now()))
 
     def attempts(self, namespace: str, key: str, window: int) -> tuple[int, float]:
         """(count, seconds until the oldest one in the window leaves it)."""
         now = self._now()
-        with self._lock:
-            count, oldest = self._db.execute(
-                "SELECT COUNT(*), MIN(at) FROM attempts WHERE namespace = ? AND key = ? "
-                "AND at > ?", (namespace, key, now - window),
-            ).fetchone()
+        row = self._read(
+            "SELECT COUNT(*), MIN(at) FROM attempts_v2 WHERE namespace = ? AND key = ? "
+            "AND at > ?", (_checked(namespace), _digest(key), now - window),
+        )
+        count, oldest = row
         retry = (oldest + window - now) if oldest is not None else 0.0
         return int(count), max(0.0, retry)
 
     def clear_attempts(self, namespace: str, key: str) -> None:
-        self._write("DELETE FROM attempts WHERE namespace = ? AND key = ?", (namespace, key))
+        self._write("DELETE FROM attempts_v2 WHERE namespace = ? AND key = ?",
+                    (_checked(namespace), _digest(key)))
 
     def close(self) -> None:
         with self._lock:

@@ -160,6 +160,10 @@ def test_to_env_round_trips_every_field(tmp_path):
         metadata_validity_days=30,
         max_request_bytes=1024,
         replay_protection=False,
+        trusted_proxies="10.0.0.0/8,::1",
+        header_timeout=3,
+        body_timeout=4,
+        max_connections=64,
     )
     defaults = Settings()
     for name in settings.__dataclass_fields__:
@@ -184,3 +188,34 @@ def test_a_field_of_an_unsupported_type_fails_loudly():
 
     with pytest.raises(TypeError, match=r"Extended\.ratio has type .*float"):
         Extended.from_env({})
+
+
+@pytest.mark.parametrize("listed", ["127.0.0.1", "10.0.0.0/8, 192.168.1.7", "::1,fd00::/8"])
+def test_trusted_proxies_are_addresses_or_networks(listed):
+    """``IDP_TRUSTED_PROXIES`` lists addresses and CIDR networks, comma-separated."""
+    settings = Settings.from_env({"IDP_TRUSTED_PROXIES": listed})
+    assert len(settings.trusted_proxy_networks) == len(listed.split(","))
+
+
+def test_no_proxy_is_trusted_by_default():
+    """Forwarded headers are believed from nobody unless the operator names a proxy."""
+    assert Settings().trusted_proxy_networks == ()
+    assert Settings.from_env({}).trusted_proxies is None
+
+
+@pytest.mark.parametrize("listed", ["*", "localhost", "10.0.0.0/33", "127.0.0.1,,", "1.2.3"])
+def test_a_trusted_proxy_that_is_not_an_address_is_refused(listed):
+    """A typo must not silently trust nobody (or everybody): one clear error at start-up."""
+    with pytest.raises(ConfigError, match="is not an IP address or CIDR network"):
+        Settings.from_env({"IDP_TRUSTED_PROXIES": listed})
+
+
+@pytest.mark.parametrize("name", ["header_timeout", "body_timeout", "max_connections"])
+def test_time_and_connection_limits_are_positive(name):
+    with pytest.raises(ConfigError, match=f"{name} must be at least 1"):
+        Settings(**{name: 0})
+
+
+def test_base_path_prefixes_links():
+    assert Settings().base_path == ""
+    assert Settings(base_url="https://sso.example/sim/").base_path == "/sim"

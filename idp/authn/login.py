@@ -10,8 +10,11 @@ The state machine, framework-free (the login route only parses the form and rend
       └── anything wrong                                       → Refused(message)
 
 A failure never says whether the user exists. A pending ``MfaStep`` lasts 5 minutes; a
-``Principal`` lasts the IdP session lifetime and ends early if the user leaves the directory
-or gains MFA. Both travel in the signed session cookie as ``to_json()`` / ``from_json()``.
+``Principal`` lasts the IdP session lifetime and ends early if the user leaves the directory,
+gains MFA or signs out. Both travel in the signed session cookie as ``to_json()`` /
+``from_json()``; signing out is recorded in the shared ``StateStore`` (by the principal's
+random ``session_index``), so it holds for copies of the cookie, on every worker, across
+restarts.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from idp.directory.model import Directory, User
 from idp.directory.passwords import verify_password
 from idp.errors import AuthnFailed, MfaRequired
 from idp.saml.constants import AuthnContextClass
+from idp.store import StateStore
 
 __all__ = [
     "BAD_CREDENTIALS",
@@ -46,6 +50,8 @@ __all__ = [
 BAD_CREDENTIALS: Final = "Invalid username or password."
 #: How long a password-verified user has to enter the TOTP code.
 MFA_STEP_SECONDS: Final = 300
+#: StateStore namespace of IdP logins ended by signing out (keyed by session index).
+_SIGNED_OUT: Final = "idp-logout"
 
 
 @dataclass(frozen=True)
@@ -186,12 +192,13 @@ class Authenticator:
     """The login policy for one directory: credentials, second factor, throttling, sessions."""
 
     def __init__(self, directory: Directory, guard: TotpGuard, clock: Clock, *,
-                 throttle: LoginThrottle | None = None, session_lifetime: int = 8 * 3600
-                 ) -> None:
+                 throttle: LoginThrottle | None = None, session_lifetime: int = 8 * 3600,
+                 signed_out: StateStore | None = None) -> None:
         self.directory = directory
         self._guard = guard
         self._clock = clock
         self._throttle = throttle
+        self._signed_out = signed_out
         self._session_lifetime = dt.timedelta(seconds=session_lifetime)
 
     def authenticate(self, username: str, password: str, otp: str | None, *,
@@ -256,4 +263,16 @@ class Authenticator:
         if (self._clock.now() >= principal.instant + self._session_lifetime or user is None
                 or (user.has_mfa and not principal.mfa)):
             return None
+        if self._signed_out is not None and self._signed_out.claimed(
+                _SIGNED_OUT, principal.session_index):
+            return None
         return principal
+
+    def sign_out(self, principal: Principal) -> None:
+        """End this login everywhere: ``current`` refuses it from now on, copies included.
+
+        Needs the shared store (``signed_out``); without one, only the cookie is cleared.
+        """
+        if self._signed_out is not None:
+            self._signed_out.claim(_SIGNED_OUT, principal.session_index,
+                                   principal.instant + self._session_lifetime)

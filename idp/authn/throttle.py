@@ -1,6 +1,8 @@
 """Login throttling: failed sign-ins counted per username and per client address.
 
-Counts live in the shared ``StateStore`` so every worker sees them. A username is counted
+Counts live in the shared ``StateStore`` so every worker sees them. Usernames come straight
+from the login form, of any length; the store keeps only a fixed-size digest of each key, so a
+long username costs no more state than a short one. A username is counted
 whether or not the user exists, so throttling reveals nothing about who exists (OWASP
 Authentication Cheat Sheet, "Login Throttling"). A successful login clears the user's count,
 not the address's.

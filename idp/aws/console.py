@@ -24,10 +24,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from lxml import etree
 
+from idp import redirects
 from idp.aws import diagnostics
 from idp.aws.errors import AwsError
 from idp.aws.federation import AwsFederation, RoleSession, VerifiedResponse
@@ -51,6 +52,9 @@ __all__ = [
 
 #: The simulator's console home (the twin of ``https://console.aws.amazon.com/``).
 CONSOLE_HOME: Final = "/aws/console"
+#: Longest RelayState deep link followed (it rides in the console cookie, which browsers cap
+#: at 4 KiB; AWS console deep links are a few hundred characters at most).
+MAX_DEEP_LINK: Final = 1024
 _ROLE: Final = AwsAttribute.ROLE.value
 #: RFC 3986 path / query characters; anything else (spaces, quotes, backslashes) is refused.
 _SAFE_PATH_RE: Final = re.compile(r"^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$")
@@ -218,33 +222,28 @@ def console_target(relay_state: str | None) -> str:
     """Where to go after sign-in: a console deep link from RelayState, else the console home.
 
     Accepted: ``/aws/console…`` paths, and ``https://console.aws.amazon.com/<path>`` or
-    ``https://<region>.console.aws.amazon.com/<path>`` (mapped to ``/aws/console/<path>``).
+    ``https://<region>.console.aws.amazon.com/<path>`` (mapped to ``/aws/console/<path>``), read
+    as a browser reads them (``idp.redirects``); at most ``MAX_DEEP_LINK`` characters.
     Anything else is ignored, so RelayState can never redirect off this site.
     """
     value = (relay_state or "").strip()
-    if not value:
+    if len(value) > MAX_DEEP_LINK:
         return CONSOLE_HOME
-    if value.startswith("/"):
-        parts = urlsplit(value)
-        if parts.scheme or parts.netloc or not (
-                parts.path == CONSOLE_HOME or parts.path.startswith(CONSOLE_HOME + "/")):
+    target = redirects.parse_target(value)
+    if isinstance(target, redirects.Relative):
+        if not (target.path == CONSOLE_HOME or target.path.startswith(CONSOLE_HOME + "/")):
             return CONSOLE_HOME
-        path, query = parts.path[len(CONSOLE_HOME):], parts.query
+        path = target.path[len(CONSOLE_HOME):]
+    elif (isinstance(target, redirects.Target) and target.scheme == "https"
+          and target.port == 443 and is_aws_console_host(target.host)):
+        path = target.path
     else:
-        try:
-            parts = urlsplit(value)
-            port = parts.port
-        except ValueError:
-            return CONSOLE_HOME
-        host = parts.hostname or ""
-        if (parts.scheme != "https" or port is not None or "@" in parts.netloc
-                or not is_aws_console_host(host)):
-            return CONSOLE_HOME
-        path, query = parts.path, parts.query
-    segments = unquote(path).replace("\\", "/").split("/")
+        return CONSOLE_HOME
+    query = target.query
+    segments = unquote(path).replace("\\", "/").split("/")  # %2F.. and %5C.. still caught
     if (".." in segments or "." in segments or not _SAFE_PATH_RE.fullmatch(path)
             or not _SAFE_QUERY_RE.fullmatch(query) or path.startswith("//")):
         return CONSOLE_HOME
     path = path.lstrip("/")
-    target = f"{CONSOLE_HOME}/{path}" if path else CONSOLE_HOME
-    return f"{target}?{query}" if query else target
+    result = f"{CONSOLE_HOME}/{path}" if path else CONSOLE_HOME
+    return f"{result}?{query}" if query else result

@@ -15,7 +15,7 @@ principals to access the AWS Management Console"); the credentials' expiration d
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -25,13 +25,24 @@ from idp.aws.errors import AwsError
 from idp.clock import Clock
 from idp.store import StateStore
 
-__all__ = ["MAX_SESSION_SECONDS", "ConsoleSession", "ConsoleSessions"]
+__all__ = ["MAX_COOKIE_BYTES", "MAX_SESSION_SECONDS", "ConsoleSession", "ConsoleSessions"]
 
 #: The longest a console session can last (12 hours), plus a little slack for clocks.
 MAX_SESSION_SECONDS: Final = 43_200 + 300
 _SALT: Final = "aws-console"
 _CSRF_SALT: Final = "aws-console-csrf"
 _SIGNED_OUT: Final = "console-logout"
+#: Browsers keep a cookie of at most 4096 bytes, name and value together (RFC 6265 §6.1).
+MAX_COOKIE_BYTES: Final = 4000
+#: What the console shows of the NameID and issuer: a real IdP may send long values, and the
+#: cookie must stay within ``MAX_COOKIE_BYTES`` whatever a signed assertion holds.
+MAX_SHOWN_CHARS: Final = 256
+
+
+def _shown(value: str | None) -> str | None:
+    if value is None or len(value) <= MAX_SHOWN_CHARS:
+        return value
+    return value[:MAX_SHOWN_CHARS - 1] + "\u2026"
 
 
 @dataclass(frozen=True)
@@ -89,9 +100,20 @@ class ConsoleSessions:
         self._clock = clock
 
     def seal(self, session: ConsoleSession) -> tuple[str, int]:
-        """The cookie value and its max-age in seconds (until the credentials expire)."""
+        """The cookie value and its max-age in seconds (until the credentials expire).
+
+        The value always fits a browser cookie: long NameIDs and issuers are shortened for
+        display, and a deep link that does not fit is dropped (the console home opens).
+        """
         remaining = int((session.expires - self._clock.now()).total_seconds())
-        return self._serializer.dumps(session.to_json()), max(remaining, 0)
+        session = replace(session, name_id=_shown(session.name_id),
+                          issuer=_shown(session.issuer))
+        value = self._serializer.dumps(session.to_json())
+        if len(value) > MAX_COOKIE_BYTES and session.deep_link is not None:
+            value = self._serializer.dumps(replace(session, deep_link=None).to_json())
+        if len(value) > MAX_COOKIE_BYTES:
+            raise ValueError(f"a console session needs {len(value)} bytes of cookie")
+        return value, max(remaining, 0)
 
     def open(self, cookie: str | None) -> ConsoleSession | None:
         """The session in a cookie: signed by us, not too old, not signed out; else ``None``."""

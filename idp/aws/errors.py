@@ -36,6 +36,7 @@ __all__ = [
     "MissingAuthenticationToken",
     "MissingParameter",
     "PackedPolicyTooLarge",
+    "RequestTimeout",
     "RequestTooLarge",
     "SignatureDoesNotMatch",
     "ValidationError",
@@ -142,6 +143,15 @@ class RequestTooLarge(ValidationError):
     """The request body is larger than the simulator reads (answered 413)."""
 
     http_status = 413
+
+
+class RequestTimeout(AwsError):
+    """The request body did not arrive within the body timeout (answered 408)."""
+
+    code = "RequestTimeout"
+    http_status = 408
+    default_message = ("Your socket connection to the server was not read from or written to "
+                       "within the timeout period.")
 
 
 class MissingParameter(AwsError):

@@ -40,6 +40,7 @@ from idp.aws.errors import (
     MissingAuthenticationToken,
     SignatureDoesNotMatch,
 )
+from idp.aws.regions import is_region
 from idp.clock import Clock
 
 __all__ = [
@@ -194,7 +195,8 @@ def verify_request(
     """Check a SigV4 header-signed request and return the caller's session claims.
 
     Raises ``MissingAuthenticationToken``, ``IncompleteSignature``, ``SignatureDoesNotMatch``
-    (wrong signature, scope, or time more than 15 minutes off), ``InvalidClientTokenId`` or
+    (wrong signature, scope (service, or a Region that does not exist: ``idp.aws.regions``),
+    or time more than 15 minutes off), ``InvalidClientTokenId`` or
     ``ExpiredToken``.
     """
     method, url, headers, body = request.method, request.url, request.headers, request.body
@@ -231,6 +233,9 @@ def verify_request(
     if auth.service != service:
         raise SignatureDoesNotMatch(
             f"Credential should be scoped to correct service: '{service}'. ")
+    if not is_region(auth.region):
+        raise SignatureDoesNotMatch(
+            f"Credential should be scoped to a valid region, not '{auth.region}'. ")
     if "host" not in auth.signed_headers:
         raise SignatureDoesNotMatch("'Host' must be a signed header.")
     _check_skew(when, clock.now())

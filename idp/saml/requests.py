@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from lxml import etree
 from signxml.exceptions import InvalidInput, InvalidSignature
@@ -27,10 +28,12 @@ from idp.saml.providers import ServiceProvider
 from idp.saml.status import UnsupportedBinding
 from idp.xml import parse, text_of
 
-__all__ = ["AuthnRequest", "check_post_signature", "check_protocol_binding", "parse_authn_request",
-           "resolve_acs",
-           "resolve_sp"]
+__all__ = ["MAX_REQUEST_ID", "AuthnRequest", "check_post_signature", "check_protocol_binding",
+           "parse_authn_request", "resolve_acs", "resolve_sp"]
 
+#: Longest AuthnRequest ID accepted. SAML Core §1.3.4 only requires enough randomness (at
+#: least 128 bits); real SPs send 33-45 characters.
+MAX_REQUEST_ID: Final = 256
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,11 @@ def parse_authn_request(xml: bytes) -> tuple[AuthnRequest, etree._Element]:
     request_id = root.get("ID")
     if not request_id:
         raise MalformedRequest("AuthnRequest has no ID")
+    if len(request_id) > MAX_REQUEST_ID:
+        raise MalformedRequest(
+            f"AuthnRequest ID is {len(request_id)} characters long; this IdP accepts at most "
+            f"{MAX_REQUEST_ID} (the ID is kept while the user signs in and returned as "
+            "InResponseTo)")
     issuer_el = root.find(f"{SAML}Issuer")
     if issuer_el is None or not text_of(issuer_el).strip():
         raise MalformedRequest("AuthnRequest has no Issuer, so the service provider is unknown")

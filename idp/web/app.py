@@ -27,6 +27,8 @@ from idp.settings import Settings
 from idp.sso import IdentityProvider
 from idp.store import StateStore
 from idp.web import console_routes, idp_routes, sts_routes
+from idp.web.body import EXCEPTION_HANDLERS
+from idp.web.headers import SecurityHeaders
 from idp.web.pages import error_page, render
 from idp.web.state import Services
 
@@ -66,7 +68,8 @@ def load_services(
         identity_provider=IdentityProvider(settings, directory, published, clock),
         authenticator=Authenticator(directory, TotpGuard(clock, store), clock,
                                     throttle=LoginThrottle(store),
-                                    session_lifetime=settings.idp_session_lifetime),
+                                    session_lifetime=settings.idp_session_lifetime,
+                                    signed_out=store),
         federation=federation,
         sts=Sts(federation),
         console_sessions=ConsoleSessions(session_secret, store=store, credentials=credentials,
@@ -106,6 +109,8 @@ def create_app(
         routes=[Route("/healthz", _healthz), *idp_routes.routes(), *sts_routes.routes(),
                 *console_routes.routes()],
         middleware=[
+            *_proxy_middleware(settings),
+            Middleware(SecurityHeaders),
             Middleware(
                 SessionMiddleware,
                 secret_key=state.session_secret,
@@ -115,10 +120,26 @@ def create_app(
                 https_only=settings.secure_cookies,
             )
         ],
-        exception_handlers={IdPError: _idp_error, Exception: _server_error},
+        exception_handlers={IdPError: _idp_error, **EXCEPTION_HANDLERS,
+                            Exception: _server_error},
     )
     app.state.services = state
     return app
+
+
+def _proxy_middleware(settings: Settings) -> list[Middleware]:
+    """Believe ``X-Forwarded-For``/``-Proto`` only from the proxies the operator named.
+
+    By default nobody is trusted: a client that sends ``X-Forwarded-For`` cannot choose the
+    address login throttling counts. With trusted proxies, the client is the rightmost
+    address in the chain that is not one of them (uvicorn's ``ProxyHeadersMiddleware``).
+    """
+    networks = settings.trusted_proxy_networks
+    if not networks:
+        return []
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    return [Middleware(ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in networks])]
 
 
 def app_from_env() -> Starlette:

@@ -36,6 +36,7 @@ from idp.aws.errors import AwsError
 from idp.aws.federation import RoleSession
 from idp.errors import Rule, SamlValidationError
 from idp.web.forms import field, read_form
+from idp.web.links import link
 from idp.web.pages import render
 from idp.web.state import services
 
@@ -51,7 +52,7 @@ _AWS_TEXT: Final = "Your request included an invalid SAML response."
 
 
 def _path(request: Request, name: str) -> str:
-    return str(request.app.url_path_for(name))
+    return link(request, name)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -106,9 +107,9 @@ def _start_console(request: Request, selection: RoleSelection, role: RoleSession
         deep_link=target if target != CONSOLE_HOME else None,
     )
     value, max_age = state.console_sessions.seal(session)
-    response = _redirect(target)
-    response.set_cookie(COOKIE, value, max_age=max_age, path="/aws", httponly=True,
-                        samesite="lax", secure=state.settings.secure_cookies)
+    response = _redirect(state.settings.base_path + target)
+    response.set_cookie(COOKIE, value, max_age=max_age, path=state.settings.base_path + "/aws",
+                        httponly=True, samesite="lax", secure=state.settings.secure_cookies)
     return response
 
 
@@ -154,8 +155,9 @@ def _back_to_idp(request: Request, path: str | None) -> Response:
 
 
 def _clear(response: Response, request: Request) -> None:
-    response.delete_cookie(COOKIE, path="/aws", httponly=True, samesite="lax",
-                           secure=services(request).settings.secure_cookies)
+    settings = services(request).settings
+    response.delete_cookie(COOKIE, path=settings.base_path + "/aws", httponly=True,
+                           samesite="lax", secure=settings.secure_cookies)
 
 
 async def console(request: Request) -> Response:

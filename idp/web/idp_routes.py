@@ -6,7 +6,6 @@ import hmac
 import json
 import secrets
 from typing import Final
-from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -20,6 +19,7 @@ from idp.saml.providers import ServiceProvider
 from idp.saml.status import NoPassive, SamlStatusError
 from idp.sso import Pending
 from idp.web.forms import field, read_form
+from idp.web.links import link
 from idp.web.pages import autopost, render
 from idp.web.state import services
 
@@ -77,8 +77,19 @@ def _remember(request: Request, principal: Principal) -> None:
 
 
 def _stash(request: Request, pending: Pending) -> None:
+    """Keep the step in the session cookie while the user signs in (oldest dropped first).
+
+    Every field is bounded where it is read (ID, RelayState; contexts narrowed by
+    ``precheck``); a step that still does not fit is refused, never silently dropped.
+    """
+    data = pending.to_json()
+    size = len(json.dumps({pending.id: data}))
+    if size > MAX_STASH_BYTES:
+        raise MalformedRequest(
+            f"This sign-in request is too large to hold while you sign in ({size} bytes of "
+            f"state; at most {MAX_STASH_BYTES}). Shorten its RelayState.")
     stash = dict(request.session.get("pending") or {})
-    stash[pending.id] = pending.to_json()
+    stash[pending.id] = data
     while len(stash) > MAX_PENDING or (
         len(stash) > 1 and len(json.dumps(stash)) > MAX_STASH_BYTES
     ):
@@ -112,7 +123,7 @@ def _continue(request: Request, pending: Pending, sp: ServiceProvider) -> Respon
     """Answer now if the user is logged in, else send them to log in first."""
     idp = services(request).identity_provider
     try:
-        idp.precheck(pending, sp)
+        pending = idp.precheck(pending, sp)
         principal = _principal(request)
         fresh = request.session.pop("fresh_login_for", None) == pending.id
         if pending.force_authn and not fresh:
@@ -121,8 +132,7 @@ def _continue(request: Request, pending: Pending, sp: ServiceProvider) -> Respon
             if pending.is_passive:
                 raise NoPassive("the user is not signed in and IsPassive forbids asking")
             _stash(request, pending)
-            login = request.url_for("login").include_query_params(pending=pending.id)
-            return RedirectResponse(str(login), status_code=303)
+            return RedirectResponse(link(request, "login", pending=pending.id), status_code=303)
         return autopost(idp.respond(pending, principal))
     except SamlStatusError as exc:
         return autopost(idp.status_response(pending, exc))
@@ -165,7 +175,7 @@ def _login_page(request: Request, *, pending_id: str | None, status: int = 200,
                 mfa_step: bool = False) -> Response:
     pending = _peek(request, pending_id)
     return render(
-        "login.html", status, action=str(request.url_for("login")), pending=pending_id,
+        "login.html", status, action=link(request, "login"), pending=pending_id,
         csrf_token=_csrf(request),
         sp=_sp_label(pending.sp) if pending else None, error=error, username=username,
         mfa_step=mfa_step,
@@ -180,7 +190,7 @@ def _signed_in_page(request: Request, principal: Principal) -> Response:
     user = services(request).identity_provider.directory.user(principal.username)
     return render(
         "signed_in.html", user=user, mfa=principal.mfa,
-        aws_url=str(request.url_for("idp_init")), logout_url=str(request.url_for("logout")),
+        aws_url=link(request, "idp_init"), logout_url=link(request, "logout"),
         csrf_token=_csrf(request),
     )
 
@@ -231,21 +241,25 @@ def _logged_in(request: Request, outcome: LoggedIn, pending_id: str | None) -> R
     _remember(request, outcome.principal)
     if pending_id and _peek(request, pending_id) is not None:
         request.session["fresh_login_for"] = pending_id
-        target = f"{request.url_for('sso')}?{urlencode({'resume': pending_id})}"
-        return RedirectResponse(target, status_code=303)
-    return RedirectResponse(str(request.url_for("login")), status_code=303)
+        return RedirectResponse(link(request, "sso", resume=pending_id), status_code=303)
+    return RedirectResponse(link(request, "login"), status_code=303)
 
 
 async def logout(request: Request) -> Response:
     """POST with the session's token signs out; GET only shows the sign-out button.
 
-    (A GET that signed out would let any page log the user out with an ``<img>``.)
+    (A GET that signed out would let any page log the user out with an ``<img>``.) Signing
+    out ends the login on the server too (``Authenticator.sign_out``), so a copy of the
+    session cookie taken before it no longer signs anyone in, on any worker.
     """
     if request.method == "POST" and _csrf_ok(request, await _form(request)):
+        principal = _principal(request)
+        if principal is not None:
+            services(request).authenticator.sign_out(principal)
         request.session.clear()
-        return RedirectResponse(str(request.url_for("login")), status_code=303)
+        return RedirectResponse(link(request, "login"), status_code=303)
     return render("sign_out.html", 400 if request.method == "POST" else 200,
-                  action=str(request.url_for("logout")), csrf_token=_csrf(request),
+                  action=link(request, "logout"), csrf_token=_csrf(request),
                   error="This sign-out form did not come from this site."
                   if request.method == "POST" else None)
 

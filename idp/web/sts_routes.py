@@ -23,9 +23,11 @@ from idp.aws.errors import (
     InvalidAction,
     MalformedQueryString,
     MissingAction,
+    RequestTimeout,
     RequestTooLarge,
 )
 from idp.aws.sigv4 import SignedRequest
+from idp.web.body import BodyTimeout, BodyTooLarge, ClientGone, read_body
 from idp.web.state import services
 
 __all__ = ["routes"]
@@ -43,13 +45,12 @@ def _xml(body: bytes, request_id: str, status: int = 200) -> Response:
 
 
 async def _params(request: Request) -> tuple[dict[str, str], bytes]:
-    too_large = f"Request body is larger than {MAX_BODY_BYTES} bytes"
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-        raise RequestTooLarge(too_large)
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise RequestTooLarge(too_large)
+    try:
+        body = await read_body(request, max_bytes=MAX_BODY_BYTES)
+    except BodyTooLarge:
+        raise RequestTooLarge(f"Request body is larger than {MAX_BODY_BYTES} bytes") from None
+    except BodyTimeout as exc:
+        raise RequestTimeout(detail=str(exc)) from None
     try:
         pairs = parse_qsl(request.url.query, keep_blank_values=True, strict_parsing=False)
         if body:
@@ -100,6 +101,8 @@ async def sts(request: Request) -> Response:
         if exc.detail:
             log.info("STS %s refused: %s (%s)", exc.code, exc.message, exc.detail)
         return _xml(wire.error_response(exc, request_id), request_id, exc.http_status)
+    except ClientGone:  # nobody to answer: the app's handler logs one line
+        raise
     except Exception:  # a bug: still answer as AWS does, never with an HTML page
         log.exception("STS request %s failed", request_id)
         failure = InternalFailure()

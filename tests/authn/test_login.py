@@ -26,7 +26,7 @@ from tests.support.demo import CAROL_SECRET
 def login(directory, clock, store) -> Authenticator:
     return Authenticator(directory, TotpGuard(clock, store), clock,
                          throttle=LoginThrottle(store, ThrottlePolicy(per_user=3, per_address=5)),
-                         session_lifetime=3600)
+                         session_lifetime=3600, signed_out=store)
 
 
 def attempt(username: str, password: str = "", otp: str | None = None, *,
@@ -108,6 +108,20 @@ def test_session_principal_round_trips_and_expires(login, clock):
     assert login.current(data) is None
 
 
+def test_sign_out_ends_that_login_for_every_copy_and_worker(login, directory, clock, store):
+    """After ``sign_out`` the principal's cookie value is refused, also by another
+    Authenticator on the same state file (another worker); other logins of the user live on."""
+    first = login.submit(attempt("bob", "bob-password"))
+    second = login.submit(attempt("bob", "bob-password"))
+    assert isinstance(first, LoggedIn) and isinstance(second, LoggedIn)
+    login.sign_out(first.principal)
+    other_worker = Authenticator(directory, TotpGuard(clock, store), clock,
+                                 session_lifetime=3600, signed_out=store)
+    for authenticator in (login, other_worker):
+        assert authenticator.current(first.principal.to_json()) is None
+        assert authenticator.current(second.principal.to_json()) == second.principal
+
+
 @pytest.mark.parametrize("data", [None, "bob", {}, {"username": "bob"},
                                   {"username": "bob", "instant": "yesterday", "mfa": False,
                                    "session_index": "_x"}])
@@ -171,3 +185,26 @@ def test_wrong_password_with_a_valid_code_does_not_burn_the_code(directory, cloc
     with pytest.raises(AuthnFailed, match="Invalid username or password"):
         login.authenticate("carol", "nope", code)
     assert login.authenticate("carol", "carol-password", code).mfa
+
+
+def test_huge_usernames_are_throttled_without_growing_the_state_file(login, store):
+    """Failed logins with 250 KB usernames: counted per username as usual, in a few bytes each
+    (they used to add ~0.5 MB each to the state file, kept for 24 hours)."""
+    import sqlite3  # only this test looks inside the file
+
+    def pages() -> int:
+        with sqlite3.connect(store.path) as conn:
+            count: int = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.close()
+        return count
+
+    huge = "m" * (250 * 1024)
+    before = pages()
+    for _ in range(3):
+        assert isinstance(login.submit(attempt(huge + "a", "nope", address="198.51.100.9")),
+                          Refused)
+    assert isinstance(login.submit(attempt(huge + "a", "nope", address="198.51.100.9")),
+                      Throttled)
+    assert isinstance(login.submit(attempt(huge + "b", "nope", address="198.51.100.9")),
+                      Refused), "another long username has its own count"
+    assert pages() - before <= 2

@@ -32,6 +32,10 @@ from tests.support.demo import PROD
     ("/aws/console/a\\b", "/aws/console"),
     ("/idp/logout", "/aws/console"),
     ("javascript:alert(1)", "/aws/console"),
+    ("https://console.aws.amazon.com:0443/s3", "/aws/console/s3"),
+    ("https://console.aws.amazon.com\\@evil.example/s3", "/aws/console"),
+    (" https://console.aws.amazon.com/s3", "/aws/console/s3"),
+    ("https://console.aws.amazon.com/s3/" + "x" * 1000, "/aws/console"),
 ])
 def test_console_target(relay_state, target):
     """Only console paths and AWS console URLs become targets; everything else is home."""

@@ -76,3 +76,22 @@ def test_the_sign_out_token_is_bound_to_the_session(sessions, session, credentia
     assert not sessions.check_csrf(other, token)
     assert not sessions.check_csrf(session, None)
     assert not sessions.check_csrf(session, "not-a-token")
+
+
+def test_the_cookie_fits_a_browser_whatever_the_assertion_held(sessions, session):
+    """A NameID and issuer of 50,000 characters (a real IdP may send them) and the longest
+    deep link still give a cookie under 4 KiB: names are shortened for display, and a deep
+    link that does not fit is dropped rather than the cookie."""
+    from dataclasses import replace
+
+    from idp.aws.console import MAX_DEEP_LINK
+    from idp.aws.console_session import MAX_COOKIE_BYTES, MAX_SHOWN_CHARS
+
+    huge = replace(session, name_id="n" * 50_000, issuer="https://idp.example/" + "i" * 50_000,
+                   deep_link="/aws/console/" + "d" * (MAX_DEEP_LINK - 13))
+    cookie, _ = sessions.seal(huge)
+    assert len(cookie) <= MAX_COOKIE_BYTES
+    opened = sessions.open(cookie)
+    assert opened is not None and opened.access_key_id == session.access_key_id
+    assert len(opened.name_id) == MAX_SHOWN_CHARS and opened.name_id.endswith("\u2026")
+    assert opened.issuer.startswith("https://idp.example/")

@@ -15,7 +15,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from idp.aws.credentials import CredentialIssuer
-from idp.aws.errors import AwsError
+from idp.aws.errors import AwsError, SignatureDoesNotMatch
 from idp.aws.sigv4 import SignedRequest, parse_authorization, verify_request
 from idp.aws.wire import error_response, get_caller_identity_response, new_request_id
 from idp.clock import FixedClock
@@ -76,9 +76,33 @@ def test_other_paths_and_queries(creds, issuer, clock, url):
     assert verify(headers, issuer=issuer, clock=clock, url=url)
 
 
-def test_other_region_is_fine(creds, issuer, clock):
-    """Any region in the credential scope verifies (the signature binds it)."""
-    assert verify(sign(creds, region="eu-west-1"), issuer=issuer, clock=clock)
+@pytest.mark.parametrize("region", ["eu-west-1", "ap-southeast-2", "us-west-2", "il-central-1"])
+def test_any_region_of_the_aws_partition_verifies(creds, issuer, clock, region):
+    """The twin stands for every regional STS endpoint: any real Region's scope verifies."""
+    assert verify(sign(creds, region=region), issuer=issuer, clock=clock)
+
+
+@pytest.mark.parametrize("region", ["xx-east-9", "us-east-1 ", "US-EAST-1", "aws-global",
+                                    "cn-north-1", "us-gov-west-1", "moon-base-1"])
+def test_region_that_does_not_exist_here_is_refused(creds, issuer, clock, region):
+    """A scope naming no Region of the ``aws`` partition is refused with AWS's words, even
+    when the signature itself is right (botocore signs whatever region it is given)."""
+    with pytest.raises(SignatureDoesNotMatch) as caught:
+        verify(sign(creds, region=region), issuer=issuer, clock=clock)
+    assert caught.value.message == (
+        f"Credential should be scoped to a valid region, not '{region}'. ")
+
+
+def test_regions_follow_botocore_endpoint_data():
+    """The Region list is botocore's own (what boto3 and the AWS CLI use), not a copy."""
+    from botocore.loaders import Loader
+
+    from idp.aws.regions import regions
+
+    data = Loader().load_data("endpoints")
+    (aws,) = [p for p in data["partitions"] if p["partition"] == "aws"]
+    assert regions() == frozenset(aws["regions"])
+    assert {"us-east-1", "eu-west-1"} <= regions()
 
 
 def test_get_method_with_empty_body(creds, issuer, clock):

@@ -25,7 +25,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -77,15 +77,16 @@ class FaultServer(LiveServer):
 
 def serve(workdir: Path, certs: Path, data: Path, *, port: int | None = None,
           workers: int = 1, extra_args: Sequence[str] = (),
-          startup_timeout: float = STARTUP_TIMEOUT) -> FaultServer:
+          startup_timeout: float = STARTUP_TIMEOUT,
+          env: Mapping[str, str] | None = None) -> FaultServer:
     """Start ``idp serve`` (base URL ``http://127.0.0.1:PORT``); return once it is serving.
 
     With ``workers`` > 1 this also waits (bounded) until every worker has started and gone
     idle, so the first requests can land on any of them.
     """
     deadline = time.monotonic() + startup_timeout
-    live = start(workdir, certs, port=port, startup_timeout=startup_timeout, extra_args=(
-        "--data-dir", str(data), "--workers", str(workers), *extra_args))
+    live = start(workdir, certs, port=port, startup_timeout=startup_timeout, env=env,
+                 extra_args=("--data-dir", str(data), "--workers", str(workers), *extra_args))
     server = FaultServer(url=live.url, port=live.port, certs_dir=certs, log=live.log,
                          process=live.process, data_dir=data, workers=workers)
     process = server.process

@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,10 +74,11 @@ def stop(server: LiveServer) -> int | None:
 
 
 def start(workdir: Path, certs: Path, *, port: int | None = None,
-          extra_args: Sequence[str] = (), startup_timeout: float = STARTUP_TIMEOUT
-          ) -> LiveServer:
+          extra_args: Sequence[str] = (), startup_timeout: float = STARTUP_TIMEOUT,
+          env: Mapping[str, str] | None = None) -> LiveServer:
     """Start ``idp serve`` (base URL ``http://127.0.0.1:PORT``, a free port unless given) with
-    ``certs`` and ``extra_args``; return once ``/healthz`` answers."""
+    ``certs``, ``extra_args`` and extra environment ``env`` (e.g. ``IDP_BODY_TIMEOUT``);
+    return once ``/healthz`` answers."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
@@ -86,7 +87,8 @@ def start(workdir: Path, certs: Path, *, port: int | None = None,
                        "--certs-dir", str(certs), "--base-url", url, *extra_args)
     with log.open("wb") as sink:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sink,
-                                   stderr=subprocess.STDOUT, env=child_env(), cwd=workdir)
+                                   stderr=subprocess.STDOUT, env={**child_env(), **(env or {})},
+                                   cwd=workdir)
     server = LiveServer(url=url, port=port, certs_dir=certs, log=log, process=process)
     deadline = time.monotonic() + startup_timeout
     while not healthy(url):
@@ -99,9 +101,11 @@ def start(workdir: Path, certs: Path, *, port: int | None = None,
 
 
 @contextlib.contextmanager
-def running_server(workdir: Path, certs: Path | None = None) -> Iterator[LiveServer]:
+def running_server(workdir: Path, certs: Path | None = None, *,
+                   extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None
+                   ) -> Iterator[LiveServer]:
     """A live server for the ``with`` block; it must exit 0 on SIGINT afterwards."""
-    server = start(workdir, certs or workdir / "certs")
+    server = start(workdir, certs or workdir / "certs", extra_args=extra_args, env=env)
     try:
         yield server
     finally:

@@ -1,0 +1,250 @@
+"""How ``idp serve`` runs the application under uvicorn: the transport-level limits.
+
+The application bounds what it reads (``idp.web.body``: body size and body timeout); this
+module bounds what uvicorn does before and after the application sees a request:
+
+- a request head (request line and headers) must arrive within ``Settings.header_timeout``
+  seconds of the connection opening or of the previous answer, however slowly it trickles in
+  (uvicorn 0.54 has no such limit: its keep-alive timer stops at the first byte), and is at most
+  ``MAX_HEAD_BYTES`` (h11 answers 400 beyond); a partial head gets a bare 408, then the close;
+- an answer sent before the request body was read to the end (413, 408, or a route that did
+  not need the body) says ``Connection: close`` and the connection is not reused; the rest of
+  the body is drained and dropped for at most ``LINGER_SECONDS`` after the answer (a "lingering
+  close": closing a socket with unread data sends a TCP reset that can destroy the answer);
+- forwarded headers are never believed by uvicorn itself (``idp.web.app`` honours them only
+  from ``Settings.trusted_proxies``), connections are capped per worker, idle keep-alive
+  connections close, and there is no WebSocket upgrade.
+
+``uvicorn_options`` binds the timeout with ``functools.partial`` on a module-level class, so the
+``Config`` pickles for ``idp serve --workers N`` (uvicorn spawns workers with the parent's
+``Config``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, Final
+
+import h11
+from uvicorn._types import (
+    ASGI3Application,
+    ASGIReceiveCallable,
+    ASGISendCallable,
+    ASGISendEvent,
+    Scope,
+)
+from uvicorn.config import Config
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
+
+from idp.settings import Settings
+
+__all__ = [
+    "KEEP_ALIVE_SECONDS",
+    "LINGER_SECONDS",
+    "MAX_HEAD_BYTES",
+    "BoundedH11Protocol",
+    "uvicorn_options",
+]
+
+#: Largest request head (request line plus headers) h11 buffers; beyond it, 400.
+MAX_HEAD_BYTES: Final = 16 * 1024
+#: Seconds an idle keep-alive connection stays open.
+KEEP_ALIVE_SECONDS: Final = 5
+#: Seconds the unread rest of a request body is drained (and dropped) before closing.
+LINGER_SECONDS: Final = 2.0
+
+_CLOSE_HEADER: Final = (b"connection", b"close")
+_HEAD_TIMEOUT_BODY: Final = b"Request header timeout"
+_HEAD_TIMEOUT_RESPONSE: Final = (
+    b"HTTP/1.1 408 Request Timeout\r\n"
+    b"content-type: text/plain; charset=utf-8\r\n"
+    b"content-length: " + str(len(_HEAD_TIMEOUT_BODY)).encode("ascii") + b"\r\n"
+    b"connection: close\r\n\r\n" + _HEAD_TIMEOUT_BODY
+)
+
+
+class _LingeringTransport(asyncio.Transport):
+    """The connection's socket transport, except that ``close()`` while the client is still
+    sending a body (which nobody will read) becomes a lingering close."""
+
+    def __init__(self, inner: asyncio.Transport, protocol: BoundedH11Protocol) -> None:
+        super().__init__()
+        self.inner = inner
+        self._protocol = protocol
+        self._closing = False
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        if self._protocol.body_unread():
+            self._protocol.linger(self.inner)
+        else:
+            self.inner.close()
+
+    def is_closing(self) -> bool:
+        return self._closing or self.inner.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.inner.get_extra_info(name, default)
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.inner.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self.inner.get_protocol()
+
+    def is_reading(self) -> bool:
+        return self.inner.is_reading()
+
+    def pause_reading(self) -> None:
+        self.inner.pause_reading()
+
+    def resume_reading(self) -> None:
+        self.inner.resume_reading()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self.inner.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_size(self) -> int:
+        return self.inner.get_write_buffer_size()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self.inner.get_write_buffer_limits()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.inner.write(data)
+
+    def write_eof(self) -> None:
+        self.inner.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self.inner.can_write_eof()
+
+    def abort(self) -> None:
+        self._closing = True
+        self.inner.abort()
+
+
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on each request head, and no reuse of a
+    connection whose request body was left unread (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        header_timeout: float = 10.0,
+        linger: float = LINGER_SECONDS,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.header_timeout = header_timeout
+        self.linger_seconds = linger
+        self._inner_app: ASGI3Application = self.app
+        self.app = self._app
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self._lingering = False
+        self._lost = False
+
+    # --- the request head deadline ------------------------------------------------------------
+
+    def _await_head(self) -> None:
+        """Start the clock for the next request head (data arriving does not restart it)."""
+        self._cancel_head_timer()
+        self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+            return
+        if self.conn.trailing_data[0]:  # part of a head came: say why the line goes dead
+            self.transport.write(_HEAD_TIMEOUT_RESPONSE)
+        try:
+            self.conn.send(h11.ConnectionClosed())
+        except h11.LocalProtocolError:  # pragma: no cover - h11 allows it from IDLE
+            pass
+        self.transport.close()
+
+    # --- answered before the body was read: say so, drain a little, then close --------------
+
+    def body_unread(self) -> bool:
+        """Whether the client is still (supposed to be) sending the current request's body."""
+        return not self._lost and self.conn.their_state is h11.SEND_BODY
+
+    async def _app(self, scope: Scope, receive: ASGIReceiveCallable,
+                   send: ASGISendCallable) -> None:
+        async def send_closing(message: ASGISendEvent) -> None:
+            if message["type"] == "http.response.start" and self.body_unread():
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"connection" and v.lower() == b"close"
+                           for k, v in headers):
+                    headers.append(_CLOSE_HEADER)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self._inner_app(scope, receive, send_closing)
+
+    def linger(self, inner: asyncio.Transport) -> None:
+        """Instead of closing now: FIN after the answer, drop what comes, close soon."""
+        self._lingering = True
+        self._cancel_head_timer()
+        self._unset_keepalive_if_required()
+        if inner.can_write_eof():
+            inner.write_eof()
+        self.flow.resume_reading()
+        inner.resume_reading()
+        self._linger_timer = self.loop.call_later(self.linger_seconds, inner.close)
+
+    # --- uvicorn's protocol hooks -------------------------------------------------------------
+
+    def connection_made(  # type: ignore[override]
+        self, transport: asyncio.Transport
+    ) -> None:
+        super().connection_made(_LingeringTransport(transport, self))
+        self._await_head()
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # the rest of a body nobody reads
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:  # a whole head arrived (or the line broke)
+            self._cancel_head_timer()
+
+    def on_response_complete(self) -> None:
+        if self.body_unread() and not self.transport.is_closing():
+            self.transport.close()  # answered early without saying so: linger, never reuse
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self._cancel_head_timer()
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
+        super().connection_lost(exc)
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for ``uvicorn.Config`` beyond the app, host, port and logging."""
+    return {
+        "http": functools.partial(BoundedH11Protocol, header_timeout=settings.header_timeout),
+        "ws": "none",
+        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+        "proxy_headers": False,
+        "server_header": False,
+        "limit_concurrency": settings.max_connections,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+    }

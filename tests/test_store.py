@@ -1,0 +1,227 @@
+"""The shared state file: one-time claims, high-water marks, attempts; bounded whatever the key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from idp.clock import FixedClock
+from idp.store import StateStore
+
+LONG = 250 * 1024
+WRITES = 100
+
+
+@pytest.fixture
+def second(store: StateStore, clock: FixedClock) -> Iterator[StateStore]:
+    """Another connection to the same file, as a second worker process would hold."""
+    other = StateStore(store.path, clock)
+    yield other
+    other.close()
+
+
+def later(clock: FixedClock, seconds: int = 60) -> dt.datetime:
+    return clock.now() + dt.timedelta(seconds=seconds)
+
+
+def on_disk(path: Path) -> int:
+    """Bytes the state file holds once the WAL is checkpointed into it."""
+    with sqlite3.connect(path, timeout=10) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    wal = path.with_name(path.name + "-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def long_key(i: int) -> str:
+    """250 KB keys that differ only in their last characters."""
+    return "u" * LONG + f"{i:04d}"
+
+
+# --- claims -----------------------------------------------------------------------------------
+
+
+def test_a_claim_succeeds_once_across_connections_until_it_expires(store, second, clock):
+    assert store.claim("assertion", "id-1", later(clock))
+    assert not second.claim("assertion", "id-1", later(clock))
+    assert second.claimed("assertion", "id-1") and not second.claimed("assertion", "id-2")
+    assert not store.claimed("console-logout", "id-1"), "namespaces are separate"
+    clock.advance(60)
+    assert not store.claimed("assertion", "id-1")
+    assert second.claim("assertion", "id-1", later(clock))
+
+
+# --- high-water marks -------------------------------------------------------------------------
+
+
+def test_a_mark_only_moves_up(store, second, clock):
+    assert store.advance("totp-step", "carol", 10, later(clock))
+    assert not second.advance("totp-step", "carol", 10, later(clock)), "equal is not higher"
+    assert not second.advance("totp-step", "carol", 9, later(clock))
+    assert second.advance("totp-step", "carol", 11, later(clock))
+    assert not store.advance("totp-step", "carol", 10, later(clock))
+    assert store.advance("totp-step", "dave", 1, later(clock)), "keys are separate"
+    assert store.advance("other", "carol", 1, later(clock)), "namespaces are separate"
+
+
+def test_an_expired_mark_is_as_if_never_set(store, clock):
+    assert store.advance("totp-step", "carol", 10, later(clock, 30))
+    clock.advance(30)
+    assert store.advance("totp-step", "carol", 3, later(clock, 30))
+    assert not store.advance("totp-step", "carol", 3, later(clock, 30))
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, True, 1.5])
+def test_a_mark_is_a_64_bit_integer(store, clock, value):
+    with pytest.raises(ValueError, match="64-bit"):
+        store.advance("totp-step", "carol", value, later(clock))
+
+
+def race(calls: list[Callable[[], bool]]) -> list[bool]:
+    """Run every call at once (threads released together); their results in order."""
+    results: list[bool | None] = [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert all(r is not None for r in results)
+    return [bool(r) for r in results]
+
+
+def test_racing_advances_to_the_same_value_succeed_exactly_once(store, second, clock):
+    for round_ in range(5):
+        calls = [lambda s=s, v=round_: s.advance("totp-step", "carol", v, later(clock))
+                 for s in (store, second) * 8]
+        assert race(calls).count(True) == 1, f"round {round_}"
+
+
+# --- keys are stored as fixed-size digests ----------------------------------------------------
+
+
+def test_a_250_kb_key_costs_a_fixed_few_bytes_in_every_table(store, clock):
+    """A 250 KB username used to grow the file by ~0.5 MB per failed login (key + index)."""
+    before = on_disk(store.path)
+    for i in range(WRITES):
+        key = long_key(i)
+        assert store.claim("assertion", key, later(clock))
+        assert store.advance("totp-step", key, 1, later(clock))
+        store.record_attempt("login-user", key)
+    grown = on_disk(store.path) - before
+    print(f"{grown} bytes for {3 * WRITES} writes of {LONG}-character keys")
+    assert grown < WRITES * 3 * 1024, f"{grown} bytes for {3 * WRITES} writes"
+
+
+def test_long_keys_still_find_their_own_rows_and_no_one_elses(store, second, clock):
+    first, other = long_key(1), long_key(2)
+    assert store.claim("assertion", first, later(clock))
+    assert second.claimed("assertion", first) and not second.claimed("assertion", other)
+    assert not second.claim("assertion", first, later(clock))
+    assert second.claim("assertion", other, later(clock))
+
+    assert store.advance("totp-step", first, 5, later(clock))
+    assert not second.advance("totp-step", first, 5, later(clock))
+    assert second.advance("totp-step", other, 5, later(clock))
+
+    for _ in range(3):
+        store.record_attempt("login-user", first)
+    second.record_attempt("login-user", other)
+    assert store.attempts("login-user", first, 300)[0] == 3
+    assert second.attempts("login-user", other, 300)[0] == 1
+    second.clear_attempts("login-user", first)
+    assert store.attempts("login-user", first, 300) == (0, 0.0)
+    assert store.attempts("login-user", other, 300)[0] == 1
+
+
+def test_no_key_is_stored_verbatim(store, clock):
+    store.claim("assertion", "secret-looking-id", later(clock))
+    store.advance("totp-step", "carol", 1, later(clock))
+    store.record_attempt("login-user", "mallory")
+    with sqlite3.connect(store.path) as conn:
+        for query in ("SELECT typeof(key), length(key) FROM claims_v2",
+                      "SELECT typeof(key), length(key) FROM marks",
+                      "SELECT typeof(key), length(key) FROM attempts_v2"):
+            assert conn.execute(query).fetchall() == [("blob", 32)], query
+    conn.close()
+    for path in (store.path, store.path.with_name(store.path.name + "-wal")):
+        assert b"mallory" not in path.read_bytes(), path
+
+
+def test_any_str_is_a_key_even_a_lone_surrogate(store, clock):
+    """Request text may hold lone surrogates; they are keys like any other, not errors."""
+    assert store.claim("assertion", "\udcff", later(clock))
+    assert store.claimed("assertion", "\udcff") and not store.claimed("assertion", "\udcfe")
+    assert not store.claimed("assertion", "")
+
+
+@pytest.mark.parametrize("namespace", ["", "x" * 33, "Login", "login user", "ns\n", "é"])
+def test_namespaces_are_short_identifiers(store, clock, namespace):
+    with pytest.raises(ValueError, match="namespace"):
+        store.claim(namespace, "k", later(clock))
+    with pytest.raises(ValueError, match="namespace"):
+        store.record_attempt(namespace, "k")
+    with pytest.raises(ValueError, match="namespace"):
+        store.advance(namespace, "k", 1, later(clock))
+
+
+# --- upgrading a file written by the raw-key schema -------------------------------------------
+
+_OLD_SCHEMA = """
+CREATE TABLE claims (
+    namespace TEXT NOT NULL, key TEXT NOT NULL, until REAL NOT NULL,
+    PRIMARY KEY (namespace, key)
+);
+CREATE TABLE attempts (namespace TEXT NOT NULL, key TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX attempts_by_key ON attempts (namespace, key, at);
+"""
+
+
+def test_an_old_state_file_opens_and_keeps_its_live_entries(tmp_path, clock):
+    """Live claims (e.g. a signed-out console cookie) and recent failures survive the upgrade;
+    the raw-key tables, expired rows and 250 KB keys do not."""
+    path = tmp_path / "old.sqlite3"
+    now = clock.now().timestamp()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(_OLD_SCHEMA)
+        conn.executemany("INSERT INTO claims VALUES (?, ?, ?)", [
+            ("console-logout", "ASIAEXAMPLE", now + 3600),
+            ("assertion", "stale", now - 1),
+        ])
+        conn.executemany("INSERT INTO attempts VALUES (?, ?, ?)", [
+            ("login-user", "x" * LONG, now - 10), ("login-user", "x" * LONG, now - 20),
+            ("login-user", "bob", now - 90_000),
+        ])
+    conn.close()
+
+    state = StateStore(path, clock)
+    try:
+        assert state.claimed("console-logout", "ASIAEXAMPLE")
+        assert not state.claim("console-logout", "ASIAEXAMPLE", later(clock))
+        assert not state.claimed("assertion", "stale")
+        assert state.attempts("login-user", "x" * LONG, 300)[0] == 2
+        assert state.attempts("login-user", "bob", 100_000)[0] == 0
+    finally:
+        state.close()
+    with sqlite3.connect(path) as conn:
+        tables = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert tables == {"claims_v2", "attempts_v2", "marks"}
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    conn.close()
+    reopened = StateStore(path, clock)  # and again: nothing left to migrate
+    try:
+        assert reopened.claimed("console-logout", "ASIAEXAMPLE")
+    finally:
+        reopened.close()
