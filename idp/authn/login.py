@@ -9,12 +9,12 @@ The state machine, framework-free (the login route only parses the form and rend
       ├── password right, code right or no TOTP                → LoggedIn(Principal)
       └── anything wrong                                       → Refused(message)
 
-A failure never says whether the user exists. A pending ``MfaStep`` lasts 5 minutes; a
-``Principal`` lasts the IdP session lifetime and ends early if the user leaves the directory,
-gains MFA or signs out. Both travel in the signed session cookie as ``to_json()`` /
-``from_json()``; signing out is recorded in the shared ``StateStore`` (by the principal's
-random ``session_index``), so it holds for copies of the cookie, on every worker, across
-restarts.
+A failure never says whether the user exists. A pending ``MfaStep`` lasts 5 minutes or until
+it is used; a ``Principal`` lasts the IdP session lifetime and ends early if the user leaves
+the directory, gains MFA, signs out or signs in again. Both travel in the signed session
+cookie as ``to_json()`` / ``from_json()``; their ends are recorded in the shared
+``StateStore`` (by random ids: the step's ``id``, the principal's ``session_index``), so they
+hold for copies of the cookie, on every worker, across restarts.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ BAD_CREDENTIALS: Final = "Invalid username or password."
 MFA_STEP_SECONDS: Final = 300
 #: StateStore namespace of IdP logins ended by signing out (keyed by session index).
 _SIGNED_OUT: Final = "idp-logout"
+#: StateStore namespace of MFA steps that can no longer be finished (keyed by step id).
+_MFA_STEP_ENDED: Final = "idp-mfa-step"
 
 
 @dataclass(frozen=True)
@@ -88,22 +90,29 @@ class Principal:
 
 @dataclass(frozen=True)
 class MfaStep:
-    """A user who passed the password step and still owes a one-time code."""
+    """A user who passed the password step and still owes a one-time code.
+
+    ``id`` is random: finishing or abandoning the step ends it on the server, so a copy of the
+    cookie taken meanwhile cannot finish it again with only a code.
+    """
 
     username: str
     started: dt.datetime
+    id: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"username": self.username, "at": format_instant(self.started)}
+        return {"username": self.username, "at": format_instant(self.started), "id": self.id}
 
     @classmethod
     def from_json(cls, data: object) -> MfaStep | None:
         if not isinstance(data, dict):
             return None
         try:
-            return cls(username=str(data["username"]), started=parse_instant(str(data["at"])))
+            step = cls(username=str(data["username"]), started=parse_instant(str(data["at"])),
+                       id=str(data["id"]))
         except (KeyError, ValueError):
             return None
+        return step if step.id else None
 
 
 @dataclass(frozen=True)
@@ -193,12 +202,12 @@ class Authenticator:
 
     def __init__(self, directory: Directory, guard: TotpGuard, clock: Clock, *,
                  throttle: LoginThrottle | None = None, session_lifetime: int = 8 * 3600,
-                 signed_out: StateStore | None = None) -> None:
+                 store: StateStore | None = None) -> None:
         self.directory = directory
         self._guard = guard
         self._clock = clock
         self._throttle = throttle
-        self._signed_out = signed_out
+        self._store = store  # what must end on the server: signed-out logins, used MFA steps
         self._session_lifetime = dt.timedelta(seconds=session_lifetime)
 
     def authenticate(self, username: str, password: str, otp: str | None, *,
@@ -234,7 +243,8 @@ class Authenticator:
             principal = self.authenticate(attempt.username, attempt.password, attempt.otp,
                                           mfa_step=step)
         except MfaRequired as exc:
-            return OtpNeeded(step=MfaStep(username=username, started=self._clock.now()),
+            return OtpNeeded(step=MfaStep(username=username, started=self._clock.now(),
+                                          id=secrets.token_urlsafe(16)),
                              message=str(exc))
         except AuthnFailed as exc:
             if self._throttle is not None:
@@ -243,6 +253,8 @@ class Authenticator:
                            mfa_step=step is not None and username == step.username)
         if self._throttle is not None:
             self._throttle.succeeded(user_key)
+        if step is not None:
+            self.end_mfa_step(step)  # used (or superseded by a fresh password login)
         return LoggedIn(principal)
 
     def pending_mfa(self, data: object) -> MfaStep | None:
@@ -252,7 +264,15 @@ class Authenticator:
             return None
         if (self._clock.now() - step.started).total_seconds() > MFA_STEP_SECONDS:
             return None
+        if self._store is not None and self._store.claimed(_MFA_STEP_ENDED, step.id):
+            return None
         return step
+
+    def end_mfa_step(self, step: MfaStep) -> None:
+        """The step can no longer be finished, from any copy of the cookie, on any worker."""
+        if self._store is not None:
+            self._store.claim(_MFA_STEP_ENDED, step.id,
+                              step.started + dt.timedelta(seconds=MFA_STEP_SECONDS))
 
     def current(self, data: object) -> Principal | None:
         """The session's principal while the IdP session lasts and the user still qualifies."""
@@ -263,16 +283,15 @@ class Authenticator:
         if (self._clock.now() >= principal.instant + self._session_lifetime or user is None
                 or (user.has_mfa and not principal.mfa)):
             return None
-        if self._signed_out is not None and self._signed_out.claimed(
-                _SIGNED_OUT, principal.session_index):
+        if self._store is not None and self._store.claimed(_SIGNED_OUT, principal.session_index):
             return None
         return principal
 
     def sign_out(self, principal: Principal) -> None:
         """End this login everywhere: ``current`` refuses it from now on, copies included.
 
-        Needs the shared store (``signed_out``); without one, only the cookie is cleared.
+        Needs the shared ``store``; without one, only the cookie is cleared.
         """
-        if self._signed_out is not None:
-            self._signed_out.claim(_SIGNED_OUT, principal.session_index,
-                                   principal.instant + self._session_lifetime)
+        if self._store is not None:
+            self._store.claim(_SIGNED_OUT, principal.session_index,
+                              principal.instant + self._session_lifetime)

@@ -129,9 +129,13 @@ AWS_SIGN_IN_URLS: Final = frozenset(
 #: ``console.aws.amazon.com`` and ``REGION.console.aws.amazon.com``.
 _CONSOLE_HOST_RE: Final = re.compile(r"(?:[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+\.)?"
                                      r"console\.aws\.amazon\.com", re.ASCII)
-#: Hosts of the AWS console and service consoles (an IdP-initiated RelayState may go there).
-AWS_HOST_SUFFIXES: Final = (".aws.amazon.com", ".amazonaws.com", ".amazonaws.cn",
-                            ".amazonaws-us-gov.com")
+#: Hosts of the AWS console and service consoles (an IdP-initiated RelayState may go there):
+#: ``*.aws.amazon.com`` and the China and GovCloud consoles. Not ``*.amazonaws.com`` and the
+#: like: S3 buckets, API Gateway and load balancers there carry customers' content.
+AWS_HOST_SUFFIXES: Final = (".aws.amazon.com", ".console.amazonaws.cn",
+                            ".console.amazonaws-us-gov.com")
+_AWS_HOSTS: Final = frozenset({"aws.amazon.com", "console.amazonaws.cn",
+                               "console.amazonaws-us-gov.com"})
 
 
 def is_aws_console_host(host: str) -> bool:
@@ -139,6 +143,7 @@ def is_aws_console_host(host: str) -> bool:
 
 
 def is_aws_host(host: str) -> bool:
-    """``aws.amazon.com`` or a host under one of AWS's console domains."""
+    """An AWS console host: ``aws.amazon.com`` and hosts under it, or the China and GovCloud
+    consoles (never a host a customer controls, such as an S3 bucket's)."""
     host = host.lower()
-    return host == "aws.amazon.com" or host.endswith(AWS_HOST_SUFFIXES)
+    return host in _AWS_HOSTS or host.endswith(AWS_HOST_SUFFIXES)

@@ -28,7 +28,7 @@ from idp.sso import IdentityProvider
 from idp.store import StateStore
 from idp.web import console_routes, idp_routes, sts_routes
 from idp.web.body import EXCEPTION_HANDLERS
-from idp.web.headers import SecurityHeaders
+from idp.web.headers import DEFAULT_HEADERS, SecurityHeaders
 from idp.web.pages import error_page, render
 from idp.web.state import Services
 
@@ -69,7 +69,7 @@ def load_services(
         authenticator=Authenticator(directory, TotpGuard(clock, store), clock,
                                     throttle=LoginThrottle(store),
                                     session_lifetime=settings.idp_session_lifetime,
-                                    signed_out=store),
+                                    store=store),
         federation=federation,
         sts=Sts(federation),
         console_sessions=ConsoleSessions(session_secret, store=store, credentials=credentials,
@@ -90,11 +90,15 @@ async def _idp_error(request: Request, exc: Exception) -> Response:
 async def _server_error(request: Request, exc: Exception) -> Response:
     # Never a traceback in a page; the log has it for whoever runs the simulator.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return render(
+    response = render(
         "error.html", 500, title="Something went wrong",
         message="The simulator hit an unexpected error. The server log has the details.",
         hint=None,
     )
+    # Starlette answers this outside the middleware stack: add what SecurityHeaders would.
+    for name, value in DEFAULT_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def create_app(

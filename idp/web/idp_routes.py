@@ -12,7 +12,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from idp.authn.login import LoggedIn, LoginAttempt, OtpNeeded, Principal, Refused, Throttled
+from idp.authn.login import (
+    LoggedIn,
+    LoginAttempt,
+    MfaStep,
+    OtpNeeded,
+    Principal,
+    Refused,
+    Throttled,
+)
 from idp.directory.model import AWS_ENTITY_ID
 from idp.errors import MalformedRequest
 from idp.saml.providers import ServiceProvider
@@ -66,10 +74,26 @@ def _principal(request: Request) -> Principal | None:
     return principal
 
 
-def _remember(request: Request, principal: Principal) -> None:
-    """A fresh session for the new login (no fixation): only the pending steps carry over."""
-    pending = request.session.get("pending")
+def _end_session(request: Request) -> None:
+    """End on the server whatever this session holds (its login, an unfinished MFA step), so
+    no copy of the cookie can use it again; then empty the cookie."""
+    authenticator = services(request).authenticator
+    principal = Principal.from_json(request.session.get("principal"))
+    if principal is not None:
+        authenticator.sign_out(principal)
+    step = MfaStep.from_json(request.session.get("mfa_user"))
+    if step is not None:
+        authenticator.end_mfa_step(step)
     request.session.clear()
+
+
+def _remember(request: Request, principal: Principal) -> None:
+    """A fresh session for the new login (no fixation): only the pending steps carry over.
+
+    The login it replaces (a second sign-in, ForceAuthn) ends on the server, as at sign-out.
+    """
+    pending = request.session.get("pending")
+    _end_session(request)
     if pending:
         request.session["pending"] = pending
     request.session["csrf"] = secrets.token_urlsafe(24)
@@ -253,10 +277,7 @@ async def logout(request: Request) -> Response:
     session cookie taken before it no longer signs anyone in, on any worker.
     """
     if request.method == "POST" and _csrf_ok(request, await _form(request)):
-        principal = _principal(request)
-        if principal is not None:
-            services(request).authenticator.sign_out(principal)
-        request.session.clear()
+        _end_session(request)
         return RedirectResponse(link(request, "login"), status_code=303)
     return render("sign_out.html", 400 if request.method == "POST" else 200,
                   action=link(request, "logout"), csrf_token=_csrf(request),

@@ -11,6 +11,14 @@ module bounds what uvicorn does before and after the application sees a request:
   not need the body) says ``Connection: close`` and the connection is not reused; the rest of
   the body is drained and dropped for at most ``LINGER_SECONDS`` after the answer (a "lingering
   close": closing a socket with unread data sends a TCP reset that can destroy the answer);
+- a client that stops taking its answers (the socket's write buffer stays full) is cut off
+  after ``write_timeout`` seconds (``Settings.body_timeout``);
+- a head larger than ``MAX_HEAD_BYTES`` gets 431 even when it arrives whole, and a request with
+  both ``Content-Length`` and ``Transfer-Encoding`` is answered, then the connection closes
+  (RFC 9112 §6.1: a request-smuggling attempt);
+- the connection cap (``Settings.max_connections``) is enforced here rather than by uvicorn,
+  whose 503, like its 400 and the protocol's own 408, would bypass the application's security
+  headers; every answer the protocol gives itself carries them (``idp.web.headers``);
 - forwarded headers are never believed by uvicorn itself (``idp.web.app`` honours them only
   from ``Settings.trusted_proxies``), connections are capped per worker, idle keep-alive
   connections close, and there is no WebSocket upgrade.
@@ -24,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import h11
 from uvicorn._types import (
@@ -32,6 +40,7 @@ from uvicorn._types import (
     ASGIReceiveCallable,
     ASGISendCallable,
     ASGISendEvent,
+    HTTPScope,
     Scope,
 )
 from uvicorn.config import Config
@@ -39,6 +48,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 from idp.settings import Settings
+from idp.web.headers import DEFAULT_HEADERS
 
 __all__ = [
     "KEEP_ALIVE_SECONDS",
@@ -56,13 +66,22 @@ KEEP_ALIVE_SECONDS: Final = 5
 LINGER_SECONDS: Final = 2.0
 
 _CLOSE_HEADER: Final = (b"connection", b"close")
-_HEAD_TIMEOUT_BODY: Final = b"Request header timeout"
-_HEAD_TIMEOUT_RESPONSE: Final = (
-    b"HTTP/1.1 408 Request Timeout\r\n"
-    b"content-type: text/plain; charset=utf-8\r\n"
-    b"content-length: " + str(len(_HEAD_TIMEOUT_BODY)).encode("ascii") + b"\r\n"
-    b"connection: close\r\n\r\n" + _HEAD_TIMEOUT_BODY
-)
+#: What the application's ``SecurityHeaders`` adds, for answers the protocol gives itself.
+_SECURITY_HEADERS: Final = [(name.lower().encode("ascii"), value.encode("ascii"))
+                            for name, value in DEFAULT_HEADERS.items()]
+_TEXT: Final = (b"content-type", b"text/plain; charset=utf-8")
+
+
+def _raw_answer(status: int, reason: str, body: str) -> bytes:
+    """A whole ``Connection: close`` answer, written by the protocol without h11."""
+    headers = [_TEXT, (b"content-length", str(len(body)).encode("ascii")), _CLOSE_HEADER,
+               *_SECURITY_HEADERS]
+    head = f"HTTP/1.1 {status} {reason}\r\n".encode("ascii") + b"".join(
+        name + b": " + value + b"\r\n" for name, value in headers)
+    return head + b"\r\n" + body.encode("ascii")
+
+
+_HEAD_TIMEOUT_RESPONSE: Final = _raw_answer(408, "Request Timeout", "Request header timeout")
 
 
 class _LingeringTransport(asyncio.Transport):
@@ -140,10 +159,15 @@ class BoundedH11Protocol(H11Protocol):
         _loop: asyncio.AbstractEventLoop | None = None,
         *,
         header_timeout: float = 10.0,
+        write_timeout: float = 20.0,
+        max_connections: int | None = None,
         linger: float = LINGER_SECONDS,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.header_timeout = header_timeout
+        self.write_timeout = write_timeout
+        self.max_connections = max_connections
+        self._write_timer: asyncio.TimerHandle | None = None
         self.linger_seconds = linger
         self._inner_app: ASGI3Application = self.app
         self.app = self._app
@@ -182,10 +206,24 @@ class BoundedH11Protocol(H11Protocol):
         """Whether the client is still (supposed to be) sending the current request's body."""
         return not self._lost and self.conn.their_state is h11.SEND_BODY
 
+    def _overloaded(self) -> bool:
+        """uvicorn's ``limit_concurrency`` rule (this connection and task already counted)."""
+        limit = self.max_connections
+        return limit is not None and (len(self.connections) > limit or len(self.tasks) > limit)
+
     async def _app(self, scope: Scope, receive: ASGIReceiveCallable,
                    send: ASGISendCallable) -> None:
+        http = cast(HTTPScope, scope)  # this protocol serves HTTP only ("ws": "none")
+        headers = http["headers"]
+        names = {name for name, _ in headers}
+        # RFC 9112 §6.1: a request with both Content-Length and Transfer-Encoding may be an
+        # attempt at request smuggling; answer it, then close the connection.
+        smuggled = b"content-length" in names and b"transfer-encoding" in names
+        head_size = len(http["raw_path"] or b"") + len(http["query_string"]) + sum(
+            len(name) + len(value) + 4 for name, value in headers)
+
         async def send_closing(message: ASGISendEvent) -> None:
-            if message["type"] == "http.response.start" and self.body_unread():
+            if message["type"] == "http.response.start" and (self.body_unread() or smuggled):
                 headers = list(message.get("headers", []))
                 if not any(k.lower() == b"connection" and v.lower() == b"close"
                            for k, v in headers):
@@ -193,7 +231,39 @@ class BoundedH11Protocol(H11Protocol):
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self._inner_app(scope, receive, send_closing)
+        if head_size > MAX_HEAD_BYTES:  # h11 caps only a head that arrives in pieces
+            await _plain(send_closing, 431, "Request header fields too large")
+        elif self._overloaded():
+            self.logger.warning("Exceeded concurrency limit.")
+            await _plain(send_closing, 503, "Service Unavailable")
+        else:
+            await self._inner_app(scope, receive, send_closing)
+
+    # --- a client that does not take its answer -------------------------------------------
+
+    def pause_writing(self) -> None:
+        """The client is not reading: it has ``write_timeout`` seconds to start again."""
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.write_timeout, self._write_timed_out)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._cancel_write_timer()
+
+    def _cancel_write_timer(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _write_timed_out(self) -> None:
+        self._write_timer = None
+        self.transport.abort()
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a request h11 cannot parse, with the security headers too."""
+        self.transport.write(_raw_answer(400, "Bad Request", msg))
+        self.transport.close()
 
     def linger(self, inner: asyncio.Transport) -> None:
         """Instead of closing now: FIN after the answer, drop what comes, close soon."""
@@ -231,20 +301,34 @@ class BoundedH11Protocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
         self._cancel_head_timer()
+        self._cancel_write_timer()
         if self._linger_timer is not None:
             self._linger_timer.cancel()
             self._linger_timer = None
         super().connection_lost(exc)
 
 
+async def _plain(send: ASGISendCallable, status: int, text: str) -> None:
+    """A short plain-text answer from the protocol itself, with the security headers."""
+    body = text.encode("ascii")
+    await send({"type": "http.response.start", "status": status, "headers": [
+        _TEXT, (b"content-length", str(len(body)).encode("ascii")), _CLOSE_HEADER,
+        *_SECURITY_HEADERS]})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.Config`` beyond the app, host, port and logging."""
     return {
-        "http": functools.partial(BoundedH11Protocol, header_timeout=settings.header_timeout),
+        "http": functools.partial(BoundedH11Protocol, header_timeout=settings.header_timeout,
+                                  write_timeout=settings.body_timeout,
+                                  max_connections=settings.max_connections),
         "ws": "none",
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
         "proxy_headers": False,
         "server_header": False,
-        "limit_concurrency": settings.max_connections,
+        # The connection cap is BoundedH11Protocol's (uvicorn's own 503 bypasses the app's
+        # security headers).
+        "limit_concurrency": None,
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
     }

@@ -26,7 +26,7 @@ from tests.support.demo import CAROL_SECRET
 def login(directory, clock, store) -> Authenticator:
     return Authenticator(directory, TotpGuard(clock, store), clock,
                          throttle=LoginThrottle(store, ThrottlePolicy(per_user=3, per_address=5)),
-                         session_lifetime=3600, signed_out=store)
+                         session_lifetime=3600, store=store)
 
 
 def attempt(username: str, password: str = "", otp: str | None = None, *,
@@ -116,7 +116,7 @@ def test_sign_out_ends_that_login_for_every_copy_and_worker(login, directory, cl
     assert isinstance(first, LoggedIn) and isinstance(second, LoggedIn)
     login.sign_out(first.principal)
     other_worker = Authenticator(directory, TotpGuard(clock, store), clock,
-                                 session_lifetime=3600, signed_out=store)
+                                 session_lifetime=3600, store=store)
     for authenticator in (login, other_worker):
         assert authenticator.current(first.principal.to_json()) is None
         assert authenticator.current(second.principal.to_json()) == second.principal

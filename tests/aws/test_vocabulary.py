@@ -6,6 +6,7 @@ import pytest
 
 from idp.aws.vocabulary import (
     is_aws_console_host,
+    is_aws_host,
     is_session_name,
     is_source_identity,
     is_tag_key,
@@ -70,3 +71,22 @@ def test_role_values_that_are_not_one_pair(value):
 ])
 def test_console_hosts(host, ok):
     assert is_aws_console_host(host) is ok
+
+
+@pytest.mark.parametrize(("host", "allowed"), [
+    ("console.aws.amazon.com", True),
+    ("eu-west-1.console.aws.amazon.com", True),
+    ("appstream2.eu-west-1.aws.amazon.com", True),
+    ("aws.amazon.com", True),
+    ("console.amazonaws.cn", True),
+    ("console.amazonaws-us-gov.com", True),
+    ("evil.s3.amazonaws.com", False),
+    ("abc123.execute-api.us-east-1.amazonaws.com", False),
+    ("my-lb-1.eu-west-1.elb.amazonaws.com", False),
+    ("bucket.s3.cn-north-1.amazonaws.com.cn", False),
+    ("aws.amazon.com.evil.example", False),
+    ("evilaws.amazon.com", False),
+])
+def test_aws_hosts_are_aws_operated_consoles_only(host, allowed):
+    """IdP-initiated RelayState may go to AWS's consoles, never to hosts customers control."""
+    assert is_aws_host(host) is allowed

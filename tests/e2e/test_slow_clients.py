@@ -366,11 +366,120 @@ def test_an_unfinished_head_past_the_size_cap_is_refused_at_once(live):
         assert closed_within(sock, MARGIN)
 
 
+SECURITY = {"x-frame-options": "DENY", "x-content-type-options": "nosniff",
+            "cache-control": "no-store"}
+
+
+def assert_security_headers(answer: Answer) -> None:
+    for name, value in SECURITY.items():
+        assert answer.headers.get(name) == value, (name, answer.headers)
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("raw", [
+    b"GARBAGE\r\n\r\n",
+    b"POST /aws/sts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+])
+def test_answers_the_protocol_gives_itself_carry_the_security_headers(live, raw):
+    """uvicorn's own 400 for a request h11 cannot parse: still not frameable, not cached."""
+    with contextlib.closing(connect(live)) as sock:
+        sock.sendall(raw)
+        answer = read_answer(sock)
+    assert answer.status == 400
+    assert_security_headers(answer)
+
+
+def test_the_header_timeout_answer_carries_the_security_headers(live):
+    with contextlib.closing(connect(live)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        answer = read_answer(sock, timeout=HEADER_TIMEOUT + MARGIN)
+    assert answer.status == 408
+    assert_security_headers(answer)
+
+
+def test_a_complete_head_past_the_size_cap_is_refused_too(live):
+    """A head larger than MAX_HEAD_BYTES that arrives in one piece (h11 only caps unfinished
+    heads) gets 431 and the connection closes."""
+    big = head("GET", "/healthz", X_Big="a" * (MAX_HEAD_BYTES + 1024))
+    with contextlib.closing(connect(live)) as sock:
+        sock.sendall(big)
+        answer = read_answer(sock)
+        assert answer.status == 431
+        assert_security_headers(answer)
+        assert closed_within(sock, MARGIN)
+
+
+def test_content_length_with_transfer_encoding_closes_the_connection(live):
+    """RFC 9112 §6.1: answer such a request, then close; a request smuggled behind it is
+    never served."""
+    body = b"18\r\nAction=GetCallerIdentity\r\n0\r\n\r\n"
+    smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    with contextlib.closing(connect(live)) as sock:
+        sock.sendall(head("POST", "/aws/sts", Content_Type=FORM, Content_Length="4",
+                          Transfer_Encoding="chunked") + body + smuggled)
+        answer = read_answer(sock)
+        assert answer.headers["connection"] == "close"
+        assert closed_within(sock, MARGIN)
+
+
+def test_a_client_that_stops_reading_answers_is_cut_off(live):
+    """6000 pipelined requests whose answers (14 MB) are never read: once the server has
+    waited the write timeout (the body timeout) for the client to read, it drops the
+    connection, having sent no more than what the kernel's socket buffers hold (a few MB)."""
+    request = head("GET", "/idp/login")
+    with contextlib.closing(socket.socket()) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(0.5)
+        sock.connect(("127.0.0.1", live.port))
+        with contextlib.suppress(OSError):  # the server may stop reading before the end
+            for _ in range(6000):
+                sock.sendall(request)
+        time.sleep(BODY_TIMEOUT + 2 * MARGIN)
+        sock.settimeout(IO_TIMEOUT)
+        received, cut = 0, False
+        try:
+            while chunk := sock.recv(1 << 20):
+                received += len(chunk)
+            cut = True  # closed
+        except ConnectionResetError:
+            cut = True
+        except TimeoutError:
+            pass
+    assert cut
+    assert received < 6_000_000, received
+
+
+def test_beyond_max_connections_is_a_503_with_the_security_headers(tmp_path):
+    """``IDP_MAX_CONNECTIONS=2``: two held connections, and the third is told 503 at once
+    (with the headers every answer carries); once they are cut, service resumes."""
+    with serving(tmp_path, tmp_path / "certs", tmp_path / "data",
+                 env={**SHORT_TIMEOUTS, "IDP_MAX_CONNECTIONS": "2"}) as server:
+        held = [connect(server) for _ in range(2)]
+        try:
+            for sock in held:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHo")
+            with contextlib.closing(connect(server)) as third:
+                third.sendall(head("GET", "/healthz"))
+                answer = read_answer(third)
+            assert answer.status == 503
+            assert_security_headers(answer)
+            for sock in held:
+                assert read_answer(sock, timeout=HEADER_TIMEOUT + MARGIN).status == 408
+            with contextlib.closing(connect(server)) as later:
+                later.sendall(head("GET", "/healthz"))
+                assert read_answer(later).status == 200
+        finally:
+            for sock in held:
+                sock.close()
+
+
 def test_the_protocol_options_pickle_for_worker_processes():
     """uvicorn spawns ``--workers N`` with the parent's Config: the bound class must pickle."""
     options = uvicorn_options(Settings(header_timeout=3))
     protocol = pickle.loads(pickle.dumps(options["http"]))  # noqa: S301 (our own bytes)
-    assert protocol.keywords == {"header_timeout": 3}
+    assert protocol.keywords == {"header_timeout": 3, "write_timeout": 20,
+                                 "max_connections": 512}
     assert options["proxy_headers"] is False and options["h11_max_incomplete_event_size"]
 
 

@@ -119,6 +119,49 @@ def test_sign_out_of_one_login_leaves_another_login_of_the_same_user(live_server
         assert "SAMLResponse" not in laptop.get("/idp/init", follow_redirects=True).text
 
 
+def test_signing_in_again_ends_the_login_it_replaces(live_server: str) -> None:
+    """A second sign-in in the same browser (as ForceAuthn asks for) replaces the login: a copy
+    of the cookie from before no longer signs in, nor does any copy after sign-out."""
+    with client(live_server) as http:
+        sign_in(http, "alice", "alice-password")
+        before = dict(http.cookies)
+        page = http.get("/idp/login")
+        again = http.post("/idp/login", data={"username": "alice", "password": "alice-password",
+                                               "csrf_token": csrf(page.text)})
+        assert again.status_code == 303
+        assert "SAMLResponse" in http.get("/idp/init", follow_redirects=True).text
+        with client(live_server, cookies=before) as thief:
+            assert thief.get("/idp/init").headers["location"].startswith("/idp/login")
+        page = http.get("/idp/logout")
+        http.post("/idp/logout", data={"csrf_token": csrf(page.text)})
+        assert "SAMLResponse" not in http.get("/idp/init", follow_redirects=True).text
+
+
+def test_an_mfa_step_cannot_be_finished_twice(live_server: str) -> None:
+    """A copy of the cookie taken between carol's password and her code cannot later finish
+    the step with another code (no password): the step ended when it was used."""
+    totp = pyotp.TOTP(CAROL_SECRET)
+    now = dt.datetime.now(dt.UTC)
+    with client(live_server) as http:
+        first = http.get("/idp/init", follow_redirects=True)
+        token = csrf(first.text)
+        asked = http.post("/idp/login", data={
+            "username": "carol", "password": "carol-password", "pending": pending_id(first.url),
+            "csrf_token": token})
+        assert asked.status_code == 401 and 'name="otp"' in asked.text
+        copy = dict(http.cookies)
+        done = http.post("/idp/login", data={"otp": totp.at(now), "csrf_token": csrf(asked.text),
+                                             "pending": pending_id(first.url)},
+                         follow_redirects=True)
+        assert "SAMLResponse" in done.text
+    with client(live_server, cookies=copy) as thief:
+        page = thief.get("/idp/login")
+        replay = thief.post("/idp/login", data={
+            "otp": totp.at(now + dt.timedelta(seconds=30)), "csrf_token": csrf(page.text)})
+        assert replay.status_code == 401
+        assert "SAMLResponse" not in thief.get("/idp/init", follow_redirects=True).text
+
+
 # --- 3. RelayState goes only where a browser would go, on an allowed origin -----------------
 
 
@@ -136,6 +179,8 @@ def test_sign_out_of_one_login_leaves_another_login_of_the_same_user(live_server
     "javascript:alert(1)",
     "https://console.aws.amazon.com.evil.example/",
     "https://\uff45vil.example/",
+    "https://evil-bucket.s3.amazonaws.com/x",
+    "https://abc123.execute-api.us-east-1.amazonaws.com/prod",
 ])
 def test_relay_state_that_a_browser_would_send_elsewhere_is_refused(live_server: str,
                                                                      target: str) -> None:

@@ -190,3 +190,20 @@ def test_totp_code_is_single_use_across_workers(server: FaultServer) -> None:
             page = login(again, "/idp/init", "carol", "carol-password", otp=code)
             assert page.status_code == 401, f"attempt {attempt}: {page.text[:800]}"
             assert "already used" in page.text
+
+
+def test_idp_sign_out_holds_in_every_worker(server: FaultServer, browser: httpx2.Client) -> None:
+    """Signed out on one worker, a copy of the cookie taken before is refused by all of them
+    (new connections each time, so both workers answer some)."""
+    signed_in(browser, "bob")
+    stolen = dict(browser.cookies)
+    page = browser.get("/idp/logout")
+    token = re.search(r'name="csrf_token" value="([^"]*)"', page.text)
+    assert token, page.text[:800]
+    assert browser.post("/idp/logout", data={"csrf_token": token[1]}).status_code == 303
+    for attempt in range(8):
+        with fresh_client(server.url, keepalive=False) as thief:
+            thief.cookies.update(stolen)
+            again = thief.get("/idp/init")
+            assert again.status_code == 303, f"attempt {attempt}: {again.text[:300]}"
+            assert again.headers["location"].startswith("/idp/login"), attempt

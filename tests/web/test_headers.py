@@ -51,3 +51,20 @@ def test_every_route_of_the_service_sends_them(client):
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
         assert response.headers["x-content-type-options"] == "nosniff", path
         assert "no-store" in response.headers["cache-control"], path
+
+
+def test_the_unexpected_error_page_carries_them_too(client_factory):
+    """A bug's 500 page is answered outside the middleware stack; it still has them."""
+    client = client_factory()
+
+    async def boom(request):
+        raise RuntimeError("a bug")
+
+    client.app.router.routes.append(Route("/boom", boom))
+    response = TestClient(client.app, raise_server_exceptions=False).get("/boom")
+    assert response.status_code == 500
+    for name, value in DEFAULT_HEADERS.items():
+        if name != "Content-Security-Policy":
+            assert response.headers[name] == value
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert "a bug" not in response.text
