@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-import json
-import secrets
 from typing import Final
 
 from starlette.datastructures import FormData
@@ -12,20 +9,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from idp.authn.login import (
-    LoggedIn,
-    LoginAttempt,
-    MfaStep,
-    OtpNeeded,
-    Principal,
-    Refused,
-    Throttled,
-)
+from idp.authn.login import LoggedIn, LoginAttempt, OtpNeeded, Principal, Refused, Throttled
 from idp.directory.model import AWS_ENTITY_ID
 from idp.errors import MalformedRequest
 from idp.saml.providers import ServiceProvider
 from idp.saml.status import NoPassive, SamlStatusError
 from idp.sso import Pending
+from idp.web import idp_session as session
 from idp.web.forms import field, read_form
 from idp.web.links import link
 from idp.web.pages import autopost, render
@@ -35,109 +25,11 @@ __all__ = ["routes"]
 
 #: Largest form body accepted on IdP endpoints (an encoded AuthnRequest fits well inside).
 MAX_FORM_BYTES: Final = 256 * 1024
-#: How many unfinished SSO steps one browser session keeps.
-MAX_PENDING: Final = 5
-#: Budget (JSON bytes) for stashed steps: browsers drop cookies over 4 KiB, and the cookie is
-#: base64 (4/3) plus a signature, so this keeps the whole session cookie well under that.
-MAX_STASH_BYTES: Final = 2400
 
 
 async def _form(request: Request) -> FormData:
     return await read_form(request, max_bytes=MAX_FORM_BYTES, max_fields=32,
                            error=MalformedRequest)
-
-
-# --- the login session (signed cookie) -------------------------------------------------------
-
-
-def _csrf(request: Request) -> str:
-    """The session's anti-CSRF token (a login form must come from a page of this site)."""
-    token = request.session.get("csrf")
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(24)
-        request.session["csrf"] = token
-    return token
-
-
-def _csrf_ok(request: Request, form: FormData) -> bool:
-    sent, expected = field(form, "csrf_token"), request.session.get("csrf")
-    # compare_digest refuses non-ASCII str: compare the UTF-8 bytes (a 500 otherwise).
-    return isinstance(expected, str) and sent is not None and hmac.compare_digest(
-        sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
-
-
-def _principal(request: Request) -> Principal | None:
-    """The logged-in principal, if the session is still valid and the user still exists."""
-    principal = services(request).authenticator.current(request.session.get("principal"))
-    if principal is None:
-        request.session.pop("principal", None)
-    return principal
-
-
-def _end_session(request: Request) -> None:
-    """End on the server whatever this session holds (its login, an unfinished MFA step), so
-    no copy of the cookie can use it again; then empty the cookie."""
-    authenticator = services(request).authenticator
-    principal = Principal.from_json(request.session.get("principal"))
-    if principal is not None:
-        authenticator.sign_out(principal)
-    step = MfaStep.from_json(request.session.get("mfa_user"))
-    if step is not None:
-        authenticator.end_mfa_step(step)
-    request.session.clear()
-
-
-def _remember(request: Request, principal: Principal) -> None:
-    """A fresh session for the new login (no fixation): only the pending steps carry over.
-
-    The login it replaces (a second sign-in, ForceAuthn) ends on the server, as at sign-out.
-    """
-    pending = request.session.get("pending")
-    _end_session(request)
-    if pending:
-        request.session["pending"] = pending
-    request.session["csrf"] = secrets.token_urlsafe(24)
-    request.session["principal"] = principal.to_json()
-
-
-def _stash(request: Request, pending: Pending) -> None:
-    """Keep the step in the session cookie while the user signs in (oldest dropped first).
-
-    Every field is bounded where it is read (ID, RelayState; contexts narrowed by
-    ``precheck``); a step that still does not fit is refused, never silently dropped.
-    """
-    data = pending.to_json()
-    size = len(json.dumps({pending.id: data}))
-    if size > MAX_STASH_BYTES:
-        raise MalformedRequest(
-            f"This sign-in request is too large to hold while you sign in ({size} bytes of "
-            f"state; at most {MAX_STASH_BYTES}). Shorten its RelayState.")
-    stash = dict(request.session.get("pending") or {})
-    stash[pending.id] = data
-    while len(stash) > MAX_PENDING or (
-        len(stash) > 1 and len(json.dumps(stash)) > MAX_STASH_BYTES
-    ):
-        stash.pop(next(iter(stash)))  # oldest first
-    request.session["pending"] = stash
-
-
-def _pending_from(data: object) -> Pending | None:
-    """A stashed step, or ``None`` if it is missing or not one we wrote."""
-    try:
-        return Pending.from_json(data) if isinstance(data, dict) else None
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _unstash(request: Request, pending_id: str) -> Pending | None:
-    stash = dict(request.session.get("pending") or {})
-    data = stash.pop(pending_id, None)
-    request.session["pending"] = stash
-    return _pending_from(data)
-
-
-def _peek(request: Request, pending_id: str | None) -> Pending | None:
-    return _pending_from((request.session.get("pending") or {}).get(pending_id or ""))
 
 
 # --- SSO -------------------------------------------------------------------------------------
@@ -148,14 +40,14 @@ def _continue(request: Request, pending: Pending, sp: ServiceProvider) -> Respon
     idp = services(request).identity_provider
     try:
         pending = idp.precheck(pending, sp)
-        principal = _principal(request)
-        fresh = request.session.pop("fresh_login_for", None) == pending.id
+        principal = session.principal(request)
+        fresh = session.take_fresh_login(request) == pending.id
         if pending.force_authn and not fresh:
             principal = None  # ForceAuthn: only a login made for this very request counts
         if principal is None:
             if pending.is_passive:
                 raise NoPassive("the user is not signed in and IsPassive forbids asking")
-            _stash(request, pending)
+            session.stash(request, pending)
             return RedirectResponse(link(request, "login", pending=pending.id), status_code=303)
         return autopost(idp.respond(pending, principal))
     except SamlStatusError as exc:
@@ -171,7 +63,7 @@ async def sso(request: Request) -> Response:
         return _continue(request, pending, sp)
     resume = request.query_params.get("resume")
     if resume is not None:
-        resumed = _unstash(request, resume)
+        resumed = session.unstash(request, resume)
         if resumed is None:
             raise MalformedRequest(
                 "This sign-in step has expired or was already completed. "
@@ -197,10 +89,10 @@ async def idp_init(request: Request) -> Response:
 def _login_page(request: Request, *, pending_id: str | None, status: int = 200,
                 error: str | None = None, username: str | None = None,
                 mfa_step: bool = False) -> Response:
-    pending = _peek(request, pending_id)
+    pending = session.peek(request, pending_id)
     return render(
         "login.html", status, action=link(request, "login"), pending=pending_id,
-        csrf_token=_csrf(request),
+        csrf_token=session.csrf_token(request),
         sp=_sp_label(pending.sp) if pending else None, error=error, username=username,
         mfa_step=mfa_step,
     )
@@ -215,14 +107,14 @@ def _signed_in_page(request: Request, principal: Principal) -> Response:
     return render(
         "signed_in.html", user=user, mfa=principal.mfa,
         aws_url=link(request, "idp_init"), logout_url=link(request, "logout"),
-        csrf_token=_csrf(request),
+        csrf_token=session.csrf_token(request),
     )
 
 
 async def login(request: Request) -> Response:
     if request.method == "GET":
         pending_id = request.query_params.get("pending")
-        principal = _principal(request)
+        principal = session.principal(request)
         if principal is not None and not pending_id:
             return _signed_in_page(request, principal)
         return _login_page(request, pending_id=pending_id)
@@ -233,7 +125,7 @@ async def _login_post(request: Request) -> Response:
     form = await _form(request)
     pending_id = field(form, "pending") or None
     username = (field(form, "username") or "").strip()
-    if not _csrf_ok(request, form):
+    if not session.csrf_ok(request, form):
         return _login_page(request, pending_id=pending_id, status=400, username=username,
                            error="This sign-in form has expired or did not come from this "
                            "site. Sign in again.")
@@ -242,7 +134,7 @@ async def _login_post(request: Request) -> Response:
         username=username, password=field(form, "password") or "",
         otp=(field(form, "otp") or "").strip() or None,
         address=request.client.host if request.client else "unknown",
-        mfa_step=authenticator.pending_mfa(request.session.get("mfa_user")),
+        mfa_step=session.mfa_step(request),
     ))
     if isinstance(outcome, Throttled):
         response = _login_page(request, pending_id=pending_id, status=429, username=username,
@@ -251,7 +143,7 @@ async def _login_post(request: Request) -> Response:
         response.headers["Retry-After"] = str(outcome.retry_after)
         return response
     if isinstance(outcome, OtpNeeded):
-        request.session["mfa_user"] = outcome.step.to_json()
+        session.start_mfa_step(request, outcome.step)
         return _login_page(request, pending_id=pending_id, status=401, error=outcome.message,
                            username=outcome.step.username, mfa_step=True)
     if isinstance(outcome, Refused):
@@ -262,9 +154,9 @@ async def _login_post(request: Request) -> Response:
 
 def _logged_in(request: Request, outcome: LoggedIn, pending_id: str | None) -> Response:
     """A fresh session for the principal; back to the SSO step that asked, if any."""
-    _remember(request, outcome.principal)
-    if pending_id and _peek(request, pending_id) is not None:
-        request.session["fresh_login_for"] = pending_id
+    session.remember(request, outcome.principal)
+    if pending_id and session.peek(request, pending_id) is not None:
+        session.mark_fresh_login(request, pending_id)
         return RedirectResponse(link(request, "sso", resume=pending_id), status_code=303)
     return RedirectResponse(link(request, "login"), status_code=303)
 
@@ -276,11 +168,11 @@ async def logout(request: Request) -> Response:
     out ends the login on the server too (``Authenticator.sign_out``), so a copy of the
     session cookie taken before it no longer signs anyone in, on any worker.
     """
-    if request.method == "POST" and _csrf_ok(request, await _form(request)):
-        _end_session(request)
+    if request.method == "POST" and session.csrf_ok(request, await _form(request)):
+        session.end(request)
         return RedirectResponse(link(request, "login"), status_code=303)
     return render("sign_out.html", 400 if request.method == "POST" else 200,
-                  action=link(request, "logout"), csrf_token=_csrf(request),
+                  action=link(request, "logout"), csrf_token=session.csrf_token(request),
                   error="This sign-out form did not come from this site."
                   if request.method == "POST" else None)
 
