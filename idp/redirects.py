@@ -112,6 +112,11 @@ class Target:
     def query(self) -> str:
         return _split_rest(self.path_and_rest)[1]
 
+    @property
+    def fragment(self) -> str:
+        """After the ``#`` (not sent to the server; the browser keeps it across a redirect)."""
+        return _split_rest(self.path_and_rest)[2]
+
 
 @dataclass(frozen=True)
 class Relative:
@@ -128,6 +133,11 @@ class Relative:
     @property
     def query(self) -> str:
         return _split_rest(self.path_and_rest)[1]
+
+    @property
+    def fragment(self) -> str:
+        """After the ``#`` (not sent to the server; the browser keeps it across a redirect)."""
+        return _split_rest(self.path_and_rest)[2]
 
 
 def parse_target(value: str) -> Target | Relative | None:

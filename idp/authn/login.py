@@ -35,6 +35,7 @@ from idp.store import StateStore
 
 __all__ = [
     "BAD_CREDENTIALS",
+    "STEP_ALREADY_USED",
     "Authenticator",
     "LoggedIn",
     "LoginAttempt",
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 BAD_CREDENTIALS: Final = "Invalid username or password."
+STEP_ALREADY_USED: Final = "This sign-in step was already completed. Sign in again."
 #: How long a password-verified user has to enter the TOTP code.
 MFA_STEP_SECONDS: Final = 300
 #: StateStore namespace of IdP logins ended by signing out (keyed by session index).
@@ -251,10 +253,14 @@ class Authenticator:
                 self._throttle.failed(user_key, attempt.address)
             return Refused(message=str(exc), username=username,
                            mfa_step=step is not None and username == step.username)
+        if continued is not None and not self.end_mfa_step(continued):
+            # Another request finished this very step first (two codes raced on a copied
+            # cookie): the step is single-use, so this one does not sign in.
+            return Refused(message=STEP_ALREADY_USED, username=username, mfa_step=False)
+        if step is not None:
+            self.end_mfa_step(step)  # superseded by a fresh password login
         if self._throttle is not None:
             self._throttle.succeeded(user_key)
-        if step is not None:
-            self.end_mfa_step(step)  # used (or superseded by a fresh password login)
         return LoggedIn(principal)
 
     def pending_mfa(self, data: object) -> MfaStep | None:
@@ -268,11 +274,16 @@ class Authenticator:
             return None
         return step
 
-    def end_mfa_step(self, step: MfaStep) -> None:
-        """The step can no longer be finished, from any copy of the cookie, on any worker."""
-        if self._store is not None:
-            self._store.claim(_MFA_STEP_ENDED, step.id,
-                              step.started + dt.timedelta(seconds=MFA_STEP_SECONDS))
+    def end_mfa_step(self, step: MfaStep) -> bool:
+        """The step can no longer be finished, from any copy of the cookie, on any worker.
+
+        True for the one caller that ended it (atomically, across workers); False if it had
+        already ended. Without a shared store, always True.
+        """
+        if self._store is None:
+            return True
+        return self._store.claim(_MFA_STEP_ENDED, step.id,
+                                 step.started + dt.timedelta(seconds=MFA_STEP_SECONDS))
 
     def current(self, data: object) -> Principal | None:
         """The session's principal while the IdP session lasts and the user still qualifies."""

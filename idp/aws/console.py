@@ -37,7 +37,7 @@ from idp.aws.params import decode_saml_assertion
 from idp.aws.vocabulary import AwsAttribute, is_aws_console_host, parse_role_value
 from idp.directory.model import ROLE_ARN_RE, RoleGrant
 from idp.errors import Rule, SamlValidationError
-from idp.saml.validation import parse_response
+from idp.saml.validation import check_status, parse_response
 
 __all__ = [
     "CONSOLE_HOME",
@@ -140,6 +140,7 @@ def select_roles(federation: AwsFederation, saml_b64: str) -> RoleSelection:
     cannot lead to any provider.
     """
     root = parse_response(decode_saml_assertion(saml_b64))  # parsed once, for every provider
+    check_status(root)  # a non-Success Response (NoPassive...) says so before any Role lookup
     verified: list[VerifiedResponse] = []
     first_error: SamlValidationError | None = None
     for arn in _provider_arns(root, federation.iam):
@@ -239,11 +240,14 @@ def console_target(relay_state: str | None) -> str:
         path = target.path
     else:
         return CONSOLE_HOME
-    query = target.query
+    query, fragment = target.query, target.fragment
     segments = unquote(path).replace("\\", "/").split("/")  # %2F.. and %5C.. still caught
     if (".." in segments or "." in segments or not _SAFE_PATH_RE.fullmatch(path)
-            or not _SAFE_QUERY_RE.fullmatch(query) or path.startswith("//")):
+            or not _SAFE_QUERY_RE.fullmatch(query) or not _SAFE_QUERY_RE.fullmatch(fragment)
+            or path.startswith("//")):
         return CONSOLE_HOME
     path = path.lstrip("/")
     result = f"{CONSOLE_HOME}/{path}" if path else CONSOLE_HOME
-    return f"{result}?{query}" if query else result
+    result += f"?{query}" if query else ""
+    # Single-page consoles keep their place in the fragment (``iam/home#/roles/Admin``).
+    return result + (f"#{fragment}" if fragment else "")

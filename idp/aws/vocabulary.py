@@ -126,8 +126,9 @@ AWS_SIGN_IN_URLS: Final = frozenset(
     {"https://signin.aws.amazon.com/saml", "https://signin.aws.amazon.com/static/saml"}
     | {f"https://{region}.signin.aws.amazon.com/saml" for region in SIGN_IN_REGIONS}
 )
-#: ``console.aws.amazon.com`` and ``REGION.console.aws.amazon.com``.
-_CONSOLE_HOST_RE: Final = re.compile(r"(?:[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+\.)?"
+#: ``console.aws.amazon.com``, ``REGION.console.aws.amazon.com`` and the consoles of services
+#: with their own host (``s3.console.aws.amazon.com``).
+_CONSOLE_HOST_RE: Final = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)?"
                                      r"console\.aws\.amazon\.com", re.ASCII)
 #: Hosts of the AWS console and service consoles (an IdP-initiated RelayState may go there):
 #: ``*.aws.amazon.com`` and the China and GovCloud consoles. Not ``*.amazonaws.com`` and the

@@ -32,6 +32,7 @@ __all__ = [
     "TrustedIssuer",
     "ValidationPolicy",
     "VerifiedAssertion",
+    "check_status",
     "parse_response",
     "verify_response",
 ]
@@ -136,7 +137,15 @@ def _check_structure(root: etree._Element) -> etree._Element:
     return assertions[0]
 
 
-def _check_status(root: etree._Element) -> None:
+def check_status(root: etree._Element) -> None:
+    """Refuse a Response whose top-level status is not Success (``Rule.STATUS``).
+
+    ``verify_response`` runs it too; the console runs it first, so that an IdP's NoPassive or
+    AuthnFailed answer is diagnosed as such rather than as a missing Role attribute. A document
+    that is not a ``samlp:Response`` has no status to judge (the structure check refuses it).
+    """
+    if root.tag != f"{SAMLP}Response":
+        return
     code = root.find(f"{SAMLP}Status/{SAMLP}StatusCode")
     value = code.get("Value") if code is not None else None
     if value != StatusCode.SUCCESS.value:
@@ -368,7 +377,7 @@ def verify_response(xml: bytes | etree._Element, *, trust: TrustedIssuer,
     """
     root = parse_response(xml) if isinstance(xml, bytes) else xml
     assertion = _check_structure(root)
-    _check_status(root)
+    check_status(root)
     signed, how = _verified_assertion(root, assertion, trust)
     issuer = signed.find(f"{SAML}Issuer")
     issuer_value = text_of(issuer).strip() if issuer is not None else ""

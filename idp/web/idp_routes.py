@@ -112,7 +112,7 @@ def _signed_in_page(request: Request, principal: Principal) -> Response:
 
 
 async def login(request: Request) -> Response:
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         pending_id = request.query_params.get("pending")
         principal = session.principal(request)
         if principal is not None and not pending_id:

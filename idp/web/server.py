@@ -11,8 +11,8 @@ module bounds what uvicorn does before and after the application sees a request:
   not need the body) says ``Connection: close`` and the connection is not reused; the rest of
   the body is drained and dropped for at most ``LINGER_SECONDS`` after the answer (a "lingering
   close": closing a socket with unread data sends a TCP reset that can destroy the answer);
-- a client that stops taking its answers (the socket's write buffer stays full) is cut off
-  after ``write_timeout`` seconds (``Settings.body_timeout``);
+- a client that takes none of what is queued for it (however little) for ``write_timeout``
+  seconds (``Settings.body_timeout``) is cut off; one that keeps taking it is not;
 - a head larger than ``MAX_HEAD_BYTES`` gets 431 even when it arrives whole, and a request with
   both ``Content-Length`` and ``Transfer-Encoding`` is answered, then the connection closes
   (RFC 9112 §6.1: a request-smuggling attempt);
@@ -135,6 +135,7 @@ class _LingeringTransport(asyncio.Transport):
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.inner.write(data)
+        self._protocol.count_written(len(data))
 
     def write_eof(self) -> None:
         self.inner.write_eof()
@@ -168,6 +169,8 @@ class BoundedH11Protocol(H11Protocol):
         self.write_timeout = write_timeout
         self.max_connections = max_connections
         self._write_timer: asyncio.TimerHandle | None = None
+        self._written = 0
+        self._delivered_mark = 0
         self.linger_seconds = linger
         self._inner_app: ASGI3Application = self.app
         self.app = self._app
@@ -239,26 +242,41 @@ class BoundedH11Protocol(H11Protocol):
         else:
             await self._inner_app(scope, receive, send_closing)
 
-    # --- a client that does not take its answer -------------------------------------------
+    # --- a client that does not take its answers -----------------------------------------
 
-    def pause_writing(self) -> None:
-        """The client is not reading: it has ``write_timeout`` seconds to start again."""
-        super().pause_writing()
-        if self._write_timer is None:
-            self._write_timer = self.loop.call_later(self.write_timeout, self._write_timed_out)
+    def watch_writes(self) -> None:
+        """Something is queued for the client: it must keep taking it (see ``_writes_due``)."""
+        if self._write_timer is None and not self._lost and self._queued() > 0:
+            self._delivered_mark = self._delivered()
+            self._write_timer = self.loop.call_later(self.write_timeout, self._writes_due)
 
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        self._cancel_write_timer()
+    def _queued(self) -> int:
+        return self.transport.get_write_buffer_size()
+
+    def _delivered(self) -> int:
+        """Bytes handed to the kernel so far (written minus still queued)."""
+        return self._written - self._queued()
+
+    def _writes_due(self) -> None:
+        """``write_timeout`` after something was queued: if the client took none of it, drop
+        the connection (``abort``: a close would wait for the queue forever, holding a slot
+        and blocking shutdown); if it took some, watch again."""
+        self._write_timer = None
+        if self._lost or self._queued() == 0:
+            return
+        if self._delivered() > self._delivered_mark:
+            self.watch_writes()
+        else:
+            self.transport.abort()
+
+    def count_written(self, size: int) -> None:
+        self._written += size
+        self.watch_writes()
 
     def _cancel_write_timer(self) -> None:
         if self._write_timer is not None:
             self._write_timer.cancel()
             self._write_timer = None
-
-    def _write_timed_out(self) -> None:
-        self._write_timer = None
-        self.transport.abort()
 
     def send_400_response(self, msg: str) -> None:
         """uvicorn's answer to a request h11 cannot parse, with the security headers too."""

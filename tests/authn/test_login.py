@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pyotp
 import pytest
 
 from idp.authn.login import (
+    STEP_ALREADY_USED,
     Authenticator,
     LoggedIn,
     LoginAttempt,
@@ -50,6 +53,27 @@ def test_mfa_user_is_asked_for_a_code_then_only_the_code(login, clock):
     code = pyotp.TOTP(CAROL_SECRET).at(clock.now())
     second = login.submit(attempt("", otp=code, step=step))
     assert isinstance(second, LoggedIn) and second.principal.mfa
+
+
+def test_a_password_step_signs_in_once_even_when_two_codes_race(login, directory, clock,
+                                                                 store):
+    """Two code-only submissions of one step (a copied cookie), each with a valid code (steps
+    t and t+1), on two workers: the step is single-use, so exactly one signs in."""
+    first = login.submit(attempt("carol", "carol-password"))
+    assert isinstance(first, OtpNeeded)
+    other_worker = Authenticator(directory, TotpGuard(clock, store), clock,
+                                 session_lifetime=3600, store=store)
+    totp = pyotp.TOTP(CAROL_SECRET)
+    step_a = login.pending_mfa(first.step.to_json())
+    step_b = other_worker.pending_mfa(first.step.to_json())  # both read it before either ends
+    assert step_a is not None and step_b is not None
+    now = clock.now()
+    a = login.submit(attempt("", otp=totp.at(now), step=step_a))
+    b = other_worker.submit(attempt("", otp=totp.at(now + dt.timedelta(seconds=30)),
+                                    step=step_b))
+    assert isinstance(a, LoggedIn)
+    assert isinstance(b, Refused) and b.message == STEP_ALREADY_USED
+    assert login.pending_mfa(first.step.to_json()) is None
 
 
 def test_a_wrong_code_keeps_the_code_step(login, clock):

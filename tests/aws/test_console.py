@@ -36,6 +36,13 @@ from tests.support.demo import PROD
     ("https://console.aws.amazon.com\\@evil.example/s3", "/aws/console"),
     (" https://console.aws.amazon.com/s3", "/aws/console/s3"),
     ("https://console.aws.amazon.com/s3/" + "x" * 1000, "/aws/console"),
+    ("https://s3.console.aws.amazon.com/s3/buckets/logs?region=eu-west-1",
+     "/aws/console/s3/buckets/logs?region=eu-west-1"),
+    ("https://console.aws.amazon.com/iam/home#/roles/Admin", "/aws/console/iam/home#/roles/Admin"),
+    ("/aws/console/iam/home?region=us-east-1#/users",
+     "/aws/console/iam/home?region=us-east-1#/users"),
+    ("https://console.aws.amazon.com/iam/home#<script>", "/aws/console"),
+    ("https://evil-.console.aws.amazon.com/s3", "/aws/console"),
 ])
 def test_console_target(relay_state, target):
     """Only console paths and AWS console URLs become targets; everything else is home."""

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import httpx2
@@ -469,6 +470,64 @@ def test_beyond_max_connections_is_a_503_with_the_security_headers(tmp_path):
             with contextlib.closing(connect(server)) as later:
                 later.sendall(head("GET", "/healthz"))
                 assert read_answer(later).status == 200
+        finally:
+            for sock in held:
+                sock.close()
+
+
+def server_socket(server_port: int, client_port: int) -> tuple[str, int] | None:
+    """The server side of a connection in /proc/net/tcp: (state, bytes queued in the kernel)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1].split(":")[1], fields[2].split(":")[1]
+        if int(local, 16) == server_port and int(remote, 16) == client_port:
+            return fields[3], int(fields[4].split(":")[0], 16)
+    return None
+
+
+ESTABLISHED: Final = "01"
+
+
+def hold_with_a_little_queued(server: LiveServer, answer_size: int) -> socket.socket:
+    """A connection whose answers fill the kernel's buffers, plus less than uvicorn's 64 KiB
+    high-water mark queued in the server (so asyncio never pauses writing): pipelined
+    requests in small batches until the kernel stops taking what the server writes."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    sock.settimeout(IO_TIMEOUT)
+    sock.connect(("127.0.0.1", server.port))
+    client_port = sock.getsockname()[1]
+    batch, last = 6, 0
+    for _ in range(1000):
+        sock.sendall(head("GET", "/idp/login") * batch)
+        time.sleep(0.05)
+        found = server_socket(server.port, client_port)
+        queued = found[1] if found else 0
+        if queued - last < 0.8 * batch * answer_size:  # the kernel is full: the rest waits
+            return sock
+        last = queued
+    raise AssertionError("the server's kernel buffer never filled")
+
+
+def test_a_client_that_takes_nothing_is_cut_off_however_little_is_queued(tmp_path):
+    """Two connections that stop reading with a few KB queued (below the high-water mark that
+    pauses writing) hold both slots of IDP_MAX_CONNECTIONS=2 only for the write timeout; then
+    the server lets go of them, and service resumes."""
+    with serving(tmp_path, tmp_path / "certs", tmp_path / "data",
+                 env={**SHORT_TIMEOUTS, "IDP_MAX_CONNECTIONS": "2"}) as server:
+        with contextlib.closing(connect(server)) as probe:
+            probe.sendall(head("GET", "/idp/login", Connection="close"))
+            answer = read_answer(probe)
+        size = len(answer.body) + 600  # and its head
+        held = [hold_with_a_little_queued(server, size) for _ in range(2)]
+        try:
+            time.sleep(BODY_TIMEOUT + MARGIN)
+            with contextlib.closing(connect(server)) as later:
+                later.sendall(head("GET", "/healthz"))
+                assert read_answer(later).status == 200
+            for sock in held:  # closed by the server (the kernel may still be flushing it)
+                found = server_socket(server.port, sock.getsockname()[1])
+                assert found is None or found[0] != ESTABLISHED, found
         finally:
             for sock in held:
                 sock.close()

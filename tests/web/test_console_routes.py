@@ -28,7 +28,7 @@ from tests.support.demo import (
     SESSION_NAME_ATTR,
     edited_demo,
 )
-from tests.support.http import auto_post, login
+from tests.support.http import authn_request, auto_post, login, redirect_value
 from tests.support.saml import attribute as find_attribute
 from tests.support.saml import remove_attribute, resigned, set_attribute
 
@@ -211,6 +211,19 @@ def test_tampered_response_shows_invalid_saml_page_with_rule(client):
     assert "http://idp.test/idp/metadata" in received  # Issuer as received
     assert "urn:amazon:webservices" in received  # Audience as received
     assert f"arn:aws:iam::{PROD}:role/Admin" in received  # the tampered value, shown
+
+
+def test_a_non_success_status_is_diagnosed_as_the_status(client, clock):
+    """An SP-initiated IsPassive request with nobody signed in comes back NoPassive: the
+    console says the IdP answered with that status, not that the Role attribute is missing."""
+    xml = authn_request(clock, IsPassive="true")
+    answer = client.get("/idp/sso", params={"SAMLRequest": redirect_value(xml)})
+    posted = auto_post(answer.text)
+    response = post(client, posted.saml_response)
+    assert response.status_code == 400
+    doc = lxml.html.fromstring(response.text)
+    assert doc.xpath("string(//*[@id='rule'])").strip().startswith("status")
+    assert "NoPassive" in response.text
 
 
 def test_lowercase_role_attribute_is_diagnosed_as_case_sensitive(client, keypair):

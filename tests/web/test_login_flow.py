@@ -242,3 +242,10 @@ def test_non_ascii_token_or_code_is_a_clean_refusal(client, field, value):
     response = client.post("/idp/login", data=data)
     assert response.status_code in (400, 401)
     assert "Traceback" not in response.text
+
+
+def test_head_of_the_login_page_is_the_page_without_a_body(client):
+    """HEAD (link checkers, monitors) answers like GET, never as a refused form post."""
+    response = client.head("/idp/login")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
