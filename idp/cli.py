@@ -58,7 +58,8 @@ def _log_config(level: str) -> dict[str, object]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+        "formatters": {"plain": {"()": "idp.logs.OneLineFormatter",
+                                 "format": "%(levelname)s %(name)s: %(message)s"}},
         "handlers": {"stderr": handler},
         "loggers": {
             "idp": {"level": level.upper(), "handlers": ["stderr"], "propagate": False},

@@ -23,7 +23,7 @@ from idp.aws.errors import AwsError
 #: ``__init__``). Every module of ``idp`` must be in a layer.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("idp.errors", "idp.clock", "idp.xml", "idp.settings", "idp.keys",
-                    "idp.store", "idp.redirects")),
+                    "idp.store", "idp.redirects", "idp.logs")),
     ("saml", ("idp.saml",)),
     ("directory", ("idp.directory",)),
     ("authn", ("idp.authn",)),

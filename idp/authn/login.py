@@ -270,9 +270,13 @@ class Authenticator:
             return None
         if (self._clock.now() - step.started).total_seconds() > MFA_STEP_SECONDS:
             return None
-        if self._store is not None and self._store.claimed(_MFA_STEP_ENDED, step.id):
+        if self.mfa_step_ended(step):
             return None
         return step
+
+    def mfa_step_ended(self, step: MfaStep) -> bool:
+        """Whether ``step`` was already ended (used, superseded or abandoned), anywhere."""
+        return self._store is not None and self._store.claimed(_MFA_STEP_ENDED, step.id)
 
     def end_mfa_step(self, step: MfaStep) -> bool:
         """The step can no longer be finished, from any copy of the cookie, on any worker.

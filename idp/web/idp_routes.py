@@ -129,9 +129,12 @@ async def _login_post(request: Request) -> Response:
         return _login_page(request, pending_id=pending_id, status=400, username=username,
                            error="This sign-in form has expired or did not come from this "
                            "site. Sign in again.")
+    password = field(form, "password") or ""
+    if not password and session.mfa_step_ended(request):
+        return _already_signed_in(request, pending_id)
     authenticator = services(request).authenticator
     outcome = authenticator.submit(LoginAttempt(
-        username=username, password=field(form, "password") or "",
+        username=username, password=password,
         otp=(field(form, "otp") or "").strip() or None,
         address=request.client.host if request.client else "unknown",
         mfa_step=session.mfa_step(request),
@@ -147,6 +150,8 @@ async def _login_post(request: Request) -> Response:
         return _login_page(request, pending_id=pending_id, status=401, error=outcome.message,
                            username=outcome.step.username, mfa_step=True)
     if isinstance(outcome, Refused):
+        if not password and session.mfa_step_ended(request):  # lost a race with itself
+            return _already_signed_in(request, pending_id)
         return _login_page(request, pending_id=pending_id, status=401, error=outcome.message,
                            username=outcome.username, mfa_step=outcome.mfa_step)
     return _logged_in(request, outcome, pending_id)
@@ -157,6 +162,17 @@ def _logged_in(request: Request, outcome: LoggedIn, pending_id: str | None) -> R
     session.remember(request, outcome.principal)
     if pending_id and session.peek(request, pending_id) is not None:
         session.mark_fresh_login(request, pending_id)
+    return _already_signed_in(request, pending_id)
+
+
+def _already_signed_in(request: Request, pending_id: str | None) -> Response:
+    """Where a finished login goes: back to the SSO step that asked, else the signed-in page.
+
+    Also the answer to a code form sent again after its step was completed (a double click):
+    the browser already holds the session the first submission set, so sending it where that
+    one went grants nothing and spares the user a misleading error.
+    """
+    if pending_id and session.peek(request, pending_id) is not None:
         return RedirectResponse(link(request, "sso", resume=pending_id), status_code=303)
     return RedirectResponse(link(request, "login"), status_code=303)
 

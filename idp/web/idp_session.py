@@ -32,6 +32,7 @@ __all__ = [
     "end",
     "mark_fresh_login",
     "mfa_step",
+    "mfa_step_ended",
     "peek",
     "principal",
     "remember",
@@ -146,6 +147,13 @@ def start_mfa_step(request: Request, step: MfaStep) -> None:
 def mfa_step(request: Request) -> MfaStep | None:
     """The pending password step, while it is fresh and not yet used or abandoned."""
     return services(request).authenticator.pending_mfa(request.session.get("mfa_user"))
+
+
+def mfa_step_ended(request: Request) -> bool:
+    """Whether this cookie's password step has been completed or abandoned already (by this
+    or a copy of the cookie): a code sent for it now is a repeat, not a sign-in."""
+    step = MfaStep.from_json(request.session.get("mfa_user"))
+    return step is not None and services(request).authenticator.mfa_step_ended(step)
 
 
 def mark_fresh_login(request: Request, pending_id: str) -> None:

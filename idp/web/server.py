@@ -13,6 +13,9 @@ module bounds what uvicorn does before and after the application sees a request:
   close": closing a socket with unread data sends a TCP reset that can destroy the answer);
 - a client that takes none of what is queued for it (however little) for ``write_timeout``
   seconds (``Settings.body_timeout``) is cut off; one that keeps taking it is not;
+- a keep-alive connection is closed after ``MAX_REQUESTS_PER_CONNECTION`` answers or
+  ``MAX_CONNECTION_SECONDS`` (a client that trickles small requests and never reads cannot keep
+  its slot);
 - a head larger than ``MAX_HEAD_BYTES`` gets 431 even when it arrives whole, and a request with
   both ``Content-Length`` and ``Transfer-Encoding`` is answered, then the connection closes
   (RFC 9112 §6.1: a request-smuggling attempt);
@@ -53,7 +56,9 @@ from idp.web.headers import DEFAULT_HEADERS
 __all__ = [
     "KEEP_ALIVE_SECONDS",
     "LINGER_SECONDS",
+    "MAX_CONNECTION_SECONDS",
     "MAX_HEAD_BYTES",
+    "MAX_REQUESTS_PER_CONNECTION",
     "BoundedH11Protocol",
     "uvicorn_options",
 ]
@@ -64,6 +69,11 @@ MAX_HEAD_BYTES: Final = 16 * 1024
 KEEP_ALIVE_SECONDS: Final = 5
 #: Seconds the unread rest of a request body is drained (and dropped) before closing.
 LINGER_SECONDS: Final = 2.0
+#: A keep-alive connection serves at most this many requests, for at most this long; then its
+#: next answer says ``Connection: close`` (nginx's ``keepalive_requests``/``keepalive_time``),
+#: so a client that sends small requests and never reads cannot keep a slot for good.
+MAX_REQUESTS_PER_CONNECTION: Final = 1000
+MAX_CONNECTION_SECONDS: Final = 300.0
 
 _CLOSE_HEADER: Final = (b"connection", b"close")
 #: What the application's ``SecurityHeaders`` adds, for answers the protocol gives itself.
@@ -171,6 +181,8 @@ class BoundedH11Protocol(H11Protocol):
         self._write_timer: asyncio.TimerHandle | None = None
         self._written = 0
         self._delivered_mark = 0
+        self._requests = 0
+        self._opened = self.loop.time()
         self.linger_seconds = linger
         self._inner_app: ASGI3Application = self.app
         self.app = self._app
@@ -222,11 +234,15 @@ class BoundedH11Protocol(H11Protocol):
         # RFC 9112 §6.1: a request with both Content-Length and Transfer-Encoding may be an
         # attempt at request smuggling; answer it, then close the connection.
         smuggled = b"content-length" in names and b"transfer-encoding" in names
+        self._requests += 1
+        worn_out = (self._requests >= MAX_REQUESTS_PER_CONNECTION
+                    or self.loop.time() - self._opened >= MAX_CONNECTION_SECONDS)
         head_size = len(http["raw_path"] or b"") + len(http["query_string"]) + sum(
             len(name) + len(value) + 4 for name, value in headers)
 
         async def send_closing(message: ASGISendEvent) -> None:
-            if message["type"] == "http.response.start" and (self.body_unread() or smuggled):
+            if message["type"] == "http.response.start" and (
+                    self.body_unread() or smuggled or worn_out):
                 headers = list(message.get("headers", []))
                 if not any(k.lower() == b"connection" and v.lower() == b"close"
                            for k, v in headers):

@@ -23,7 +23,7 @@ import httpx2
 import pytest
 
 from idp.settings import Settings
-from idp.web.server import MAX_HEAD_BYTES, uvicorn_options
+from idp.web.server import MAX_HEAD_BYTES, MAX_REQUESTS_PER_CONNECTION, uvicorn_options
 from tests.support.faults import rss_bytes, serving
 from tests.support.http import auto_post, csrf, pending_id
 from tests.support.server import LiveServer, start, stop
@@ -540,6 +540,21 @@ def test_a_client_that_takes_nothing_is_cut_off_however_little_is_queued(tmp_pat
             found = server_socket(server.port, client_port)
             # Closed by the server (the kernel may still be flushing the orphaned socket).
             assert found is None or found[0] != ESTABLISHED, found
+
+
+def test_a_keep_alive_connection_ends_after_its_request_budget(live):
+    """A client that keeps one connection busy with small requests (which fit in the kernel's
+    buffers, so no write ever waits) gets ``Connection: close`` on answer number
+    MAX_REQUESTS_PER_CONNECTION and the connection ends."""
+    with contextlib.closing(connect(live)) as sock:
+        for number in range(1, MAX_REQUESTS_PER_CONNECTION + 1):
+            sock.sendall(head("GET", "/healthz"))
+            answer = read_answer(sock)
+            assert answer.status == 200
+            if number < MAX_REQUESTS_PER_CONNECTION:
+                assert "connection" not in answer.headers, number
+        assert answer.headers["connection"] == "close"
+        assert closed_within(sock, MARGIN)
 
 
 def test_the_protocol_options_pickle_for_worker_processes():

@@ -158,8 +158,31 @@ def test_an_mfa_step_cannot_be_finished_twice(live_server: str) -> None:
         page = thief.get("/idp/login")
         replay = thief.post("/idp/login", data={
             "otp": totp.at(now + dt.timedelta(seconds=30)), "csrf_token": csrf(page.text)})
-        assert replay.status_code == 401
+        # Treated as a repeat of a finished step: sent on, with nothing granted.
+        assert replay.status_code == 303 and "set-cookie" not in replay.headers
         assert "SAMLResponse" not in thief.get("/idp/init", follow_redirects=True).text
+
+
+def test_a_double_clicked_code_form_lands_where_the_first_click_went(live_server: str) -> None:
+    """The code form posted twice at once from one page (same cookie, same code): one
+    submission signs in; the other is sent to the same place instead of an error, so the
+    browser, which keeps the first one's cookie, carries on into the SSO step."""
+    with client(live_server) as http:
+        first = http.get("/idp/init", follow_redirects=True)
+        pending = pending_id(first.url)
+        asked = http.post("/idp/login", data={
+            "username": "carol", "password": "carol-password", "pending": pending,
+            "csrf_token": csrf(first.text)})
+        form = {"otp": pyotp.TOTP(CAROL_SECRET).now(), "csrf_token": csrf(asked.text),
+                "pending": pending}
+        cookies = dict(http.cookies)
+        with client(live_server, cookies=cookies) as a, client(live_server, cookies=cookies) as b:
+            winner = a.post("/idp/login", data=form)
+            loser = b.post("/idp/login", data=form)
+    assert winner.status_code == 303 and "set-cookie" in winner.headers
+    assert loser.status_code == 303 and "set-cookie" not in loser.headers
+    assert loser.headers["location"] == winner.headers["location"]
+    assert loser.headers["location"].startswith("/idp/sso?resume=")
 
 
 # --- 3. RelayState goes only where a browser would go, on an allowed origin -----------------
@@ -398,3 +421,23 @@ def test_sigv4_scope_must_name_a_region_that_exists(live_server: str,
     assert error["Code"] == "SignatureDoesNotMatch"
     assert error["Message"] == (
         "Credential should be scoped to a valid region, not 'xx-nowhere-1'. ")
+
+
+# --- logs: one event, one line ---------------------------------------------------------------
+
+
+def test_a_client_cannot_forge_a_log_line(live_server_process: LiveServer) -> None:
+    """An unsigned Response whose StatusMessage holds a line break is refused, and the log
+    shows the break escaped on the refusal's own line."""
+    forged = "INFO idp.console: console sign-in accepted for admin"
+    xml = ('<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r" '
+           'Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><samlp:Status>'
+           '<samlp:StatusCode Value="x"/><samlp:StatusMessage>line1\n' + forged
+           + '</samlp:StatusMessage></samlp:Status></samlp:Response>')
+    with client(live_server_process.url) as http:
+        response = http.post("/aws/saml",
+                             data={"SAMLResponse": base64.b64encode(xml.encode()).decode()})
+    assert response.status_code == 400
+    lines = live_server_process.output().splitlines()
+    assert not any(line.startswith(forged) for line in lines)
+    assert any("line1\\n" + forged in line for line in lines)
