@@ -86,8 +86,23 @@ def _split_rest(rest: str) -> tuple[str, str, str]:
     return path, query, fragment
 
 
+class _AfterAuthority:
+    """The query and fragment of a target, from its ``path_and_rest``."""
+
+    path_and_rest: str
+
+    @property
+    def query(self) -> str:
+        return _split_rest(self.path_and_rest)[1]
+
+    @property
+    def fragment(self) -> str:
+        """After the ``#`` (not sent to the server; the browser keeps it across a redirect)."""
+        return _split_rest(self.path_and_rest)[2]
+
+
 @dataclass(frozen=True)
-class Target:
+class Target(_AfterAuthority):
     """An absolute http(s) URL as a browser reads it."""
 
     scheme: str
@@ -108,18 +123,9 @@ class Target:
         """The path as the browser requests it (``/`` when the URL has none)."""
         return _split_rest(self.path_and_rest)[0] or "/"
 
-    @property
-    def query(self) -> str:
-        return _split_rest(self.path_and_rest)[1]
-
-    @property
-    def fragment(self) -> str:
-        """After the ``#`` (not sent to the server; the browser keeps it across a redirect)."""
-        return _split_rest(self.path_and_rest)[2]
-
 
 @dataclass(frozen=True)
-class Relative:
+class Relative(_AfterAuthority):
     """A reference that stays on the origin of whatever URL it is resolved against."""
 
     path_and_rest: str
@@ -129,15 +135,6 @@ class Relative:
     def path(self) -> str:
         """The path part (``""`` for ``?x``); it is absolute only when it starts with ``/``."""
         return _split_rest(self.path_and_rest)[0]
-
-    @property
-    def query(self) -> str:
-        return _split_rest(self.path_and_rest)[1]
-
-    @property
-    def fragment(self) -> str:
-        """After the ``#`` (not sent to the server; the browser keeps it across a redirect)."""
-        return _split_rest(self.path_and_rest)[2]
 
 
 def parse_target(value: str) -> Target | Relative | None:
