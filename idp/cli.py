@@ -86,7 +86,7 @@ def _serve(args: argparse.Namespace) -> int:
     workers = f", {settings.workers} workers" if settings.workers > 1 else ""
     demo = ("  Demo users: alice, bob, carol (TOTP), dave — password '<user>-password'\n"
             if settings.config is None else "")
-    print(
+    banner = (
         f"IdP simulator {__version__} — {source}{workers}\n"
         f"  IdP metadata (upload to AWS IAM): {url}/idp/metadata\n"
         f"  Sign in to AWS (IdP-initiated):   {url}/idp/init\n"
@@ -95,12 +95,14 @@ def _serve(args: argparse.Namespace) -> int:
         f"  AWS console session:              {url}/aws/console\n"
         f"  Mock STS endpoint_url:            {url}/aws/sts\n"
         f"{demo}"
-        "Press Ctrl-C to stop.",
-        flush=True,
+        "Press Ctrl-C to stop."
     )
     common = {"log_config": _log_config(args.log_level), "host": settings.host,
               "port": settings.port, **uvicorn_options(settings)}
+    # Ctrl-C any time after the banner is a normal stop (exit 0), even before uvicorn has
+    # installed its own signal handlers.
     with sock, contextlib.suppress(KeyboardInterrupt):
+        print(banner, flush=True)
         if settings.workers == 1:
             uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
         else:
