@@ -257,7 +257,7 @@ class Authenticator:
             # Another request finished this very step first (two codes raced on a copied
             # cookie): the step is single-use, so this one does not sign in.
             return Refused(message=STEP_ALREADY_USED, username=username, mfa_step=False)
-        if step is not None:
+        if continued is None and step is not None:
             self.end_mfa_step(step)  # superseded by a fresh password login
         if self._throttle is not None:
             self._throttle.succeeded(user_key)

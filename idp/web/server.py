@@ -82,13 +82,18 @@ _SECURITY_HEADERS: Final = [(name.lower().encode("ascii"), value.encode("ascii")
 _TEXT: Final = (b"content-type", b"text/plain; charset=utf-8")
 
 
-def _raw_answer(status: int, reason: str, body: str) -> bytes:
-    """A whole ``Connection: close`` answer, written by the protocol without h11."""
-    headers = [_TEXT, (b"content-length", str(len(body)).encode("ascii")), _CLOSE_HEADER,
-               *_SECURITY_HEADERS]
+def _plain_headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    """Headers of a short plain-text ``Connection: close`` answer the protocol gives itself."""
+    return [_TEXT, (b"content-length", str(len(body)).encode("ascii")), _CLOSE_HEADER,
+            *_SECURITY_HEADERS]
+
+
+def _raw_answer(status: int, reason: str, text: str) -> bytes:
+    """A whole such answer as bytes, for when there is no request cycle to send it through."""
+    body = text.encode("ascii")
     head = f"HTTP/1.1 {status} {reason}\r\n".encode("ascii") + b"".join(
-        name + b": " + value + b"\r\n" for name, value in headers)
-    return head + b"\r\n" + body.encode("ascii")
+        name + b": " + value + b"\r\n" for name, value in _plain_headers(body))
+    return head + b"\r\n" + body
 
 
 _HEAD_TIMEOUT_RESPONSE: Final = _raw_answer(408, "Request Timeout", "Request header timeout")
@@ -159,8 +164,9 @@ class _LingeringTransport(asyncio.Transport):
 
 
 class BoundedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline on each request head, and no reuse of a
-    connection whose request body was left unread (see the module docstring)."""
+    """uvicorn's h11 protocol with the limits of the module docstring: a deadline on each
+    request head, no reuse of a connection whose body was left unread, a write watchdog, a
+    per-connection request budget, and the connection cap."""
 
     def __init__(
         self,
@@ -345,9 +351,8 @@ class BoundedH11Protocol(H11Protocol):
 async def _plain(send: ASGISendCallable, status: int, text: str) -> None:
     """A short plain-text answer from the protocol itself, with the security headers."""
     body = text.encode("ascii")
-    await send({"type": "http.response.start", "status": status, "headers": [
-        _TEXT, (b"content-length", str(len(body)).encode("ascii")), _CLOSE_HEADER,
-        *_SECURITY_HEADERS]})
+    await send({"type": "http.response.start", "status": status,
+                "headers": _plain_headers(body)})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
