@@ -21,14 +21,16 @@ only. Imports point down these layers, never up (``tests/test_architecture.py`` 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from idp.settings import Settings
+from idp.version import __version__
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-__version__ = "0.1.0"
+    from idp.simulator import Credentials, Login, Simulator
+
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -38,4 +40,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return _create_app(settings)
 
 
-__all__ = ["Settings", "__version__", "create_app"]
+def __getattr__(name: str) -> Any:
+    """``Simulator``, ``Login`` and ``Credentials`` load on first use (``import idp`` stays
+    light for the CLI and the pytest plugin)."""
+    if name in ("Simulator", "Login", "Credentials"):
+        from idp import simulator
+
+        return getattr(simulator, name)
+    raise AttributeError(f"module 'idp' has no attribute {name!r}")
+
+
+__all__ = ["Credentials", "Login", "Settings", "Simulator", "__version__", "create_app"]

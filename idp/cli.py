@@ -39,6 +39,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         data_dir=getattr(args, "data_dir", None),
         trusted_proxies=",".join(args.trusted_proxy) if getattr(args, "trusted_proxy", None)
         else None,
+        clock_offset=getattr(args, "clock_offset", None),
+        frozen_clock=getattr(args, "frozen_clock", None),
+        admin=getattr(args, "admin", None),
     )
 
 
@@ -95,6 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
         f"  AWS console session:              {url}/aws/console\n"
         f"  Mock STS endpoint_url:            {url}/aws/sts\n"
         f"{demo}"
+        f"{_admin_lines(app, settings)}"
         "Press Ctrl-C to stop."
     )
     common = {"log_config": _log_config(args.log_level), "host": settings.host,
@@ -113,6 +117,15 @@ def _serve(args: argparse.Namespace) -> int:
                                     workers=settings.workers, **common)
             Multiprocess(config, sockets=[sock]).run()
     return 0
+
+
+def _admin_lines(app: object, settings: Settings) -> str:
+    if not settings.admin:
+        return ""
+    token = app.state.admin_token  # type: ignore[attr-defined]
+    return (f"  Admin API:                        {settings.url}/api/\n"
+            f"  Admin token (Authorization: Bearer): {token}\n"
+            f"    (also in {settings.data_dir / 'admin-token'}, mode 0600)\n")
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -171,6 +184,41 @@ def _metadata(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mint(args: argparse.Namespace) -> int:
+    import base64
+
+    from idp.directory.model import AWS_ENTITY_ID
+    from idp.faults import Fault, parse_fault
+    from idp.keys import generate_pair
+    from idp.sso import IdentityProvider
+    from idp.web.runtime import read_directory
+
+    try:
+        fault = parse_fault(args.fault) if args.fault else None
+    except ValueError as exc:
+        raise IdPError(str(exc)) from None
+    if fault is Fault.REPLAY:
+        raise IdPError("the replay fault re-sends a running simulator's previous Response; "
+                       "use Simulator.mint or the admin API for it")
+    settings = _settings(args)
+    clock = settings.clock()
+    store = KeyStore(settings.certs_dir, clock=clock)
+    store.ensure(settings.entity_id, key_size=settings.key_size)
+    _, directory = read_directory(settings)
+    idp = IdentityProvider(settings, directory, store.published(), clock,
+                           foreign_keys=lambda: generate_pair("not-this-idp.example", 2048, clock))
+    body = idp.mint(args.user, sp=args.sp or AWS_ENTITY_ID, role=args.role, fault=fault)
+    sys.stdout.write((body.decode("utf-8") if args.xml
+                      else base64.b64encode(body).decode("ascii")) + "\n")
+    return 0
+
+
+def _login(args: argparse.Namespace) -> int:
+    from idp.client import login_command
+
+    return login_command(args)
+
+
 def _config(args: argparse.Namespace) -> int:
     if args.demo:
         sys.stdout.write(demo_yaml())
@@ -208,6 +256,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--trusted-proxy", action="append", metavar="ADDRESS[/BITS]",
                        help="a reverse proxy whose X-Forwarded-For/-Proto headers are believed "
                        "(repeatable; default: none, forwarded headers are ignored)")
+    serve.add_argument("--clock-offset", type=int, metavar="SECONDS",
+                       help="run the simulated clock this many seconds ahead (negative: "
+                       "behind) of the real one, for the IdP and the AWS side alike")
+    serve.add_argument("--frozen-clock", metavar="ISO8601",
+                       help="stop the simulated clock at this instant, e.g. 2030-01-01T00:00:00Z")
+    serve.add_argument("--admin", action="store_true", default=None,
+                       help="serve the admin API under /api/ (a bearer token is printed and "
+                       "written to DATA_DIR/admin-token, mode 0600)")
     serve.add_argument("--log-level", default="info",
                        choices=("debug", "info", "warning", "error"),
                        help="how much the simulator logs (default info: every refusal, why)")
@@ -223,6 +279,45 @@ def _parser() -> argparse.ArgumentParser:
                           help=f"output file, or - for stdout (default {DEFAULT_METADATA_OUT})")
     metadata.add_argument("--config", type=Path, help="directory YAML (default: the demo)")
     metadata.set_defaults(func=_metadata)
+
+    mint = sub.add_parser(
+        "mint", parents=[common], help="print a signed SAMLResponse (no server needed)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  idp mint --user alice --role ReadOnly > response.b64\n"
+               "  idp mint --user alice --fault expired --xml")
+    mint.add_argument("--user", required=True, help="who the Response is about")
+    mint.add_argument("--role", metavar="ARN|NAME",
+                      help="only this role in the Role attribute (default: all the user's)")
+    mint.add_argument("--sp", metavar="ENTITY",
+                      help="service provider entity ID (default urn:amazon:webservices)")
+    mint.add_argument("--fault", metavar="NAME",
+                      help="break the Response on purpose (see the README: expired, unsigned, "
+                      "xsw, ...)")
+    mint.add_argument("--xml", action="store_true", help="print the XML instead of base64")
+    mint.add_argument("--config", type=Path, help="directory YAML (default: the demo)")
+    mint.add_argument("--data-dir", type=Path, help="state folder (default ./data)")
+    mint.set_defaults(func=_mint)
+
+    login = sub.add_parser(
+        "login", help="sign in to a running simulator and print credential_process JSON",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  IDP_PASSWORD=bob-password idp login --url http://127.0.0.1:8000 "
+               "--user bob\n\nin ~/.aws/config:\n  [profile sim]\n  credential_process = "
+               "idp login --url http://127.0.0.1:8000 --user bob --role ReadOnly\n"
+               "  endpoint_url = http://127.0.0.1:8000/aws/sts")
+    login.add_argument("--url", required=True, help="the simulator's base URL")
+    login.add_argument("--user", required=True, help="username")
+    login.add_argument("--role", metavar="NAME|ARN",
+                       help="role to assume (needed when the user has more than one)")
+    login.add_argument("--password",
+                       help="password (default: $IDP_PASSWORD, else one line from stdin)")
+    login.add_argument("--otp", metavar="CODE", help="a one-time code, for users with TOTP")
+    login.add_argument("--totp-secret", metavar="BASE32",
+                       help="compute the one-time code from this secret instead")
+    login.add_argument("--duration", type=int, metavar="SECONDS",
+                       help="DurationSeconds for AssumeRoleWithSAML (default: the SAML "
+                       "SessionDuration or 3600)")
+    login.set_defaults(func=_login)
 
     config = sub.add_parser("config", parents=[common], help="print or check a directory file")
     config.add_argument("--demo", action="store_true", help="print the demo directory")
@@ -244,4 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: still one line (the exit status says it is not input)
+        print(f"idp: error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     return result

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Protocol
 
-__all__ = ["Clock", "FixedClock", "SystemClock", "format_instant", "parse_instant"]
+__all__ = ["Clock", "FixedClock", "SettableClock", "SystemClock", "format_instant",
+           "parse_instant", "wall_clock"]
 
 
 class Clock(Protocol):
@@ -34,6 +36,95 @@ class FixedClock:
 
     def advance(self, seconds: float) -> None:
         self._now += dt.timedelta(seconds=seconds)
+
+
+class SettableClock:
+    """The simulator's clock: the real time shifted by an offset, or frozen at an instant.
+
+    Every time-dependent check (assertion windows, credential expiry, TOTP, replay, sessions)
+    reads one of these, so moving it moves both the IdP and the AWS side. Thread-safe: the
+    ``Simulator``'s server thread reads it while a test moves it.
+
+    * ``freeze(at=None)``: stand still at ``at`` (default: the current simulated time);
+    * ``advance(seconds)``: move forward (or back, with a negative number), frozen or not;
+    * ``resume()``: tick again from the current simulated time;
+    * ``reset()``: back to the offset and frozen instant it was created with.
+    """
+
+    def __init__(self, *, offset: float = 0.0, frozen_at: dt.datetime | None = None,
+                 source: Clock | None = None) -> None:
+        self._source = source or SystemClock()
+        self._lock = threading.Lock()
+        self._initial = (float(offset), _aware(frozen_at) if frozen_at is not None else None)
+        self._offset, self._frozen = self._initial
+
+    def now(self) -> dt.datetime:
+        with self._lock:
+            if self._frozen is not None:
+                return self._frozen
+            return self._source.now() + dt.timedelta(seconds=self._offset)
+
+    @property
+    def frozen(self) -> bool:
+        with self._lock:
+            return self._frozen is not None
+
+    @property
+    def offset(self) -> float:
+        """Seconds between the simulated time and the real time (now)."""
+        with self._lock:
+            if self._frozen is None:
+                return self._offset
+            return (self._frozen - self._source.now()).total_seconds()
+
+    def freeze(self, at: dt.datetime | None = None) -> dt.datetime:
+        """Stop the clock at ``at`` (timezone-aware) or at the current simulated time."""
+        instant = _aware(at) if at is not None else self.now()
+        with self._lock:
+            self._frozen = instant
+        return instant
+
+    def advance(self, seconds: float) -> dt.datetime:
+        """Move the simulated time by ``seconds``; returns the new simulated time."""
+        step = dt.timedelta(seconds=float(seconds))
+        with self._lock:
+            if self._frozen is not None:
+                self._frozen += step
+            else:
+                self._offset += step.total_seconds()
+        return self.now()
+
+    def resume(self) -> dt.datetime:
+        """Let a frozen clock tick again, from where it stood (no jump back to real time)."""
+        with self._lock:
+            if self._frozen is not None:
+                self._offset = (self._frozen - self._source.now()).total_seconds()
+                self._frozen = None
+        return self.now()
+
+    @property
+    def wall(self) -> Clock:
+        """The real clock underneath (what clients outside the simulation read)."""
+        return self._source
+
+    def reset(self) -> None:
+        """Back to the offset and frozen instant given at construction."""
+        with self._lock:
+            self._offset, self._frozen = self._initial
+
+
+def wall_clock(clock: Clock) -> Clock:
+    """The clock a client outside the simulation reads: the real one under a
+    ``SettableClock``, else ``clock`` itself. Only for checks of the client's own clock
+    (a SigV4 request's timestamp), never for the validity of what the simulator issued."""
+    return clock.wall if isinstance(clock, SettableClock) else clock
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    if at.tzinfo is None:
+        raise ValueError("the clock needs a timezone-aware datetime (for example with "
+                         "tzinfo=datetime.UTC)")
+    return at.astimezone(dt.UTC)
 
 
 def format_instant(when: dt.datetime) -> str:

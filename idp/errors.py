@@ -7,6 +7,7 @@ test_architecture.py`` checks that every ``IdPError`` subclass in the package ap
 
     IdPError                        http_status, title (for pages)
      ├── ConfigError                the directory/config file is wrong (file, line, what)
+     │    └── DirectoryEditError    a runtime edit refused (``field``, ``http_status``)
      ├── MalformedPolicyError       a policy document IAM would refuse (statement number)
      ├── KeyStoreError              the signing keys cannot be read or written
      ├── StoreError                 the shared state file cannot be opened or written
@@ -27,6 +28,8 @@ test_architecture.py`` checks that every ``IdPError`` subclass in the package ap
      │    ├── BodyTooLarge          (413; routes translate it)
      │    ├── ClientGone            (the client left mid-body: one log line)
      │    └── MalformedForm
+     ├── SimulatorError             idp.simulator: the test harness could not start, sign
+     │                              in or get credentials (says why)
      ├── SamlStatusError            idp.saml.status: answer the SP with a non-Success
      │    ├── NoPassive             <samlp:Response> (SAML Core §3.2.2.2)
      │    ├── InvalidNameIDPolicy
@@ -65,6 +68,7 @@ __all__ = [
     "AttributeReleaseError",
     "AuthnFailed",
     "ConfigError",
+    "DirectoryEditError",
     "FatalRequestError",
     "IdPError",
     "KeyStoreError",
@@ -142,6 +146,16 @@ class ConfigError(IdPError):
         if line is not None:
             where = f"{where}:{line}"
         super().__init__(f"{where}: {message}")
+
+
+class DirectoryEditError(ConfigError):
+    """A runtime directory edit (``Simulator.add_user``, the admin API) that was refused and
+    changed nothing; ``field`` names the input at fault, when one is."""
+
+    def __init__(self, message: str, *, field: str | None = None, status: int = 400) -> None:
+        super().__init__(message, source="directory edit")
+        self.field = field
+        self.http_status = status
 
 
 class MalformedPolicyError(IdPError, ValueError):

@@ -4,6 +4,7 @@ Layout (all writes atomic; private files created 0600)::
 
     certs/signing.key   certs/signing.crt     current pair, used to sign
     certs/previous.key  certs/previous.crt    pair before the last rotation, still in metadata
+    certs/next.key      certs/next.crt        a staged pair: in metadata, not yet signing
     certs/session.key                          secret for browser session cookies
 
 Keys are made per install with ``cryptography`` and never leave this folder. Load them once at
@@ -27,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from idp.clock import Clock, SystemClock
+from idp.clock import Clock, SystemClock, wall_clock
 from idp.errors import KeyStoreError
 
 __all__ = [
@@ -35,10 +36,14 @@ __all__ = [
     "KeyPair",
     "KeyStore",
     "atomic_write",
+    "generate_pair",
 ]
 
 KEY_SIZES: Final = (2048, 3072, 4096)
 CERT_VALIDITY_DAYS: Final = 3650
+#: What an X.509 validity can say (RFC 5280 §4.1.2.5: UTCTime from 1950, GeneralizedTime to 9999).
+_FIRST_CERT_TIME: Final = dt.datetime(1950, 1, 1, tzinfo=dt.UTC)
+_LAST_CERT_TIME: Final = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,11 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         raise
 
 
+def generate_pair(common_name: str, key_size: int, clock: Clock) -> KeyPair:
+    """A new RSA key pair and its self-signed certificate (not stored anywhere)."""
+    return _make_pair(common_name, key_size, clock)
+
+
 def _make_pair(common_name: str, key_size: int, clock: Clock) -> KeyPair:
     if key_size not in KEY_SIZES:
         raise KeyStoreError(f"RSA key size must be one of {KEY_SIZES}, not {key_size}")
@@ -90,15 +100,23 @@ def _make_pair(common_name: str, key_size: int, clock: Clock) -> KeyPair:
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "IdP Simulator (test keys)"),
         ]
     )
-    now = clock.now()
+    # Valid from before both the simulated and the real time to ten years after the later:
+    # a key made under a moved clock (``--frozen-clock``) still works at real time, and the
+    # other way round.
+    simulated, real = clock.now(), wall_clock(clock).now()
+    not_before = max(min(simulated, real) - dt.timedelta(minutes=5), _FIRST_CERT_TIME)
+    later = max(simulated, real)
+    not_after = (later + dt.timedelta(days=CERT_VALIDITY_DAYS)
+                 if later < _LAST_CERT_TIME - dt.timedelta(days=CERT_VALIDITY_DAYS)
+                 else _LAST_CERT_TIME)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=CERT_VALIDITY_DAYS))
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -217,6 +235,60 @@ class KeyStore:
         self._write("signing", pair)
         return pair
 
+    def stage(self, common_name: str, *, key_size: int = 2048) -> KeyPair:
+        """Add a new pair that metadata lists but nothing signs with yet (a rollover's first
+        step: SPs learn the certificate before it is used)."""
+        if self._read("next") is not None:
+            raise KeyStoreError("a new signing key is already staged; promote it first")
+        self.load()
+        pair = _make_pair(common_name, key_size, self._clock)
+        self._write("next", pair)
+        return pair
+
+    def promote(self) -> KeyPair:
+        """The staged pair signs from now on; the current one becomes ``previous`` (still in
+        metadata, so Responses it signed stay valid until it is retired)."""
+        staged = self._read("next")
+        if staged is None:
+            raise KeyStoreError("no staged signing key to promote; add one first")
+        current = self.load()
+        self._write("previous", current)
+        self._write("signing", staged)
+        for path in self._paths("next"):
+            path.unlink(missing_ok=True)
+        return staged
+
+    def retire(self) -> KeyPair:
+        """Remove the previous pair from metadata; what it signed is no longer trusted."""
+        previous = self._read("previous")
+        if previous is None:
+            raise KeyStoreError("there is no previous signing key to retire")
+        for path in self._paths("previous"):
+            path.unlink(missing_ok=True)
+        return previous
+
+    def snapshot(self, *, signing: KeyPair | None = None) -> dict[str, KeyPair]:
+        """Every pair by slot (``signing``, ``next``, ``previous``), for ``restore``.
+        ``signing``: the current pair, already loaded (``ensure`` returned it)."""
+        pairs = {"signing": signing if signing is not None else self.load()}
+        for slot in ("next", "previous"):
+            pair = self._read(slot)
+            if pair is not None:
+                pairs[slot] = pair
+        return pairs
+
+    def restore(self, pairs: dict[str, KeyPair]) -> None:
+        """Put back exactly what ``snapshot`` returned."""
+        if "signing" not in pairs:
+            raise KeyStoreError("cannot restore a key set without a signing key")
+        for slot in ("next", "previous"):
+            if slot in pairs:
+                self._write(slot, pairs[slot])
+            else:
+                for path in self._paths(slot):
+                    path.unlink(missing_ok=True)
+        self._write("signing", pairs["signing"])
+
     def ensure(self, common_name: str, *, key_size: int = 2048) -> KeyPair:
         """Load the current pair, creating it on first start."""
         return self.load() if self.exists() else self.create(common_name, key_size=key_size)
@@ -229,11 +301,13 @@ class KeyStore:
         return pair
 
     def published(self) -> tuple[KeyPair, ...]:
-        """Pairs whose certificates go into metadata: current first, then previous."""
+        """Pairs whose certificates go into metadata: current first, then a staged one, then
+        previous. The first one signs."""
         pairs = [self.load()]
-        previous = self._read("previous")
-        if previous is not None and previous.cert_b64 != pairs[0].cert_b64:
-            pairs.append(previous)
+        for slot in ("next", "previous"):
+            pair = self._read(slot)
+            if pair is not None and all(pair.cert_b64 != p.cert_b64 for p in pairs):
+                pairs.append(pair)
         return tuple(pairs)
 
     def session_secret(self) -> str:

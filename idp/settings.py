@@ -7,6 +7,7 @@ silent fallback.
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import os
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
+from idp.clock import SettableClock
 from idp.errors import ConfigError
 
 __all__ = ["Settings"]
@@ -72,12 +74,23 @@ class Settings:
     """Seconds a client has to send a request body the server reads (then 408)."""
     max_connections: int = 512
     """Connections plus requests in progress one worker serves at once; beyond it, 503."""
+    clock_offset: int = 0
+    """Seconds the simulated clock runs ahead of the real one (negative: behind). Both the
+    IdP and the AWS side read it."""
+    frozen_clock: str | None = None
+    """An ISO 8601 instant (``2030-01-01T00:00:00Z``) the simulated clock stands still at;
+    wins over ``clock_offset``."""
+    admin: bool = False
+    """Serve the admin API under ``/api/`` (bearer token in ``DATA_DIR/admin-token``)."""
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be 1..65535, not {self.port}", source="settings")
         if not 1 <= self.workers <= 64:
             raise ConfigError(f"workers must be 1..64, not {self.workers}", source="settings")
+        if self.admin and self.workers > 1:
+            raise ConfigError("the admin API changes one process's directory, keys, clock and "
+                              "faults: run it with one worker", source="settings")
         if self.key_size not in (2048, 3072, 4096):
             raise ConfigError("key size must be 2048, 3072 or 4096", source="settings")
         if self.base_url is not None:
@@ -92,6 +105,10 @@ class Settings:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1", source="settings")
         _networks(self.trusted_proxies)  # a malformed list fails here, at start-up
+        self.frozen_instant  # noqa: B018  (a malformed instant fails here too)
+        if abs(self.clock_offset) > _MAX_CLOCK_OFFSET:
+            raise ConfigError(f"clock offset must be within ±{_MAX_CLOCK_OFFSET} seconds "
+                              "(about 100 years)", source="settings")
         for name in ("clock_skew", "assertion_lifetime", "sp_session_lifetime",
                      "idp_session_lifetime", "metadata_validity_days", "max_request_bytes"):
             if getattr(self, name) < 0:
@@ -115,6 +132,29 @@ class Settings:
     def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         """``trusted_proxies`` parsed (empty: trust no forwarded header)."""
         return _networks(self.trusted_proxies)
+
+    @property
+    def frozen_instant(self) -> dt.datetime | None:
+        """``frozen_clock`` parsed (``None``: the clock ticks)."""
+        if self.frozen_clock is None:
+            return None
+        try:
+            instant = dt.datetime.fromisoformat(self.frozen_clock.strip().replace("z", "Z"))
+        except ValueError:
+            raise ConfigError(f"frozen clock {self.frozen_clock!r} is not an ISO 8601 instant "
+                              "(for example 2030-01-01T00:00:00Z)", source="settings") from None
+        if instant.tzinfo is None:
+            raise ConfigError(f"frozen clock {self.frozen_clock!r} needs a time zone (Z or "
+                              "+HH:MM)", source="settings")
+        try:
+            return instant.astimezone(dt.UTC)
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 leaves datetime's range in UTC
+            raise ConfigError(f"frozen clock {self.frozen_clock!r} is out of range",
+                              source="settings") from None
+
+    def clock(self) -> SettableClock:
+        """A new simulated clock as these settings start it."""
+        return SettableClock(offset=self.clock_offset, frozen_at=self.frozen_instant)
 
     @property
     def entity_id(self) -> str:
@@ -193,6 +233,7 @@ def _networks(listed: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv
     return tuple(networks)
 
 
+_MAX_CLOCK_OFFSET = 100 * 366 * 86400
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")

@@ -11,17 +11,26 @@ import base64
 import datetime as dt
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
 from idp import redirects
 from idp.authn.login import Principal
 from idp.aws import attributes as aws_attributes
-from idp.aws.vocabulary import is_aws_host
+from idp.aws.vocabulary import AwsAttribute, is_aws_host
 from idp.clock import Clock, format_instant, parse_instant
 from idp.directory.model import AWS_ENTITY_ID, Directory, User
-from idp.errors import FatalRequestError, MalformedRequest, RequestSignatureError
+from idp.errors import (
+    FatalRequestError,
+    MalformedRequest,
+    NoAwsRole,
+    RequestSignatureError,
+    UnknownServiceProvider,
+)
+from idp.exchanges import ExchangeKind, ExchangeLog, Outcome
+from idp.fault_plan import FaultPlan
+from idp.faults import Fault, build_faulty_response
 from idp.keys import KeyPair
 from idp.saml import requests as saml_requests
 from idp.saml.assertions import (
@@ -46,7 +55,7 @@ from idp.saml.status import InvalidNameIDPolicy, NoAuthnContext, SamlStatusError
 from idp.settings import Settings
 from idp.xml import to_bytes
 
-__all__ = ["IdentityProvider", "Pending"]
+__all__ = ["IdentityProvider", "Pending", "choose_role"]
 
 #: AWS deep links fit easily; the step waits in a cookie, which browsers cap at 4 KiB.
 #: (SAML Bindings §3.4.3 and §3.5.3 say 80 bytes; AWS deep links and SPs need more.)
@@ -103,11 +112,33 @@ def _relay_target_allowed(relay_state: str, sp: ServiceProvider) -> bool:
             and is_aws_host(target.host))
 
 
+def choose_role(wanted: str, arns: tuple[str, ...]) -> str:
+    """The role ARN ``wanted`` names among ``arns``: the ARN itself, or a role name (the
+    part after the last ``/``); ``NoAwsRole`` if none or several match."""
+    if wanted in arns:
+        return wanted
+    matches = [arn for arn in arns if arn.rsplit("/", 1)[-1] == wanted]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise NoAwsRole(f"role name {wanted} is ambiguous: " + ", ".join(matches)
+                        + "; pass the role ARN")
+    raise NoAwsRole(f"the user has no role {wanted}; their roles: "
+                    + (", ".join(arns) or "none"))
+
+
 class IdentityProvider:
-    """Holds what every SSO step needs; each method is one step of the profile."""
+    """Holds what every SSO step needs; each method is one step of the profile.
+
+    ``faults`` (optional) says which faults to inject into the Responses sent and remembers
+    the last one per SP; ``exchanges`` (optional) records every message received and sent;
+    ``foreign_keys`` makes the key pair the ``unknown-key`` fault signs with.
+    """
 
     def __init__(
-        self, settings: Settings, directory: Directory, keys: tuple[KeyPair, ...], clock: Clock
+        self, settings: Settings, directory: Directory, keys: tuple[KeyPair, ...], clock: Clock,
+        *, faults: FaultPlan | None = None, exchanges: ExchangeLog | None = None,
+        foreign_keys: Callable[[], KeyPair] | None = None,
     ) -> None:
         if not keys:
             raise ValueError("the IdP needs a signing key")
@@ -115,6 +146,9 @@ class IdentityProvider:
         self.directory = directory
         self.keys = keys
         self.clock = clock
+        self.faults = faults
+        self.exchanges = exchanges
+        self._foreign_keys = foreign_keys
 
     @property
     def signing_key(self) -> KeyPair:
@@ -150,6 +184,7 @@ class IdentityProvider:
             )
         if sp.want_authn_requests_signed:
             verify_redirect_signature(raw_query, sp.certificates, algorithms=sp.algorithms)
+        self._received(xml, sp)
         return self._pending(request, sp, params.get("RelayState")), sp
 
     def receive_post(
@@ -162,7 +197,13 @@ class IdentityProvider:
         sp = saml_requests.resolve_sp(request.issuer, self.directory.service_providers)
         if sp.want_authn_requests_signed:
             saml_requests.check_post_signature(root, sp)
+        self._received(xml, sp)
         return self._pending(request, sp, relay_state), sp
+
+    def _received(self, xml: bytes, sp: ServiceProvider) -> None:
+        if self.exchanges is not None:
+            self.exchanges.record(ExchangeKind.AUTHN_REQUEST, Outcome.RECEIVED, message=xml,
+                                  sp=sp.entity_id)
 
     def idp_initiated(
         self, sp_entity_id: str | None, relay_state: str | None
@@ -273,18 +314,16 @@ class IdentityProvider:
                 out.append(Attribute(name, values))
         return tuple(out)
 
-    def respond(self, pending: Pending, principal: Principal) -> PostForm:
-        """The signed Success Response for a logged-in principal, as an auto-POST form."""
-        sp = self.service_provider(pending)
-        user = self.directory.user(principal.username)
-        if user is None:
-            raise FatalRequestError(f"user {principal.username} is no longer in the directory")
+    def _spec(self, pending: Pending, principal: Principal, user: User, sp: ServiceProvider,
+              role: str | None = None) -> ResponseSpec:
         fmt = self._name_id_format(pending, sp)
         if AuthnContextClass.MFA.value in pending.requested_contexts and not principal.mfa:
             raise NoAuthnContext("the service provider asked for MFA; this user has none")
-        now = self.clock.now()
         secure = self.settings.secure_cookies
-        spec = ResponseSpec(
+        attributes = self._attributes(user, sp)
+        if role is not None:
+            attributes = _only_role(attributes, role)
+        return ResponseSpec(
             issuer=self.settings.entity_id,
             destination=pending.acs_url,
             audience=sp.audience_value,
@@ -298,14 +337,77 @@ class IdentityProvider:
                 session_not_on_or_after=principal.instant
                 + dt.timedelta(seconds=self.settings.sp_session_lifetime),
             ),
-            now=now,
+            now=self.clock.now(),
             lifetime=self.settings.assertion_lifetime,
             skew=self.settings.clock_skew,
             in_response_to=pending.request_id,
-            attributes=self._attributes(user, sp),
+            attributes=attributes,
         )
-        root = build_response(spec, self.signing_key, sp.signing)
-        return self._form(pending, root)
+
+    def respond(self, pending: Pending, principal: Principal) -> PostForm:
+        """The signed Success Response for a logged-in principal, as an auto-POST form."""
+        sp = self.service_provider(pending)
+        user = self.directory.user(principal.username)
+        if user is None:
+            raise FatalRequestError(f"user {principal.username} is no longer in the directory")
+        spec = self._spec(pending, principal, user, sp)
+        fault = self.faults.take(sp.entity_id) if self.faults is not None else None
+        return self._post_form(pending, self._issue(spec, sp, user, fault))
+
+    def mint(self, username: str, *, sp: str = AWS_ENTITY_ID, role: str | None = None,
+             fault: Fault | None = None, mfa: bool | None = None) -> bytes:
+        """A signed Response for ``username`` straight from the IdP (IdP-initiated, to the
+        SP's default ACS), as XML bytes: no login, no HTTP. ``role`` (an ARN or a role name)
+        leaves only that role in AWS's Role attribute; ``fault`` breaks it on purpose (else
+        the fault plan may). Raises ``FatalRequestError`` subclasses for an unknown user or SP
+        or a role the user does not have."""
+        provider = self.directory.service_provider(sp)
+        if provider is None:
+            raise UnknownServiceProvider(f"service provider {sp} is not registered")
+        user = self.directory.user(username)
+        if user is None:
+            raise FatalRequestError(f"user {username} is not in the directory")
+        now = self.clock.now()
+        principal = Principal(username=user.username, instant=now,
+                              mfa=user.has_mfa if mfa is None else mfa,
+                              session_index=new_id())
+        pending = Pending(id=secrets.token_urlsafe(12), sp=provider.entity_id,
+                          acs_url=provider.default_acs, created=now)
+        spec = self._spec(pending, principal, user, provider, role)
+        if fault is None and self.faults is not None:
+            fault = self.faults.take(provider.entity_id)
+        return self._issue(spec, provider, user, fault)
+
+    def _issue(self, spec: ResponseSpec, sp: ServiceProvider, user: User,
+               fault: Fault | None) -> bytes:
+        """Sign (or break) the Response, remember it for ``replay``, log it as sent."""
+        replayed = fault is Fault.REPLAY and self.faults is not None
+        previous = self.faults.last(sp.entity_id) if replayed and self.faults else None
+        if previous is not None:
+            body = previous
+        else:
+            if fault is None or fault is Fault.REPLAY:
+                root = build_response(spec, self.signing_key, sp.signing)
+            else:
+                try:
+                    root = build_faulty_response(
+                        fault, spec, self.signing_key, sp.signing,
+                        foreign_keys=self._foreign, aws=sp.entity_id == AWS_ENTITY_ID)
+                except ValueError as exc:
+                    raise FatalRequestError(str(exc)) from None
+            body = to_bytes(root)
+        if self.faults is not None:
+            self.faults.remember(sp.entity_id, body)
+        if self.exchanges is not None:
+            self.exchanges.record(ExchangeKind.RESPONSE, Outcome.SENT, message=body,
+                                  user=user.username, sp=sp.entity_id,
+                                  fault=fault.value if fault is not None else None)
+        return body
+
+    def _foreign(self) -> KeyPair:
+        if self._foreign_keys is None:
+            raise ValueError("the unknown-key fault needs a second key pair, and none is set")
+        return self._foreign_keys()
 
     def status_response(self, pending: Pending, error: SamlStatusError) -> PostForm:
         sp = self.service_provider(pending)
@@ -314,9 +416,28 @@ class IdentityProvider:
             status=error.status, sub_status=error.sub_status, message=str(error) or None,
             in_response_to=pending.request_id, keys=self.signing_key, policy=sp.signing,
         )
-        return self._form(pending, root)
+        body = to_bytes(root)
+        if self.exchanges is not None:
+            self.exchanges.record(ExchangeKind.RESPONSE, Outcome.SENT, message=body,
+                                  sp=sp.entity_id, detail=str(error) or None)
+        return self._post_form(pending, body)
 
-    def _form(self, pending: Pending, root: Any) -> PostForm:
-        encoded = base64.b64encode(to_bytes(root)).decode("ascii")
+    def _post_form(self, pending: Pending, body: bytes) -> PostForm:
+        encoded = base64.b64encode(body).decode("ascii")
         return PostForm(action=pending.acs_url, saml_field="SAMLResponse", saml_value=encoded,
                         relay_state=pending.relay_state)
+
+
+def _only_role(attributes: tuple[Attribute, ...], wanted: str) -> tuple[Attribute, ...]:
+    """``attributes`` with AWS's Role attribute narrowed to the one role ``wanted`` names."""
+    if not any(attribute.name == AwsAttribute.ROLE for attribute in attributes):
+        raise NoAwsRole(f"role {wanted} was asked for, but this service provider gets no AWS "
+                        "Role attribute")
+    out = []
+    for attribute in attributes:
+        if attribute.name == AwsAttribute.ROLE:
+            by_arn = {value.split(",", 1)[0]: value for value in attribute.values}
+            arn = choose_role(wanted, tuple(by_arn))
+            attribute = replace(attribute, values=(by_arn[arn],))
+        out.append(attribute)
+    return tuple(out)

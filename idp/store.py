@@ -235,6 +235,21 @@ class StateStore:
         self._write("DELETE FROM attempts_v2 WHERE namespace = ? AND key = ?",
                     (_checked(namespace), _digest(key)))
 
+    def clear(self) -> None:
+        """Forget everything: claims, marks and attempts (a simulator's ``reset``)."""
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for table in ("claims_v2", "marks", "attempts_v2"):
+                        self._db.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write the state file {self.path}: {exc}") from None
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -23,14 +23,16 @@ from idp.aws.errors import AwsError
 #: ``__init__``). Every module of ``idp`` must be in a layer.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("idp.errors", "idp.clock", "idp.xml", "idp.settings", "idp.keys",
-                    "idp.store", "idp.redirects", "idp.logs")),
+                    "idp.store", "idp.redirects", "idp.logs", "idp.exchanges",
+                    "idp.version")),
     ("saml", ("idp.saml",)),
     ("directory", ("idp.directory",)),
     ("authn", ("idp.authn",)),
     ("aws", ("idp.aws",)),
-    ("sso", ("idp.sso",)),
+    ("sso", ("idp.faults", "idp.fault_plan", "idp.sso")),
     ("web", ("idp.web",)),
-    ("entry points", ("idp", "idp.cli", "idp.__main__")),
+    ("entry points", ("idp", "idp.cli", "idp.__main__", "idp.simulator", "idp.client",
+                      "idp.pytest_plugin")),
 ]
 #: Third-party packages only the web layer and the entry points may import (the core returns
 #: values; the test oracles never reach the package).
@@ -235,5 +237,10 @@ def test_sts_module_is_one_concern():
 
 
 def test_public_api_is_pinned():
-    """idp exports exactly create_app, Settings and __version__."""
-    assert sorted(idp.__all__) == ["Settings", "__version__", "create_app"]
+    """idp exports exactly these names; the harness's load only when first used."""
+    assert sorted(idp.__all__) == ["Credentials", "Login", "Settings", "Simulator",
+                                   "__version__", "create_app"]
+    code = ("import sys, idp; assert 'idp.simulator' not in sys.modules; "
+            "from idp import Simulator, Login, Credentials; "
+            "assert Simulator.__module__ == 'idp.simulator'")
+    subprocess.run([sys.executable, "-c", code], check=True)

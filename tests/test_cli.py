@@ -73,8 +73,8 @@ def test_broken_config_is_one_line_and_exit_2(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "idp: error: bad.yaml:4: unknown key 'emial' in user eve (expected one of: attributes, "
-        "display_name, email, groups, password, password_hash, principal_tags, source_identity, "
-        "totp_secret)")
+        "display_name, email, groups, password, password_hash, principal_tags, roles, "
+        "source_identity, totp_secret)")
     missing = idp("metadata", "--config", "nope.yaml", cwd=tmp_path)
     assert missing.returncode == 2
     assert missing.stderr.startswith("idp: error: nope.yaml: cannot read config file")

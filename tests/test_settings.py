@@ -164,9 +164,13 @@ def test_to_env_round_trips_every_field(tmp_path):
         header_timeout=3,
         body_timeout=4,
         max_connections=64,
+        clock_offset=-30,
+        frozen_clock="2030-01-01T00:00:00Z",
     )
     defaults = Settings()
     for name in settings.__dataclass_fields__:
+        if name == "admin":  # needs one worker: round-tripped below
+            continue
         assert getattr(settings, name) != getattr(defaults, name), name
     env = settings.to_env()
     assert env["IDP_REPLAY_PROTECTION"] == "0"

@@ -6,7 +6,8 @@ Reference, AssumeRoleWithSAML; IAM User Guide, "Troubleshooting SAML 2.0 federat
 AWS")::
 
     verify(xml, provider)          the SAML verifier with the provider's certificates, this
-                                   console's URLs and AWS's sign-in URLs → VerifiedResponse
+                                   console's URLs and AWS's sign-in URLs, unsolicited
+                                   Responses only (no InResponseTo) → VerifiedResponse
     assume(verified, role_arn, …)  replay → role pair in the Role attribute → the role exists
                                    in the provider's account → RoleSessionName, SourceIdentity,
                                    tags → trust policy → packed size → credentials → claim the
@@ -32,7 +33,7 @@ from idp.aws.trust import (
     saml_trust_request,
     subject_type,
 )
-from idp.aws.vocabulary import AWS_SIGN_IN_URLS, MAX_ASSERTION_AGE_SECONDS
+from idp.aws.vocabulary import AWS_SIGN_IN_URLS, MAX_ASSERTION_AGE_SECONDS, AwsAttribute
 from idp.aws.wire import AssumeRoleWithSamlResult
 from idp.clock import Clock
 from idp.directory.model import AWS_ENTITY_ID, RoleGrant
@@ -76,11 +77,16 @@ class AwsFederation:
         self._replay = ReplayCache(replay, skew=skew) if replay is not None else None
 
     def verify(self, xml: bytes | etree._Element, provider: SamlProvider) -> VerifiedResponse:
-        """Verify against one provider; ``SamlValidationError`` names the failing rule."""
+        """Verify against one provider; ``SamlValidationError`` names the failing rule.
+
+        AWS sign-in and STS never send an AuthnRequest (IAM SAML federation is IdP-initiated),
+        so a Response (or its bearer SubjectConfirmationData) carrying ``InResponseTo`` is
+        refused as ``Rule.IN_RESPONSE_TO`` (SAML Profiles §4.1.5, unsolicited Responses).
+        """
         policy = ValidationPolicy(
             now=self.clock.now(), accepted_recipients=self.accepted_recipients,
             accepted_audiences=self.accepted_audiences, skew=self.skew,
-            max_age=MAX_ASSERTION_AGE_SECONDS,
+            max_age=MAX_ASSERTION_AGE_SECONDS, unsolicited_only=True,
         )
         assertion = verify_response(xml, trust=provider.trust, policy=policy)
         return VerifiedResponse(assertion=assertion, provider=provider,
@@ -102,6 +108,11 @@ class AwsFederation:
         assertion, provider = verified.assertion, verified.provider
         if self.already_redeemed(assertion):
             raise _replayed(assertion)
+        if AwsAttribute.ROLE not in assertion.attributes:
+            raise AccessDenied(NOT_AUTHORIZED, rule=Rule.ROLE_ATTRIBUTE,
+                               detail=f"the Assertion has no {AwsAttribute.ROLE.value} "
+                               "attribute", hint="release AWS's Role attribute "
+                               "(role-arn,provider-arn values) to urn:amazon:webservices")
         if role_arn not in {g.role_arn for g in verified.grants}:
             raise AccessDenied(NOT_AUTHORIZED, rule=Rule.ROLE_PAIR,
                                detail=f"the Role attribute has no pair ({role_arn}, "

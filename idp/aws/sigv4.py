@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
 import hashlib
 import hmac
 import re
@@ -26,11 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
-
-from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
-from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
-from botocore.compat import HTTPHeaders  # type: ignore[import-untyped]
-from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
 from idp.aws.credentials import CredentialIssuer, SessionClaims
 from idp.aws.errors import (
@@ -41,7 +37,7 @@ from idp.aws.errors import (
     SignatureDoesNotMatch,
 )
 from idp.aws.regions import is_region
-from idp.clock import Clock
+from idp.clock import Clock, wall_clock
 
 __all__ = [
     "MAX_CLOCK_SKEW",
@@ -88,24 +84,36 @@ class SigV4Authorization:
     signature: str
 
 
-class _ListedHeadersSigV4(SigV4Auth):  # type: ignore[misc]
-    """botocore's signer, restricted to exactly the headers the client listed as signed.
+@functools.cache
+def _signer() -> tuple[Any, Any, Any]:
+    """botocore's pieces (a signer restricted to the listed headers, ``AWSRequest``,
+    ``Credentials``), imported on the first signed request: ``botocore.auth`` costs about
+    70 ms of start-up that most uses of the simulator never need."""
+    from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
+    from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+    from botocore.compat import HTTPHeaders  # type: ignore[import-untyped]
+    from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
-    Stock ``SigV4Auth`` picks the headers itself (all but a blacklist, plus ``host``); a
-    verifier must use the client's ``SignedHeaders`` and no others.
-    """
+    class ListedHeadersSigV4(SigV4Auth):  # type: ignore[misc]
+        """botocore's signer, restricted to exactly the headers the client listed as signed.
 
-    def __init__(self, credentials: Any, service: str, region: str,
-                 signed: tuple[str, ...]) -> None:
-        super().__init__(credentials, service, region)
-        self._signed = signed
+        Stock ``SigV4Auth`` picks the headers itself (all but a blacklist, plus ``host``); a
+        verifier must use the client's ``SignedHeaders`` and no others.
+        """
 
-    def headers_to_sign(self, request: Any) -> Any:
-        header_map = HTTPHeaders()
-        for name in self._signed:
-            for value in request.headers.get_all(name, []):
-                header_map[name] = value
-        return header_map
+        def __init__(self, credentials: Any, service: str, region: str,
+                     signed: tuple[str, ...]) -> None:
+            super().__init__(credentials, service, region)
+            self._signed = signed
+
+        def headers_to_sign(self, request: Any) -> Any:
+            header_map = HTTPHeaders()
+            for name in self._signed:
+                for value in request.headers.get_all(name, []):
+                    header_map[name] = value
+            return header_map
+
+    return ListedHeadersSigV4, AWSRequest, Credentials
 
 
 def parse_authorization(value: str) -> SigV4Authorization:
@@ -238,7 +246,10 @@ def verify_request(
             f"Credential should be scoped to a valid region, not '{auth.region}'. ")
     if "host" not in auth.signed_headers:
         raise SignatureDoesNotMatch("'Host' must be a signed header.")
-    _check_skew(when, clock.now())
+    # The request's time is the client's clock, which the simulated clock does not move
+    # (boto3 signs with real time): compare it with real time. Credential expiry (resolve)
+    # follows the simulated clock.
+    _check_skew(when, wall_clock(clock).now())
 
     if not auth.access_key_id.startswith("ASIA") or "x-amz-security-token" not in by_name:
         # No long-term keys exist here; a temporary key is meaningless without its token.
@@ -252,13 +263,14 @@ def verify_request(
         if declared != hashlib.sha256(body).hexdigest():
             raise SignatureDoesNotMatch()
 
-    botocore_request = AWSRequest(method=method.upper(), url=url, data=body)
+    signer_class, aws_request, botocore_credentials = _signer()
+    botocore_request = aws_request(method=method.upper(), url=url, data=body)
     for name in auth.signed_headers:
         for value in by_name.get(name, []):
             botocore_request.headers[name] = value
     botocore_request.context["timestamp"] = timestamp
-    signer = _ListedHeadersSigV4(
-        Credentials(auth.access_key_id, credentials.secret_for(auth.access_key_id), token),
+    signer = signer_class(
+        botocore_credentials(auth.access_key_id, credentials.secret_for(auth.access_key_id), token),
         auth.service, auth.region, auth.signed_headers,
     )
     try:

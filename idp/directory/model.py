@@ -98,6 +98,8 @@ class User:
     display_name: str
     email: str
     groups: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    """Role ARNs granted to this user directly (besides those of their groups)."""
     totp_secret: str | None = None
     attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     principal_tags: Mapping[str, str] = field(default_factory=dict, hash=False)
@@ -149,11 +151,12 @@ class Directory:
         return tuple(self.groups[name] for name in user.groups if name in self.groups)
 
     def roles_for(self, user: User) -> tuple[RoleGrant, ...]:
-        """Every role the user's groups grant, once each, in group then role order."""
+        """Every role the user's groups grant, once each, in group then role order, then the
+        roles granted to the user directly."""
         grants: dict[str, RoleGrant] = {}
-        for group in self.groups_of(user):
-            for arn in group.roles:
-                found = self.role(arn)
-                if found is not None and arn not in grants:
-                    grants[arn] = RoleGrant(role_arn=arn, provider_arn=found[0].provider_arn)
+        arns = [arn for group in self.groups_of(user) for arn in group.roles]
+        for arn in (*arns, *user.roles):
+            found = self.role(arn)
+            if found is not None and arn not in grants:
+                grants[arn] = RoleGrant(role_arn=arn, provider_arn=found[0].provider_arn)
         return tuple(grants.values())

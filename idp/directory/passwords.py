@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from typing import Final
 
@@ -31,8 +32,10 @@ def hash_password(password: str, *, iterations: int = DEFAULT_ITERATIONS) -> str
 
 
 def is_hash(value: str) -> bool:
+    """The stored form with a usable iteration count (1 to 999,999,999, ASCII digits)."""
     parts = value.split("$")
-    return len(parts) == 4 and parts[0] == _PREFIX and parts[1].isdigit()
+    return (len(parts) == 4 and parts[0] == _PREFIX
+            and re.fullmatch(r"[0-9]{1,9}", parts[1]) is not None and int(parts[1]) >= 1)
 
 
 def verify_password(password: str, stored: str | None) -> bool:

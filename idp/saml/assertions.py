@@ -2,6 +2,9 @@
 
 Pure construction from frozen specs, with lxml builders (never string templates). Signing is
 ``idp.saml.signing``; ``build_response`` composes both according to a ``SigningPolicy``.
+``build_assertion`` (the unsigned Assertion) and ``build_envelope`` (the unsigned Success
+Response around given Assertions) are its two halves, for callers that must assemble a
+Response differently (``idp.faults`` breaks one on purpose).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ __all__ = [
     "Attribute",
     "AuthnInfo",
     "ResponseSpec",
+    "build_assertion",
+    "build_envelope",
     "build_response",
     "build_status_response",
     "new_id",
@@ -163,14 +168,27 @@ def _assertion(spec: ResponseSpec) -> etree._Element:
     return a
 
 
-def build_response(spec: ResponseSpec, keys: KeyPair, policy: SigningPolicy) -> etree._Element:
-    """A Success Response with one Assertion, signed as ``policy`` says."""
-    assertion = _assertion(spec)
-    if policy.sign_assertion:
-        assertion = sign_element(assertion, keys, policy)
+def build_assertion(spec: ResponseSpec) -> etree._Element:
+    """The unsigned ``<saml:Assertion>`` ``spec`` describes, with a fresh ID on every call."""
+    return _assertion(spec)
+
+
+def build_envelope(spec: ResponseSpec, *assertions: etree._Element) -> etree._Element:
+    """The unsigned Success ``<samlp:Response>`` for ``spec`` (ID, IssueInstant, Destination,
+    InResponseTo, Issuer, Status) holding ``assertions``, in order, as they are."""
     root = _response_root(spec.issuer, spec.destination, spec.now, spec.in_response_to)
     _status(root, StatusCode.SUCCESS)
-    root.append(assertion)
+    for assertion in assertions:
+        root.append(assertion)
+    return root
+
+
+def build_response(spec: ResponseSpec, keys: KeyPair, policy: SigningPolicy) -> etree._Element:
+    """A Success Response with one Assertion, signed as ``policy`` says."""
+    assertion = build_assertion(spec)
+    if policy.sign_assertion:
+        assertion = sign_element(assertion, keys, policy)
+    root = build_envelope(spec, assertion)
     if policy.sign_response:
         root = sign_element(root, keys, policy)
     return root

@@ -71,6 +71,10 @@ class ValidationPolicy:
     max_age: int | None = 300
     """Seconds an assertion may be old (AWS: 5 minutes); ``None`` disables the check."""
     expected_in_response_to: str | None = None
+    """The ID of the AuthnRequest this Response must answer (SP-initiated), if any."""
+    unsolicited_only: bool = False
+    """This SP never sends AuthnRequests (AWS sign-in and STS), so every Response it gets is
+    unsolicited and must carry no ``InResponseTo`` (SAML Profiles §4.1.5)."""
 
 
 @dataclass(frozen=True)
@@ -369,6 +373,33 @@ def _attributes(assertion: etree._Element) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def _check_in_response_to(root: etree._Element, confirmation: str | None,
+                          policy: ValidationPolicy) -> None:
+    """``InResponseTo`` on the Response and on the bearer SubjectConfirmationData.
+
+    SAML Profiles §4.1.5: "An unsolicited <Response> MUST NOT contain an InResponseTo
+    attribute, nor should any bearer <SubjectConfirmationData> elements contain one." An SP
+    that never sends AuthnRequests (``unsolicited_only``) refuses either; an SP waiting for
+    one request's answer (``expected_in_response_to``) needs the confirmation to name it.
+    """
+    if policy.unsolicited_only:
+        found = {where: value for where, value in (
+            ("the Response", root.get("InResponseTo")),
+            ("the bearer SubjectConfirmationData", confirmation)) if value is not None}
+        if found:
+            raise _fail(Rule.IN_RESPONSE_TO, f"{' and '.join(found)} carr"
+                        f"{'y' if len(found) > 1 else 'ies'} InResponseTo "
+                        f"{', '.join(sorted(set(found.values())))}, but this SP never sends "
+                        "AuthnRequests: every Response it accepts is unsolicited",
+                        "AWS sign-in is IdP-initiated only: send the Response without "
+                        "InResponseTo (SAML Profiles 4.1.5: an unsolicited Response MUST NOT "
+                        "contain one); start the sign-in at the IdP, not with an AuthnRequest")
+    if policy.expected_in_response_to is not None and (
+            confirmation != policy.expected_in_response_to):
+        raise _fail(Rule.IN_RESPONSE_TO, f"InResponseTo {confirmation} does not match the "
+                    f"request {policy.expected_in_response_to}")
+
+
 def verify_response(xml: bytes | etree._Element, *, trust: TrustedIssuer,
                     policy: ValidationPolicy) -> VerifiedAssertion:
     """Run every check; return claims read only from the verified Assertion.
@@ -406,10 +437,7 @@ def verify_response(xml: bytes | etree._Element, *, trust: TrustedIssuer,
             seconds=policy.max_age) - skew:
         raise _fail(Rule.STALE, f"the Assertion was issued at {signed.get('IssueInstant')}, "
                     f"more than {policy.max_age // 60} minutes ago", "sign in again")
-    if policy.expected_in_response_to is not None and (
-            in_response_to != policy.expected_in_response_to):
-        raise _fail(Rule.IN_RESPONSE_TO, f"InResponseTo {in_response_to} does not match the "
-                    f"request {policy.expected_in_response_to}")
+    _check_in_response_to(root, in_response_to, policy)
     statement = signed.find(f"{SAML}AuthnStatement")
     session_end = (_instant(statement, "SessionNotOnOrAfter", Rule.STRUCTURE)
                    if statement is not None and statement.get("SessionNotOnOrAfter") else None)

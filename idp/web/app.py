@@ -9,27 +9,18 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from idp.authn.login import Authenticator
-from idp.authn.throttle import LoginThrottle
-from idp.authn.totp import TotpGuard
-from idp.aws.console_session import ConsoleSessions
-from idp.aws.credentials import CredentialIssuer
-from idp.aws.federation import AwsFederation
-from idp.aws.iam import Iam
-from idp.aws.sts import Sts
-from idp.clock import Clock, SystemClock
-from idp.directory import Directory, demo_directory, load_directory
+from idp.clock import Clock
+from idp.directory import Directory
+from idp.directory.editor import DirectoryDocument
 from idp.errors import IdPError
-from idp.keys import KeyStore
 from idp.settings import Settings
-from idp.sso import IdentityProvider
-from idp.store import StateStore
 from idp.web import console_routes, idp_routes, sts_routes
 from idp.web.body import EXCEPTION_HANDLERS
 from idp.web.headers import DEFAULT_HEADERS, SecurityHeaders
 from idp.web.pages import error_page, render
+from idp.web.runtime import Runtime
 from idp.web.state import Services
 
 __all__ = ["app_from_env", "create_app", "load_services"]
@@ -41,41 +32,7 @@ def load_services(
     settings: Settings, *, directory: Directory | None = None, clock: Clock | None = None
 ) -> Services:
     """Everything loaded once at start-up (keys, directory); raises ``IdPError`` if broken."""
-    clock = clock or SystemClock()
-    keystore = KeyStore(settings.certs_dir, clock=clock)
-    keystore.ensure(settings.entity_id, key_size=settings.key_size)
-    store = StateStore(settings.data_dir / "state.sqlite3", clock)
-    if directory is None:
-        if settings.config is not None:
-            directory = load_directory(settings.config, aws_acs=settings.console_acs_url)
-        else:
-            directory = demo_directory(aws_acs=settings.console_acs_url)
-    published = keystore.published()
-    credentials = CredentialIssuer(keystore.secret("sts").encode("ascii"), clock)
-    federation = AwsFederation(
-        iam=Iam(directory, settings.entity_id, published),
-        credentials=credentials,
-        clock=clock,
-        console_url=settings.console_acs_url,
-        skew=settings.clock_skew,
-        replay=store if settings.replay_protection else None,
-    )
-    session_secret = keystore.session_secret()
-    return Services(
-        settings=settings,
-        clock=clock,
-        store=store,
-        identity_provider=IdentityProvider(settings, directory, published, clock),
-        authenticator=Authenticator(directory, TotpGuard(clock, store), clock,
-                                    throttle=LoginThrottle(store),
-                                    session_lifetime=settings.idp_session_lifetime,
-                                    store=store),
-        federation=federation,
-        sts=Sts(federation),
-        console_sessions=ConsoleSessions(session_secret, store=store, credentials=credentials,
-                                         clock=clock),
-        session_secret=session_secret,
-    )
+    return Runtime(settings, directory=directory, clock=clock).services
 
 
 async def _healthz(request: Request) -> Response:
@@ -105,19 +62,25 @@ def create_app(
     settings: Settings | None = None,
     *,
     directory: Directory | None = None,
+    document: DirectoryDocument | None = None,
     clock: Clock | None = None,
 ) -> Starlette:
     settings = settings or Settings.from_env()
-    state = load_services(settings, directory=directory, clock=clock)
+    runtime = Runtime(settings, directory=directory, document=document, clock=clock)
+    admin: list[BaseRoute] = []
+    if settings.admin:
+        from idp.web import admin_routes
+
+        admin = admin_routes.routes()
     app = Starlette(
         routes=[Route("/healthz", _healthz), *idp_routes.routes(), *sts_routes.routes(),
-                *console_routes.routes()],
+                *console_routes.routes(), *admin],
         middleware=[
             *_proxy_middleware(settings),
             Middleware(SecurityHeaders),
             Middleware(
                 SessionMiddleware,
-                secret_key=state.session_secret,
+                secret_key=runtime.session_secret,
                 session_cookie="idp_session",
                 max_age=settings.idp_session_lifetime,
                 same_site="lax",
@@ -127,7 +90,9 @@ def create_app(
         exception_handlers={IdPError: _idp_error, **EXCEPTION_HANDLERS,
                             Exception: _server_error},
     )
-    app.state.services = state
+    app.state.runtime = runtime
+    if settings.admin:
+        app.state.admin_token = admin_routes.issue_token(settings.data_dir)
     return app
 
 

@@ -35,6 +35,7 @@ from idp.aws.diagnostics import summarize
 from idp.aws.errors import AwsError
 from idp.aws.federation import RoleSession
 from idp.errors import Rule, SamlValidationError
+from idp.exchanges import ExchangeKind, decode_message
 from idp.web.forms import field, read_form
 from idp.web.links import link
 from idp.web.pages import render
@@ -133,8 +134,24 @@ async def saml(request: Request) -> Response:
         role = open_session(federation, selection, role_index or selection.grants[0].role_arn)
     except (SamlValidationError, AwsError) as exc:
         log.info("console sign-in refused: %s", exc)
+        _record(request, saml_value, exc)
         return _failure(request, exc, saml_value)
+    _record(request, saml_value, None, {"assumed_role": role.claims.assumed_role_arn})
     return _start_console(request, selection, role, relay)
+
+
+def _record(request: Request, saml_value: str | None, exc: SamlValidationError | AwsError | None,
+            facts: dict[str, str] | None = None) -> None:
+    """The console's decision, in the exchange log."""
+    message = decode_message(saml_value)
+    log_ = services(request).exchanges
+    if exc is None:
+        log_.decision(ExchangeKind.CONSOLE, message=message, facts=facts)
+    elif isinstance(exc, AwsError):
+        log_.decision(ExchangeKind.CONSOLE, message=message, rule=exc.rule or exc.code,
+                      found=exc.detail or exc.message, facts={"code": exc.code})
+    else:
+        log_.decision(ExchangeKind.CONSOLE, message=message, rule=exc.rule, found=exc.message)
 
 
 # --- the console ---------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from idp.aws.console_session import ConsoleSessions
 from idp.aws.federation import AwsFederation
 from idp.aws.sts import Sts
 from idp.clock import Clock
+from idp.exchanges import ExchangeLog
+from idp.fault_plan import FaultPlan
 from idp.settings import Settings
 from idp.sso import IdentityProvider
 from idp.store import StateStore
@@ -33,8 +35,13 @@ class Services:
     console_sessions: ConsoleSessions
     session_secret: str
     """Signs the IdP's session cookie (and, separately salted, console sessions)."""
+    exchanges: ExchangeLog
+    """Every SAML message received and sent, every console and STS decision."""
+    faults: FaultPlan
+    """Faults to inject into the Responses the IdP sends."""
 
 
 def services(request: Request) -> Services:
-    """The application's ``Services`` (set by ``create_app`` as ``app.state.services``)."""
-    return cast(Services, request.app.state.services)
+    """The application's current ``Services`` (``create_app`` sets ``app.state.runtime``;
+    runtime edits replace its ``services`` as a whole)."""
+    return cast(Services, request.app.state.runtime.services)

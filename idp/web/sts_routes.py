@@ -27,6 +27,7 @@ from idp.aws.errors import (
     RequestTooLarge,
 )
 from idp.aws.sigv4 import SignedRequest
+from idp.exchanges import ExchangeKind, decode_message
 from idp.web.body import BodyTimeout, BodyTooLarge, ClientGone, read_body
 from idp.web.state import services
 
@@ -65,7 +66,21 @@ async def _params(request: Request) -> tuple[dict[str, str], bytes]:
 
 
 def _assume_role_with_saml(request: Request, params: Mapping[str, str], body: bytes) -> bytes:
-    result = services(request).sts.assume_role_with_saml(params)
+    state = services(request)
+    message = decode_message(params.get("SAMLAssertion"))
+    facts = {"role": params.get("RoleArn") or "", "provider": params.get("PrincipalArn") or ""}
+    try:
+        result = state.sts.assume_role_with_saml(params)
+    except AwsError as exc:
+        state.exchanges.decision(
+            ExchangeKind.STS, message=message, rule=exc.rule or exc.code,
+            found=exc.detail or exc.message,
+            facts={**facts, "code": exc.code, "message": exc.message})
+        raise
+    state.exchanges.decision(ExchangeKind.STS, message=message, facts={
+        **facts, "assumed_role": result.claims.assumed_role_arn,
+        "access_key_id": result.credentials.access_key_id,
+        "subject": result.subject})
     return wire.assume_role_with_saml_response(result, request.state.request_id)
 
 

@@ -2,8 +2,8 @@
 
 A refusal must be a 4xx page carrying AWS's one sentence ("Your request included an invalid
 SAML response"), name the failing rule in ``#rule``, and set no ``aws_console`` session cookie.
-The accepted vectors (comment injection, unsolicited InResponseTo) must open a session whose
-identity is the *full* signed value. Each test gets a fresh app, so a fresh replay cache.
+The accepted vectors (comment injection) must open a session whose identity is the *full*
+signed value. Each test gets a fresh app, so a fresh replay cache.
 """
 
 from __future__ import annotations

@@ -129,15 +129,19 @@ def test_corpus_covers_the_brief() -> None:
     assert required <= set(VECTORS)
 
 
-def test_in_response_to_is_tolerated(sts: Any, factory: ResponseFactory, keys: Keys) -> None:
-    """STS has no outstanding AuthnRequest to compare with, so (like AWS) it takes any InResponseTo.
+def test_in_response_to_is_refused(sts: Any, factory: ResponseFactory, keys: Keys) -> None:
+    """STS never sends an AuthnRequest, so a Response carrying InResponseTo answers nothing.
 
-    AWS federation is IdP-initiated: STS and the console never send an AuthnRequest, so an
-    ``InResponseTo`` cannot be checked against anything and is tolerated, not refused.
+    AWS federation is IdP-initiated: STS and the console never send an AuthnRequest, so every
+    Response they get is unsolicited, and SAML Profiles §4.1.5 says an unsolicited Response
+    MUST NOT contain InResponseTo (nor should its bearer SubjectConfirmationData). Control: the
+    same Response without it is accepted.
     """
     attack = VECTORS["in_response_to_unsolicited"].mutator(factory.build(BASE_USER), keys)
     assert b'InResponseTo="_req1"' in base64.b64decode(attack.saml)
-    assert "Credentials" in call(sts, attack)
+    response = refused(sts, attack, expected_refusal("in_response_to_unsolicited"))
+    assert "_req1" in response["Error"]["Message"]
+    assert "Credentials" in call(sts, Attack(factory.build(BASE_USER)))
 
 
 # --- oracle: python3-saml (strict) on the same payloads -------------------------------------

@@ -88,7 +88,7 @@ def fresh(client: TestClient) -> TestClient:
 def test_sts_endpoint_never_5xx(fuzz_client: TestClient, keypair: KeyPair, bob_response: bytes,
                                 data: st.DataObject) -> None:
     """POST /aws/sts with random Action, AssumeRoleWithSAML fields and junk: always < 500."""
-    now = fuzz_client.app.state.services.clock.now()  # type: ignore[attr-defined]
+    now = fuzz_client.app.state.runtime.services.clock.now()  # type: ignore[attr-defined]
     form: dict[str, str] = {
         "Action": data.draw(st.sampled_from(["AssumeRoleWithSAML"] * 3 + ["GetCallerIdentity"])
                             | values, label="Action"),
@@ -115,7 +115,7 @@ def test_sts_endpoint_never_5xx(fuzz_client: TestClient, keypair: KeyPair, bob_r
 @given(data=st.data())
 def test_sso_get_never_5xx(fuzz_client: TestClient, data: st.DataObject) -> None:
     """GET /idp/sso (Redirect binding) and /idp/init with random parameters: always < 500."""
-    now = fuzz_client.app.state.services.clock.now()  # type: ignore[attr-defined]
+    now = fuzz_client.app.state.runtime.services.clock.now()  # type: ignore[attr-defined]
     params = {"SAMLRequest": data.draw(redirect_values(now), label="SAMLRequest")}
     relay = data.draw(maybe(values | st.sampled_from(["http://[x", "//evil", "/aws/console/s3"])),
                       label="RelayState")
@@ -132,7 +132,7 @@ def test_sso_get_never_5xx(fuzz_client: TestClient, data: st.DataObject) -> None
 def test_sso_post_never_5xx(fuzz_client: TestClient, keypair: KeyPair,
                             data: st.DataObject) -> None:
     """POST /idp/sso (POST binding) with random SAMLRequest and fields: always < 500."""
-    now = fuzz_client.app.state.services.clock.now()  # type: ignore[attr-defined]
+    now = fuzz_client.app.state.runtime.services.clock.now()  # type: ignore[attr-defined]
     form = {"SAMLRequest": data.draw(post_values(now, keypair).map(http_safe), label="SAMLRequest")}
     form.update(data.draw(extra_fields, label="extra"))
     host = data.draw(hosts, label="Host")
@@ -157,7 +157,7 @@ def test_login_post_never_5xx(fuzz_client: TestClient, form: dict[str, str],
 def test_console_acs_never_5xx(fuzz_client: TestClient, keypair: KeyPair, alice_response: bytes,
                                data: st.DataObject) -> None:
     """POST /aws/saml with mutated genuine Responses, roleIndex and RelayState: always < 500."""
-    now = fuzz_client.app.state.services.clock.now()  # type: ignore[attr-defined]
+    now = fuzz_client.app.state.runtime.services.clock.now()  # type: ignore[attr-defined]
     form = {"SAMLResponse": data.draw(saml_assertions(alice_response, keypair, now).map(
         http_safe), label="SAMLResponse")}
     role = data.draw(maybe(st.just(READ_ONLY) | values), label="roleIndex")

@@ -59,7 +59,6 @@ EXPECTED_CLAIMS: Final[Mapping[str, Mapping[str, object]]] = {
     "comment_in_name_id": {"name_id": ATTACKER_NAME},
     "comment_in_role_session_name": {SESSION_NAME_ATTR: (ATTACKER_NAME,)},
     "comment_in_role": {ROLE_ATTR: (CLONE_ROLE,)},
-    "in_response_to_unsolicited": {"in_response_to": "_req1"},
     "role_pair_cross_account": {ROLE_ATTR: (f"{DEVELOPER},{PROD_PROVIDER}",)},
     "role_pair_unknown_account": {ROLE_ATTR: (
         f"arn:aws:iam::{OTHER_ACCOUNT}:role/Admin,"
@@ -91,10 +90,10 @@ def claims(verified: VerifiedAssertion, now: dt.datetime) -> dict[str, Any]:
 def verify(settings: Settings, keypair: KeyPair, clock: FixedClock) -> Any:
     """``verify_response`` as ``AwsFederation.verify`` calls it for the demo's providers."""
     trust = builders.trusted_issuer(settings, keypair)
+    policy = builders.validation_policy(settings, clock)
 
     def run(xml: bytes) -> VerifiedAssertion:
-        return verify_response(xml, trust=trust,
-                               policy=builders.validation_policy(settings, clock))
+        return verify_response(xml, trust=trust, policy=policy)
     return run
 
 

@@ -57,8 +57,8 @@ def trusted_issuer(settings: Settings, keypair: KeyPair) -> TrustedIssuer:
 def validation_policy(settings: Settings, clock: Clock) -> ValidationPolicy:
     """The verifier's policy as ``AwsFederation.verify`` sets it: now, this console's ACS or
     AWS's sign-in URLs as Recipient/Destination, those or ``urn:amazon:webservices`` as
-    Audience, the configured skew."""
+    Audience, the configured skew, unsolicited Responses only (no InResponseTo)."""
     recipients = AWS_SIGN_IN_URLS | {settings.console_acs_url}
     return ValidationPolicy(now=clock.now(), accepted_recipients=recipients,
                             accepted_audiences=recipients | {AWS_ENTITY_ID},
-                            skew=settings.clock_skew)
+                            skew=settings.clock_skew, unsolicited_only=True)

@@ -974,7 +974,8 @@ def _wrong_response_issuer(b64: str, keys: Keys) -> Attack:
 
 
 def _in_response_to(root: etree._Element) -> None:
-    """InResponseTo="_req1" on Response and SubjectConfirmationData (no request outstanding)."""
+    """InResponseTo="_req1" on Response and SubjectConfirmationData of a Response to AWS, which
+    never sends AuthnRequests (SAML Profiles §4.1.5: an unsolicited Response carries none)."""
     root.set("InResponseTo", "_req1")
     _subject_data(root).set("InResponseTo", "_req1")
 
@@ -1210,8 +1211,9 @@ VECTORS: Final[dict[str, Vector]] = {
         "InvalidIdentityToken", 400, "Issuer not present in specified provider"), _c("issuer")),
     "wrong_response_issuer": Vector(_wrong_response_issuer, StsRefusal(
         "InvalidIdentityToken", 400, "Issuer not present in specified provider"), _c("issuer")),
-    "in_response_to_unsolicited": Vector(_idp_signed(_in_response_to), StsAccept(BOB_SESSION),
-                                         ConsoleAccept(BOB_SESSION)),
+    "in_response_to_unsolicited": Vector(_idp_signed(_in_response_to),
+                                         _invalid("never sends AuthnRequests"),
+                                         _c("in-response-to")),
     "status_not_success": Vector(_idp_signed(_status_responder),
                                  _invalid("urn:oasis:names:tc:SAML:2.0:status:Responder"),
                                  _c("status")),

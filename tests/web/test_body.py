@@ -160,7 +160,7 @@ def test_the_default_timeout_is_the_settings_body_timeout(client):
     feed = Feed([b"x"], then="stall")
     req = request(feed)
     req.scope["app"] = client.app
-    assert client.app.state.services.settings.body_timeout == 20
+    assert client.app.state.runtime.services.settings.body_timeout == 20
     started = time.monotonic()
 
     async def read_with_outer_deadline() -> None:

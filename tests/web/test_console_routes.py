@@ -95,7 +95,7 @@ def test_console_credentials_are_the_sessions_own(client):
     akid = re.search(r"AWS_ACCESS_KEY_ID=(\S+)", page)[1]
     secret = re.search(r"AWS_SECRET_ACCESS_KEY=(\S+)", page)[1]
     token = re.search(r"AWS_SESSION_TOKEN=(\S+)", page)[1]
-    issuer = client.app.state.services.federation.credentials
+    issuer = client.app.state.runtime.services.federation.credentials
     assert issuer.secret_for(akid) == secret
     assert issuer.resolve(akid, token).assumed_role_arn.endswith("assumed-role/ReadOnly/"
                                                                  "bob@corp.example")

@@ -1,0 +1,212 @@
+"""The exchange log: every SAML message the simulator received or sent, and every decision the
+console and STS made, decoded, with the checks behind it.
+
+A test that wonders *why* its service provider, or the simulator's AWS side, did what it did
+reads this instead of a server log: ``Simulator.exchanges()``, ``GET /api/exchanges``.
+
+Bounded: the newest ``capacity`` entries are kept (default 1000) and each message is clipped
+to ``MAX_MESSAGE_CHARS``. Per process: with ``idp serve --workers N`` each worker keeps its own
+log (the admin API needs ``--workers 1``).
+
+Who an entry is about: the IdP knows which user each Response it sent was for; the console and
+STS see only the posted bytes. The log remembers the digest of each Response it saw sent, so a
+decision about that same Response (or a fault made from it) is attributed to the user. A
+Response the simulator never sent (another IdP's, or one edited after it left) has no user.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import threading
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+from idp.clock import Clock, format_instant
+from idp.errors import Rule
+
+__all__ = ["Check", "Exchange", "ExchangeKind", "ExchangeLog", "Outcome", "checks_before"]
+
+MAX_MESSAGE_CHARS: Final = 64 * 1024
+_MAX_REMEMBERED: Final = 4096
+
+
+class ExchangeKind(StrEnum):
+    """What an entry records."""
+
+    AUTHN_REQUEST = "authn-request"
+    """An AuthnRequest the IdP received."""
+    RESPONSE = "response"
+    """A Response the IdP sent (browser SSO, ``mint``, ``idp mint``)."""
+    CONSOLE = "console"
+    """The console twin's decision on a posted Response (``/aws/saml``)."""
+    STS = "sts"
+    """The STS's decision on ``AssumeRoleWithSAML``."""
+
+
+class Outcome(StrEnum):
+    RECEIVED = "received"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+
+
+#: The order the console and STS check a Response in (the verifier's order, then AWS's own
+#: checks); a refusal's trace lists the rules checked before the one that failed.
+_DECISION_ORDER: Final = (
+    Rule.SAML_RESPONSE, Rule.BASE64, Rule.PROVIDER, Rule.XML, Rule.STRUCTURE, Rule.STATUS,
+    Rule.SIGNATURE_MISSING, Rule.SIGNATURE_SHAPE, Rule.SIGNATURE_ALGORITHM,
+    Rule.SIGNATURE_INVALID, Rule.ISSUER, Rule.DESTINATION, Rule.SUBJECT, Rule.CONFIRMATION,
+    Rule.RECIPIENT, Rule.NOT_YET_VALID, Rule.EXPIRED, Rule.AUDIENCE, Rule.STALE,
+    Rule.IN_RESPONSE_TO, Rule.ROLE_ATTRIBUTE, Rule.ROLE_VALUE, Rule.REPLAY, Rule.ROLE_CHOICE,
+    Rule.ROLE_PAIR, Rule.ROLE_MISSING, Rule.ROLE_SESSION_NAME, Rule.SOURCE_IDENTITY, Rule.TAGS,
+    Rule.SESSION_DURATION, Rule.SESSION_END, Rule.TRUST_POLICY,
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule of a decision: passed or failed, and what was found."""
+
+    rule: str
+    passed: bool
+    found: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "passed": self.passed, "found": self.found}
+
+
+def checks_before(rule: str | None, found: str | None = None) -> tuple[Check, ...]:
+    """The trace of a decision: every rule up to ``rule`` passed, ``rule`` failed with
+    ``found``. ``None``: all passed (an accepted Response)."""
+    if rule is None:
+        return tuple(Check(r.value, True) for r in _DECISION_ORDER)
+    order = [r.value for r in _DECISION_ORDER]
+    if rule not in order:
+        return (Check(rule, False, found),)
+    index = order.index(rule)
+    return (*(Check(r, True) for r in order[:index]), Check(rule, False, found))
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One entry of the log."""
+
+    id: int
+    at: dt.datetime
+    kind: ExchangeKind
+    outcome: Outcome
+    user: str | None = None
+    sp: str | None = None
+    message: str | None = None
+    """The decoded SAML message (XML text), clipped."""
+    rule: str | None = None
+    """The rule that refused it (``None`` unless refused)."""
+    detail: str | None = None
+    """What was found / why, in words."""
+    checks: tuple[Check, ...] = ()
+    fault: str | None = None
+    """The fault the IdP injected on purpose, if any."""
+    facts: dict[str, str] = field(default_factory=dict)
+    """Other findings: role chosen, RoleSessionName, error code, assertion ID..."""
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome is Outcome.ACCEPTED
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "at": format_instant(self.at), "kind": self.kind.value,
+            "outcome": self.outcome.value, "user": self.user, "sp": self.sp,
+            "rule": self.rule, "detail": self.detail, "fault": self.fault,
+            "facts": dict(self.facts), "checks": [c.to_json() for c in self.checks],
+            "message": self.message,
+        }
+
+
+def decode_message(value: str | bytes | None) -> bytes | None:
+    """A posted base64 SAML message as bytes, or ``None`` if it is not base64 (whitespace,
+    which browsers and tools insert as line breaks, is ignored)."""
+    if value is None:
+        return None
+    try:
+        text = value.encode("ascii") if isinstance(value, str) else value
+        return base64.b64decode(b"".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _digest(message: bytes) -> bytes:
+    return hashlib.sha256(message).digest()
+
+
+class ExchangeLog:
+    """The newest ``capacity`` exchanges of this process, safe across threads."""
+
+    def __init__(self, clock: Clock, *, capacity: int = 1000) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: deque[Exchange] = deque(maxlen=capacity)
+        self._next_id = 1
+        self._senders: OrderedDict[bytes, str] = OrderedDict()
+
+    def record(self, kind: ExchangeKind, outcome: Outcome, *, message: bytes | None = None,
+               user: str | None = None, sp: str | None = None, rule: str | None = None,
+               detail: str | None = None, checks: tuple[Check, ...] = (),
+               fault: str | None = None, facts: dict[str, str] | None = None) -> Exchange:
+        """Add an entry. A sent message is remembered with its user; a received one is
+        attributed to the user it was sent for, if the IdP sent it."""
+        with self._lock:
+            if message is not None:
+                key = _digest(message)
+                if outcome is Outcome.SENT and user is not None:
+                    self._senders[key] = user
+                    self._senders.move_to_end(key)
+                    while len(self._senders) > _MAX_REMEMBERED:
+                        self._senders.popitem(last=False)
+                elif user is None:
+                    user = self._senders.get(key)
+            entry = Exchange(
+                id=self._next_id, at=self._clock.now(), kind=kind, outcome=outcome,
+                user=user, sp=sp, message=_text(message), rule=rule, detail=detail,
+                checks=checks, fault=fault, facts=dict(facts or {}),
+            )
+            self._next_id += 1
+            self._entries.append(entry)
+            return entry
+
+    def decision(self, kind: ExchangeKind, *, message: bytes | None, rule: str | None = None,
+                 found: str | None = None, facts: dict[str, str] | None = None) -> Exchange:
+        """A console or STS decision: accepted (no ``rule``), or refused by ``rule`` having
+        found ``found``; the trace lists the checks made."""
+        return self.record(kind, Outcome.REFUSED if rule is not None else Outcome.ACCEPTED,
+                           message=message, rule=rule, detail=found,
+                           checks=checks_before(rule, found), facts=facts)
+
+    def entries(self, *, user: str | None = None, kind: str | None = None) -> list[Exchange]:
+        """Oldest first; only ``user``'s, only of ``kind`` (an ``ExchangeKind`` value)."""
+        if kind is not None and kind not in {k.value for k in ExchangeKind}:
+            raise ValueError(f"unknown exchange kind {kind!r} (expected one of: "
+                             f"{', '.join(k.value for k in ExchangeKind)})")
+        with self._lock:
+            entries = list(self._entries)
+        return [e for e in entries
+                if (user is None or e.user == user) and (kind is None or e.kind == kind)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._senders.clear()
+
+
+def _text(message: bytes | None) -> str | None:
+    if message is None:
+        return None
+    text = message.decode("utf-8", errors="replace")
+    if len(text) > MAX_MESSAGE_CHARS:
+        return text[:MAX_MESSAGE_CHARS] + f"... ({len(text) - MAX_MESSAGE_CHARS} more characters)"
+    return text

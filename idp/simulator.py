@@ -1,0 +1,430 @@
+"""``Simulator``: the whole service (IdP, AWS console twin, STS) in a background thread, driven
+from code: the integration-test harness.
+
+::
+
+    from idp import Simulator
+
+    with Simulator() as sim:                      # the demo directory, a free loopback port
+        login = sim.login("bob", "bob-password")  # password (and TOTP) checked as at the form
+        login.credentials.access_key_id           # from the simulator's STS, over HTTP
+        sim.clock.advance(3600)                   # every time check follows this clock
+        sim.mint("alice", role="ReadOnly", fault="expired")   # a broken Response, on purpose
+
+Each ``Simulator`` has its own temporary ``certs/`` and ``data/`` (removed on ``close``) unless
+``certs_dir`` / ``data_dir`` are given, so simulators never share keys or state. Runtime edits
+(``add_user``, ``add_role``, ``add_service_provider``, key rollover) take effect for the next
+request, with no restart; ``reset()`` goes back to how it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import shutil
+import socket
+import tempfile
+import threading
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final
+
+from idp import client
+from idp.authn.login import check_password
+from idp.client import Credentials
+from idp.clock import Clock, SettableClock
+from idp.directory.editor import DirectoryDocument, sp_entry
+from idp.directory.model import AWS_ENTITY_ID
+from idp.errors import IdPError
+from idp.exchanges import Exchange
+from idp.faults import Fault, parse_fault
+from idp.keys import KeyPair
+from idp.saml.constants import SAML
+from idp.settings import Settings
+from idp.xml import parse, to_bytes
+
+if TYPE_CHECKING:
+    import boto3
+    import uvicorn
+
+    from idp.web.runtime import Runtime
+
+__all__ = ["Credentials", "Login", "Simulator", "SimulatorError"]
+
+_START_TIMEOUT: Final = 10.0
+
+
+class SimulatorError(IdPError):
+    """The simulator could not do what was asked (start, sign in, get credentials)."""
+
+
+@dataclass(frozen=True)
+class Login:
+    """A signed-in user's SAML Response and, for AWS, credentials for the chosen role."""
+
+    user: str
+    sp: str
+    saml_response: str
+    """The base64 SAMLResponse, as the browser would POST it."""
+    response_xml: str
+    assertion_xml: str
+    roles: tuple[str, ...]
+    """Role ARNs in AWS's Role attribute (empty for other SPs)."""
+    role: str | None = None
+    """The role the credentials are for."""
+    _credentials: Credentials | None = field(default=None, repr=False)
+    _why_none: str = field(default="", repr=False)
+
+    @property
+    def credentials(self) -> Credentials:
+        """Credentials from the simulator's STS for ``role``; ``SimulatorError`` says why
+        there are none (not AWS, or several roles and none chosen)."""
+        if self._credentials is None:
+            raise SimulatorError(self._why_none)
+        return self._credentials
+
+
+class Simulator:
+    """The IdP, the console twin and the STS on a free loopback port, in this process.
+
+    ``config``: a directory YAML path, or the directory as a mapping (the YAML's shape);
+    default: the demo directory. ``clock``: a ``SettableClock``, or a datetime to freeze at;
+    default: real time (``sim.clock`` can still move). ``base_url``: the public URL (entity
+    IDs and endpoints derive from it); the server listens on its port when it names a
+    loopback host and port, else on a free one.
+    """
+
+    def __init__(self, config: str | Path | Mapping[str, Any] | None = None, *,
+                 clock: SettableClock | dt.datetime | None = None, base_url: str | None = None,
+                 certs_dir: str | Path | None = None, data_dir: str | Path | None = None,
+                 settings: Settings | None = None) -> None:
+        self._config = config
+        self._clock_arg = clock
+        self._base_url = base_url
+        self._settings_arg = settings or Settings()
+        self._dirs = (certs_dir, data_dir)
+        self._tmp: str | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._runtime: Runtime | None = None
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    def start(self) -> Simulator:
+        """Start serving (``with Simulator() as sim`` calls this); returns ``self``."""
+        if self._server is not None:
+            return self
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        import uvicorn
+
+        from idp.web.app import create_app
+        from idp.web.server import uvicorn_options
+
+        certs_dir, data_dir = self._dirs
+        if certs_dir is None or data_dir is None:
+            self._tmp = tempfile.mkdtemp(prefix="idp-simulator-")
+        root = Path(self._tmp) if self._tmp else None
+        sock, port = _bind(self._base_url)
+        settings = self._settings_arg.with_overrides(
+            port=port, base_url=self._base_url,
+            certs_dir=Path(certs_dir) if certs_dir is not None else root / "certs"
+            if root else None,
+            data_dir=Path(data_dir) if data_dir is not None else root / "data" if root else None,
+        )
+        clock = self._make_clock(settings)
+        document = None
+        if isinstance(self._config, Mapping):
+            document, _ = DirectoryDocument.from_data(self._config,
+                                                      aws_acs=settings.console_acs_url)
+        elif self._config is not None:
+            settings = settings.with_overrides(config=Path(self._config))
+        app = create_app(settings, clock=clock, document=document)
+        runtime: Runtime = app.state.runtime
+        self._runtime = runtime
+        config = uvicorn.Config(app, log_config=None, access_log=False, log_level="warning",
+                                lifespan="off", **uvicorn_options(settings))
+        server = uvicorn.Server(config)
+        self._server = server
+        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
+                                        name=f"idp-simulator-{port}", daemon=True)
+        self._thread.start()
+        deadline = threading.Event()
+        for _ in range(int(_START_TIMEOUT / 0.002)):
+            if server.started or not self._thread.is_alive():
+                break
+            deadline.wait(0.002)
+        if not server.started:
+            raise SimulatorError("the simulator's server did not start")
+
+    def _make_clock(self, settings: Settings) -> Clock:
+        if isinstance(self._clock_arg, dt.datetime):
+            return SettableClock(frozen_at=self._clock_arg)
+        if self._clock_arg is not None:
+            return self._clock_arg
+        return settings.clock()
+
+    def close(self) -> None:
+        """Stop serving and remove the temporary folders."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.should_exit = True
+        if thread is not None:
+            thread.join(timeout=10)
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Simulator:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        trace: TracebackType | None) -> None:
+        await asyncio.to_thread(self.close)
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            raise SimulatorError("the simulator is not running; use 'with Simulator() as sim'")
+        return self._runtime
+
+    # --- where it is ------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.url
+
+    @property
+    def sts_endpoint(self) -> str:
+        """``endpoint_url`` for boto3's STS client and ``aws sts --endpoint-url``."""
+        return f"{self.base_url}/aws/sts"
+
+    @property
+    def entity_id(self) -> str:
+        return self.settings.entity_id
+
+    @property
+    def metadata_xml(self) -> bytes:
+        """The IdP metadata AWS IAM imports (lists every published signing certificate)."""
+        return self.runtime.services.identity_provider.metadata()
+
+    @property
+    def clock(self) -> SettableClock:
+        """``now()``, ``freeze(at=None)``, ``advance(seconds)``, ``resume()``."""
+        clock = self.runtime.clock
+        if not isinstance(clock, SettableClock):
+            raise SimulatorError("this simulator runs on a clock it cannot move")
+        return clock
+
+    # --- the directory, at runtime ----------------------------------------------------------
+
+    def add_user(self, name: str, password: str | None = None, *, email: str | None = None,
+                 roles: Iterable[str] = (), totp_secret: str | None = None,
+                 attributes: Mapping[str, str | Iterable[str]] | None = None,
+                 groups: Iterable[str] = (), display_name: str | None = None,
+                 principal_tags: Mapping[str, str] | None = None) -> None:
+        """Add a user (password default ``NAME-password``, as the demo's); ``roles`` are role
+        ARNs or unique role names. ``DirectoryEditError`` if refused (nothing changes)."""
+        roles, groups = tuple(roles), tuple(groups)
+        self.runtime.edit(lambda doc, directory: doc.with_user(
+            name, password=password if password is not None else f"{name}-password",
+            email=email, display_name=display_name, roles=roles, groups=groups,
+            totp_secret=totp_secret, attributes=attributes, principal_tags=principal_tags,
+            directory=directory))
+
+    def remove_user(self, name: str) -> None:
+        self.runtime.edit(lambda doc, _directory: doc.without_user(name))
+
+    def grant_role(self, user: str, role: str) -> None:
+        """Grant ``user`` a role (ARN or unique name) directly."""
+        self.runtime.edit(lambda doc, directory: doc.with_grant(user, role, directory))
+
+    def revoke_role(self, user: str, role: str) -> None:
+        self.runtime.edit(lambda doc, directory: doc.without_grant(user, role, directory))
+
+    def add_role(self, name: str, *, account: str | None = None,
+                 max_session_duration: int = 3600, trust_policy: Mapping[str, Any] | None = None,
+                 path: str = "/", users: Iterable[str] = ()) -> str:
+        """Add an IAM role (default account: the directory's first; default trust policy:
+        that account's SAML provider); ``users`` are granted it. Returns its ARN."""
+        users = tuple(users)
+        account = account if account is not None else self.runtime.document.default_account()
+        self.runtime.edit(lambda doc, _directory: doc.with_role(
+            name, account=account, max_session_duration=max_session_duration,
+            trust_policy=trust_policy, path=path, users=users))
+        return f"arn:aws:iam::{account}:role{path}{name}"
+
+    def add_service_provider(self, metadata_xml: bytes | str | None = None, *,
+                             entity_id: str | None = None, acs_urls: Iterable[str] = (),
+                             **options: Any) -> str:
+        """Register an SP from its metadata, or from ``entity_id`` and ``acs_urls``; other
+        keywords are the directory's SP keys (``name_id_format``, ``release``,
+        ``sign_response``...). Replaces an SP with the same entity ID. Returns the ID."""
+        raw = metadata_xml.encode("utf-8") if isinstance(metadata_xml, str) else metadata_xml
+        entry = sp_entry(metadata_xml=raw, options={
+            "entity_id": entity_id, "acs_urls": list(acs_urls) or None, **options})
+        self.runtime.edit(lambda doc, _d: doc.with_service_provider(entry, replace=True))
+        return str(entry["entity_id"])
+
+    # --- keys -------------------------------------------------------------------------------
+
+    def add_key(self) -> KeyPair:
+        """Key rollover 1: a new signing key, published in metadata, not yet signing."""
+        return self.runtime.stage_key()
+
+    def promote_key(self) -> KeyPair:
+        """Key rollover 2: the new key signs; the old one stays in metadata."""
+        return self.runtime.promote_key()
+
+    def retire_key(self) -> KeyPair:
+        """Key rollover 3: the old key leaves metadata; what it signed is refused."""
+        return self.runtime.retire_key()
+
+    # --- faults -----------------------------------------------------------------------------
+
+    def inject_fault(self, fault: str | Fault, *, sp: str | None = None,
+                     count: int | None = 1) -> None:
+        """Break the next ``count`` Responses (to ``sp``, or any SP); ``count=None``: every
+        Response to ``sp`` until ``clear_faults``."""
+        if sp is not None and self.runtime.directory.service_provider(sp) is None:
+            raise SimulatorError(f"service provider {sp} is not registered")
+        self.runtime.faults.add(_fault(fault), sp=sp, count=count)
+
+    def clear_faults(self, sp: str | None = None) -> None:
+        self.runtime.faults.clear(sp)
+
+    # --- signing in -------------------------------------------------------------------------
+
+    def mint(self, user: str, *, role: str | None = None, sp: str = AWS_ENTITY_ID,
+             fault: str | Fault | None = None) -> str:
+        """A signed base64 SAMLResponse for ``user``, straight from the IdP (no HTTP)."""
+        body = self.runtime.services.identity_provider.mint(
+            user, sp=sp, role=role, fault=_fault(fault) if fault is not None else None)
+        return base64.b64encode(body).decode("ascii")
+
+    def login(self, user: str, password: str | None = None, *, role: str | None = None,
+              otp: str | None = None, sp: str | None = None) -> Login:
+        """Sign ``user`` in and return the Response the IdP sends ``sp`` (default AWS) and,
+        for AWS, credentials from the STS for ``role`` (needed if the user has several).
+
+        With a ``password`` the login is checked as the login form checks it (a TOTP user's
+        code is computed from their secret unless ``otp`` is given); ``AuthnFailed`` if it
+        is refused. Without one the harness vouches for the user. A TOTP user's code is
+        checked (and used up) only when ``otp`` is given; otherwise the harness vouches for
+        the second factor too.
+        """
+        services = self.runtime.services
+        if password is not None and otp is not None:
+            services.authenticator.authenticate(user, password, otp)  # one-time use applies
+        elif password is not None:
+            check_password(services.identity_provider.directory, user, password)
+        target = sp or AWS_ENTITY_ID
+        body = services.identity_provider.mint(user, sp=target)
+        encoded = base64.b64encode(body).decode("ascii")
+        root = parse(body)
+        assertion = root.find(f"{SAML}Assertion")
+        grants = client.roles_in_response(encoded)
+        login = Login(user=user, sp=target, saml_response=encoded,
+                      response_xml=body.decode("utf-8"),
+                      assertion_xml=to_bytes(assertion).decode("utf-8")
+                      if assertion is not None else "",
+                      roles=tuple(g.role_arn for g in grants))
+        if target != AWS_ENTITY_ID:
+            return replace(login, _why_none=f"{target} is not AWS: no credentials")
+        if role is None and len(grants) > 1:
+            return replace(login, _why_none=f"{user} has {len(grants)} roles "
+                           f"({', '.join(login.roles)}): pass role= to login")
+        try:
+            grant = client.choose_role(grants, role)
+            http = client.UrllibHttp(self.base_url)
+            credentials = client.assume_role_with_saml(http, self.base_url, grant, encoded)
+        except IdPError as exc:
+            raise SimulatorError(str(exc)) from None
+        return replace(login, role=grant.role_arn, _credentials=credentials)
+
+    def boto3_session(self, user: str, *, role: str | None = None, password: str | None = None,
+                      region: str = "us-east-1") -> boto3.Session:
+        """A boto3 Session holding ``user``'s credentials for ``role``, whose STS clients
+        use the simulator's endpoint."""
+        try:
+            import boto3
+        except ImportError:  # pragma: no cover - boto3 is the user's own dependency
+            raise SimulatorError("boto3_session needs boto3: pip install boto3") from None
+        credentials = self.login(user, password, role=role).credentials
+        endpoint = self.sts_endpoint
+
+        class _SimulatorSession(boto3.Session):  # type: ignore[misc]
+            def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+                if service_name == "sts" and len(args) < 3:
+                    kwargs.setdefault("endpoint_url", endpoint)
+                return super().client(service_name, *args, **kwargs)
+
+        return _SimulatorSession(
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token, region_name=region)
+
+    # --- observing and resetting ------------------------------------------------------------
+
+    def exchanges(self, user: str | None = None, kind: str | None = None) -> list[Exchange]:
+        """Every SAML message received and sent and every console/STS decision, oldest
+        first, with the checks behind it (``kind``: ``authn-request``, ``response``,
+        ``console``, ``sts``)."""
+        return self.runtime.exchanges.entries(user=user, kind=kind)
+
+    def reset(self) -> None:
+        """Back to the configured directory, keys and clock, with empty state."""
+        self.runtime.reset()
+
+
+def _fault(fault: str | Fault) -> Fault:
+    if isinstance(fault, Fault):
+        return fault
+    try:
+        return parse_fault(fault)
+    except ValueError as exc:
+        raise SimulatorError(str(exc)) from None
+
+
+def _bind(base_url: str | None) -> tuple[socket.socket, int]:
+    """A listening loopback socket: on ``base_url``'s port when it names a loopback host and
+    a port, else on a free one."""
+    host, port = "127.0.0.1", 0
+    if base_url is not None:
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.hostname in ("127.0.0.1", "localhost") and parts.port:
+            port = parts.port
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.bind((host, port))
+        sock.listen(512)
+    except OSError as exc:
+        sock.close()
+        raise SimulatorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock, int(sock.getsockname()[1])
+

@@ -1,0 +1,215 @@
+"""The running simulator's state, and the one place it changes while serving.
+
+``Runtime`` loads what lasts (keys, the state store, secrets, the clock, the exchange log, the
+fault plan) once, and builds the framework-free core (``Services``) from the directory and the
+published keys. A change to either (a runtime directory edit, a key rollover, ``reset``) builds
+a complete new ``Services`` first and then swaps it in with one assignment, under a lock: a
+request sees the old core or the new one, never a mix, and an edit that fails validation
+changes nothing.
+
+Per process: with ``idp serve --workers N`` each worker has its own ``Runtime``, so runtime
+changes need one worker (the admin API refuses to start with more).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from idp.authn.login import Authenticator
+from idp.authn.throttle import LoginThrottle
+from idp.authn.totp import TotpGuard
+from idp.aws.console_session import ConsoleSessions
+from idp.aws.credentials import CredentialIssuer
+from idp.aws.federation import AwsFederation
+from idp.aws.iam import Iam
+from idp.aws.sts import Sts
+from idp.clock import Clock, SettableClock
+from idp.directory import Directory, demo_yaml
+from idp.directory.editor import DirectoryDocument
+from idp.directory.loader import MAX_CONFIG_BYTES
+from idp.errors import ConfigError, DirectoryEditError
+from idp.exchanges import ExchangeLog
+from idp.fault_plan import FaultPlan
+from idp.keys import KeyPair, KeyStore, generate_pair
+from idp.settings import Settings
+from idp.sso import IdentityProvider
+from idp.store import StateStore
+from idp.web.state import Services
+
+__all__ = ["Runtime", "read_directory"]
+
+
+def read_directory(settings: Settings) -> tuple[DirectoryDocument, Directory]:
+    """The configured directory (``settings.config``, else the demo) as data and as a value."""
+    aws_acs = settings.console_acs_url
+    if settings.config is None:
+        return DirectoryDocument.read(demo_yaml(), aws_acs=aws_acs, source="<demo>")
+    path = settings.config
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file: {exc.strerror}", source=str(path)) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError("config file is larger than 4 MiB", source=str(path))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file is not UTF-8 (byte {exc.start})",
+                          source=str(path)) from None
+    return DirectoryDocument.read(text, aws_acs=aws_acs, source=str(path), base=path.parent)
+
+
+def _published(pairs: dict[str, KeyPair]) -> tuple[KeyPair, ...]:
+    """Metadata order: the signing pair, a staged one, the previous one (no duplicates)."""
+    out: list[KeyPair] = []
+    for slot in ("signing", "next", "previous"):
+        pair = pairs.get(slot)
+        if pair is not None and all(pair.cert_b64 != p.cert_b64 for p in out):
+            out.append(pair)
+    return tuple(out)
+
+
+def _fingerprints(pairs: dict[str, KeyPair]) -> dict[str, str]:
+    return {slot: pair.cert_b64 for slot, pair in pairs.items()}
+
+
+class Runtime:
+    """Everything one process serves with; ``services`` is the current core."""
+
+    def __init__(self, settings: Settings, *, directory: Directory | None = None,
+                 document: DirectoryDocument | None = None, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock if clock is not None else settings.clock()
+        self.keystore = KeyStore(settings.certs_dir, clock=self.clock)
+        signing = self.keystore.ensure(settings.entity_id, key_size=settings.key_size)
+        self.store = StateStore(settings.data_dir / "state.sqlite3", self.clock)
+        if document is not None:
+            directory = document.build()
+        elif directory is None:
+            document, directory = read_directory(settings)
+        self._initial = (document, directory, self.keystore.snapshot(signing=signing))
+        self._document, self._directory, self._keys = self._initial
+        self.exchanges = ExchangeLog(self.clock)
+        self.faults = FaultPlan()
+        self.session_secret = self.keystore.session_secret()
+        self.credentials = CredentialIssuer(self.keystore.secret("sts").encode("ascii"),
+                                            self.clock)
+        self.console_sessions = ConsoleSessions(self.session_secret, store=self.store,
+                                                credentials=self.credentials, clock=self.clock)
+        self._lock = threading.RLock()
+        self._foreign: KeyPair | None = None
+        self.services = self._build(self._directory, self._keys)
+
+    # --- building -------------------------------------------------------------------------
+
+    def _build(self, directory: Directory, keys: dict[str, KeyPair]) -> Services:
+        settings, clock, store = self.settings, self.clock, self.store
+        published = _published(keys)
+        federation = AwsFederation(
+            iam=Iam(directory, settings.entity_id, published),
+            credentials=self.credentials,
+            clock=clock,
+            console_url=settings.console_acs_url,
+            skew=settings.clock_skew,
+            replay=store if settings.replay_protection else None,
+        )
+        return Services(
+            settings=settings,
+            clock=clock,
+            store=store,
+            identity_provider=IdentityProvider(settings, directory, published, clock,
+                                               faults=self.faults, exchanges=self.exchanges,
+                                               foreign_keys=self.foreign_keys),
+            authenticator=Authenticator(directory, TotpGuard(clock, store), clock,
+                                        throttle=LoginThrottle(store),
+                                        session_lifetime=settings.idp_session_lifetime,
+                                        store=store),
+            federation=federation,
+            sts=Sts(federation),
+            console_sessions=self.console_sessions,
+            session_secret=self.session_secret,
+            exchanges=self.exchanges,
+            faults=self.faults,
+        )
+
+    def foreign_keys(self) -> KeyPair:
+        """A key pair that is not in this IdP's metadata (the ``unknown-key`` fault), made
+        once per process: RSA generation is slow."""
+        with self._lock:
+            if self._foreign is None:
+                self._foreign = generate_pair("not-this-idp.example", 2048, self.clock)
+            return self._foreign
+
+    # --- reading --------------------------------------------------------------------------
+
+    @property
+    def directory(self) -> Directory:
+        return self._directory
+
+    @property
+    def document(self) -> DirectoryDocument:
+        if self._document is None:
+            raise DirectoryEditError("this simulator was given a Directory object, which "
+                                     "cannot be edited; start it from YAML to edit it")
+        return self._document
+
+    @property
+    def keys(self) -> dict[str, KeyPair]:
+        """The key pairs by slot: ``signing``, and ``next`` / ``previous`` when present."""
+        return dict(self._keys)
+
+    # --- changing -------------------------------------------------------------------------
+
+    def edit(self, change: Callable[[DirectoryDocument, Directory], DirectoryDocument]) -> None:
+        """Apply a directory edit: validated as a whole, then swapped in; or nothing."""
+        with self._lock:
+            document = change(self.document, self._directory)
+            directory = document.build()
+            services = self._build(directory, self._keys)
+            self._document, self._directory, self.services = document, directory, services
+
+    def _rekey(self, step: Callable[[], object]) -> None:
+        with self._lock:
+            step()
+            keys = self.keystore.snapshot()
+            self.services = self._build(self._directory, keys)
+            self._keys = keys
+
+    def stage_key(self) -> KeyPair:
+        """Rollover step 1: a new key pair, published in metadata, not signing yet."""
+        made: list[KeyPair] = []
+        self._rekey(lambda: made.append(self.keystore.stage(
+            self.settings.entity_id, key_size=self.settings.key_size)))
+        return made[0]
+
+    def promote_key(self) -> KeyPair:
+        """Rollover step 2: the staged pair signs; the old one stays published."""
+        made: list[KeyPair] = []
+        self._rekey(lambda: made.append(self.keystore.promote()))
+        return made[0]
+
+    def retire_key(self) -> KeyPair:
+        """Rollover step 3: the previous pair leaves metadata (and the AWS side's trust)."""
+        made: list[KeyPair] = []
+        self._rekey(lambda: made.append(self.keystore.retire()))
+        return made[0]
+
+    def reset(self) -> None:
+        """Back to the configured directory, keys and clock, with no state: no redeemed
+        assertions, used codes, throttling, sign-outs, faults or exchanges."""
+        with self._lock:
+            document, directory, keys = self._initial
+            if _fingerprints(keys) != _fingerprints(self._keys):
+                self.keystore.restore(keys)
+            self.store.clear()
+            if isinstance(self.clock, SettableClock):
+                self.clock.reset()
+            self.faults.clear()
+            self.exchanges.clear()
+            self.services = self._build(directory, keys)
+            self._document, self._directory, self._keys = document, directory, keys
+
+    def close(self) -> None:
+        self.store.close()
+

@@ -1,0 +1,92 @@
+"""The README's examples run as written: each block after ``<!-- readme-test: KIND -->``.
+
+* ``python``: the block as a script, in a fresh interpreter;
+* ``pytest-project``: the block as the only file of a new project directory (no conftest, no
+  configuration), run with pytest: the plugin must come from the installed distribution;
+* ``shell``: the block with bash against a real ``idp serve --admin`` (its URL in place of
+  ``http://127.0.0.1:8000``), in the server's working directory, with the venv's ``idp`` and
+  ``aws`` first on PATH.
+
+No real AWS configuration leaks in: empty config files and no ``AWS_*`` variables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import running_server
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+_BLOCK = re.compile(r"<!-- readme-test: ([\w-]+) -->\n```\w*\n(.*?)\n```", re.DOTALL)
+BLOCKS = [(kind, code) for kind, code in _BLOCK.findall(README.read_text("utf-8"))]
+TIMEOUT = 120
+
+
+def blocks(kind: str) -> list[str]:
+    return [code for k, code in BLOCKS if k == kind]
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "IDP_", "PYTEST_"))}
+    empty = tmp_path / "empty-aws-file"
+    empty.write_text("")
+    env.update(AWS_CONFIG_FILE=str(empty), AWS_SHARED_CREDENTIALS_FILE=str(empty),
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    return env
+
+
+def run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=TIMEOUT, check=False)
+    assert result.returncode == 0, f"{argv[:3]} failed:\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def test_the_readme_has_its_examples() -> None:
+    kinds = [kind for kind, _ in BLOCKS]
+    assert kinds.count("python") >= 2 and kinds.count("shell") >= 2
+    assert kinds.count("pytest-project") == 1
+
+
+@pytest.mark.parametrize("code", blocks("python"), ids=lambda c: c.splitlines()[0][:40])
+def test_python_examples_run(code: str, tmp_path: Path) -> None:
+    run([sys.executable, "-c", code], tmp_path, clean_env(tmp_path))
+
+
+def test_the_example_test_passes_in_a_fresh_project(tmp_path: Path) -> None:
+    """Dropped into an empty project after ``pip install``, the README's test file is green."""
+    (code,) = blocks("pytest-project")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_sso.py").write_text(code + "\n")
+    env = clean_env(tmp_path)
+    env.pop("PYTHONPATH", None)
+    result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                  "--rootdir", str(project), str(project)], project, env)
+    assert re.search(r"\b4 passed\b", result.stdout), result.stdout
+
+
+@pytest.mark.live
+def test_shell_examples_run(tmp_path: Path) -> None:
+    admin, mint_and_login = blocks("shell")
+    with running_server(tmp_path / "server", extra_args=["--admin"]) as server:
+        env = clean_env(tmp_path)
+        cwd = tmp_path / "server"
+        first = run(["bash", "-euo", "pipefail", "-c",
+                     admin.replace("http://127.0.0.1:8000", server.url)], cwd, env)
+        user, minted, clock, log, status = first.stdout.splitlines()
+        assert '"name":"erin"' in user and '"saml_response"' in minted
+        assert '"offset_seconds":3600' in clock and '"fault":"expired"' in log
+        assert status == "401"
+        second = run(["bash", "-euo", "pipefail", "-c",
+                      mint_and_login.replace("http://127.0.0.1:8000", server.url)], cwd, env)
+        assert second.stdout.splitlines()[0] == "1"
+        assert "assumed-role/ReadOnly/bob@corp.example" in second.stdout

@@ -1,0 +1,383 @@
+"""``idp.Simulator`` as a test suite uses it: through this package's own pytest plugin.
+
+Every test talks to a real server thread over HTTP (boto3 for STS), so what passes here is what
+a user's test sees. ``saml_idp`` is the plugin's session-wide simulator, reset after each test.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import botocore.exceptions
+import pytest
+from lxml import etree
+
+from idp import Simulator
+from idp.clock import SettableClock
+from idp.errors import AuthnFailed, DirectoryEditError, FatalRequestError
+from idp.faults import FAULT_RULES, Fault
+from idp.simulator import SimulatorError
+from tests.support.demo import (
+    ADMIN,
+    BOB_EMAIL,
+    DEVELOPER,
+    PROD,
+    PROD_PROVIDER,
+    READ_ONLY,
+)
+from tests.support.sts import session_client, sts_client
+
+pytestmark = pytest.mark.usefixtures("no_aws_config")
+
+MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
+DS = "{http://www.w3.org/2000/09/xmldsig#}"
+SAML = "{urn:oasis:names:tc:SAML:2.0:assertion}"
+
+
+def assume(sim: Simulator, saml_response: str, role: str = READ_ONLY,
+           provider: str = PROD_PROVIDER) -> dict[str, Any]:
+    result: dict[str, Any] = sts_client(sim.sts_endpoint).assume_role_with_saml(
+        RoleArn=role, PrincipalArn=provider, SAMLAssertion=saml_response)
+    return result
+
+
+def refused(sim: Simulator, saml_response: str, **kwargs: str) -> tuple[str, str]:
+    """The STS error (code, the exchange log's rule) for a Response STS must refuse."""
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        assume(sim, saml_response, **kwargs)
+    decision = sim.exchanges(kind="sts")[-1]
+    assert not decision.accepted
+    return caught.value.response["Error"]["Code"], str(decision.rule)
+
+
+def certificates(metadata: bytes) -> list[str]:
+    root = etree.fromstring(metadata)
+    return [c.text or "" for c in root.iter(f"{DS}X509Certificate")]
+
+
+# --- where it is -------------------------------------------------------------------------------
+
+
+def test_endpoints_derive_from_a_free_loopback_port(saml_idp: Simulator) -> None:
+    assert saml_idp.base_url.startswith("http://127.0.0.1:")
+    assert saml_idp.sts_endpoint == saml_idp.base_url + "/aws/sts"
+    assert saml_idp.entity_id == saml_idp.base_url + "/idp/metadata"
+    root = etree.fromstring(saml_idp.metadata_xml)
+    assert root.get("entityID") == saml_idp.entity_id
+    assert root.find(f"{MD}IDPSSODescriptor") is not None
+
+
+def test_two_simulators_share_nothing(saml_idp: Simulator,
+                                      saml_idp_factory: Callable[..., Simulator]) -> None:
+    other = saml_idp_factory()
+    assert other.base_url != saml_idp.base_url
+    assert certificates(other.metadata_xml) != certificates(saml_idp.metadata_xml)
+    # A Response from one IdP is not trusted by the other's AWS side.
+    code, rule = refused(other, saml_idp.mint("bob"))
+    assert (code, rule) == ("InvalidIdentityToken", "signature-invalid")
+
+
+# --- signing in ------------------------------------------------------------------------------
+
+
+def test_login_returns_the_response_and_working_credentials(saml_idp: Simulator) -> None:
+    login = saml_idp.login("bob", "bob-password")
+    assert login.roles == (READ_ONLY,) and login.role == READ_ONLY
+    assert etree.fromstring(base64.b64decode(login.saml_response)).tag.endswith("Response")
+    assert login.assertion_xml.startswith("<saml:Assertion")
+    credentials = login.credentials
+    assert credentials.access_key_id.startswith("ASIA")
+    assert credentials["AccessKeyId"] == credentials.access_key_id
+    assert credentials.expiration > dt.datetime.now(dt.UTC)
+    identity = saml_idp.boto3_session("bob").client("sts").get_caller_identity()
+    assert identity["Arn"] == f"arn:aws:sts::{PROD}:assumed-role/ReadOnly/{BOB_EMAIL}"
+
+
+def test_login_checks_the_password(saml_idp: Simulator) -> None:
+    with pytest.raises(AuthnFailed):
+        saml_idp.login("bob", "wrong")
+    with pytest.raises(AuthnFailed):
+        saml_idp.login("nobody", "nobody-password")
+
+
+def test_several_roles_need_a_choice(saml_idp: Simulator) -> None:
+    login = saml_idp.login("alice")
+    assert set(login.roles) == {ADMIN, READ_ONLY, DEVELOPER}
+    with pytest.raises(SimulatorError, match="pass role="):
+        _ = login.credentials
+    chosen = saml_idp.login("alice", role="Developer")
+    assert chosen.role == DEVELOPER and chosen.credentials.session_token
+    with pytest.raises(SimulatorError, match="no role"):
+        saml_idp.login("alice", role="Nope")
+
+
+def test_a_totp_user_needs_the_right_code_when_one_is_given(saml_idp: Simulator) -> None:
+    assert saml_idp.login("carol", "carol-password").role == ADMIN  # the harness vouches
+    with pytest.raises(AuthnFailed):
+        saml_idp.login("carol", "carol-password", otp="000000")
+
+
+def test_mint_restricts_the_role_and_names_the_user(saml_idp: Simulator) -> None:
+    root = etree.fromstring(base64.b64decode(saml_idp.mint("alice", role="ReadOnly")))
+    values = [v.text for v in root.iter(f"{SAML}AttributeValue")
+              if v.getparent().get("Name", "").endswith("/Role")]  # type: ignore[union-attr]
+    assert values == [f"{READ_ONLY},{PROD_PROVIDER}"]
+    with pytest.raises(FatalRequestError, match="not in the directory"):
+        saml_idp.mint("nobody")
+
+
+# --- the clock -------------------------------------------------------------------------------
+
+
+def test_moving_the_clock_expires_a_minted_response_at_sts(saml_idp: Simulator) -> None:
+    fresh = saml_idp.mint("bob")
+    stale = saml_idp.mint("bob")
+    assume(saml_idp, fresh)
+    saml_idp.clock.advance(400)  # past NotOnOrAfter (300 s) and the 60 s skew
+    code, rule = refused(saml_idp, stale)
+    assert code == "ExpiredTokenException" and rule in ("expired", "stale")
+
+
+def test_moving_the_clock_expires_credentials_at_get_caller_identity(
+        saml_idp: Simulator) -> None:
+    client = saml_idp.boto3_session("bob").client("sts")
+    client.get_caller_identity()
+    saml_idp.clock.advance(3601)  # the default session is one hour
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        client.get_caller_identity()
+    assert caught.value.response["Error"]["Code"] == "ExpiredToken"
+
+
+def test_a_frozen_clock_issues_at_its_instant(saml_idp_factory: Callable[..., Simulator]
+                                              ) -> None:
+    at = dt.datetime(2031, 5, 1, 9, 30, tzinfo=dt.UTC)
+    sim = saml_idp_factory(clock=at)
+    root = etree.fromstring(base64.b64decode(sim.mint("bob")))
+    assert root.get("IssueInstant") == "2031-05-01T09:30:00.000Z"
+    # Both sides follow it: STS accepts what was issued "now", and the credentials expire an
+    # hour later in simulated time although boto3 signs with the real time.
+    login = sim.login("bob")
+    assert login.credentials.expiration == at + dt.timedelta(hours=1)
+    sim.clock.advance(3601)
+    sim.boto3_session("bob").client("sts").get_caller_identity()  # a new login works...
+    with pytest.raises(botocore.exceptions.ClientError, match="ExpiredToken"):
+        session_client(sim.sts_endpoint, login.credentials).get_caller_identity()  # ...not old
+
+
+def test_reset_restores_the_clock(saml_idp: Simulator) -> None:
+    saml_idp.clock.freeze(dt.datetime(2040, 1, 1, tzinfo=dt.UTC))
+    saml_idp.reset()
+    assert not saml_idp.clock.frozen
+    assert abs((saml_idp.clock.now() - dt.datetime.now(dt.UTC)).total_seconds()) < 5
+
+
+# --- runtime directory edits -----------------------------------------------------------------
+
+
+def test_a_user_added_at_runtime_gets_credentials(saml_idp: Simulator) -> None:
+    saml_idp.add_user("erin", password="erin-secret", email="erin@corp.example",
+                      roles=["ReadOnly"], attributes={"department": "QA"})
+    login = saml_idp.login("erin", "erin-secret")
+    assert login.role == READ_ONLY
+    assert "erin@corp.example" in login.assertion_xml
+    saml_idp.remove_user("erin")
+    with pytest.raises(AuthnFailed):
+        saml_idp.login("erin", "erin-secret")
+
+
+def test_a_refused_edit_changes_nothing(saml_idp: Simulator) -> None:
+    before = saml_idp.runtime.directory
+    with pytest.raises(DirectoryEditError, match="no account defines a role named Nope"):
+        saml_idp.add_user("erin", roles=["Nope"])
+    with pytest.raises(DirectoryEditError, match="has no '@'"):
+        saml_idp.add_user("erin", email="not-an-email")
+    with pytest.raises(DirectoryEditError, match="already exists"):
+        saml_idp.add_user("bob")
+    with pytest.raises(DirectoryEditError, match="ambiguous"):
+        saml_idp.add_role("ReadOnly", account="444455556666")
+        saml_idp.add_user("erin", roles=["ReadOnly"])
+    assert saml_idp.runtime.directory.user("erin") is None
+    assert before.users.keys() <= saml_idp.runtime.directory.users.keys()
+
+
+def test_a_new_role_can_be_granted_and_assumed(saml_idp: Simulator) -> None:
+    arn = saml_idp.add_role("Auditor", max_session_duration=7200, users=["bob"])
+    assert arn == f"arn:aws:iam::{PROD}:role/Auditor"
+    assert saml_idp.login("bob", role="Auditor").role == arn
+    saml_idp.revoke_role("bob", "Auditor")
+    assert arn not in saml_idp.login("bob").roles
+
+
+def test_a_service_provider_from_metadata(saml_idp: Simulator) -> None:
+    metadata = b"""<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"
+        entityID="https://app.example.test/saml">
+      <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+        <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
+        <md:AssertionConsumerService index="1" Location="https://app.example.test/acs2"
+          Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"/>
+        <md:AssertionConsumerService index="0" Location="https://app.example.test/acs"
+          Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"/>
+      </md:SPSSODescriptor>
+    </md:EntityDescriptor>"""
+    entity = saml_idp.add_service_provider(metadata)
+    login = saml_idp.login("bob", sp=entity)
+    root = etree.fromstring(login.response_xml.encode())
+    assert root.get("Destination") == "https://app.example.test/acs"
+    assert root.findtext(f".//{SAML}Audience") == entity
+    assert root.findtext(f".//{SAML}NameID") == BOB_EMAIL
+    assert login.roles == ()
+    with pytest.raises(SimulatorError, match="not AWS"):
+        _ = login.credentials
+    with pytest.raises(DirectoryEditError, match="SPSSODescriptor"):
+        saml_idp.add_service_provider(b"<x/>")
+
+
+def test_a_custom_directory_as_a_mapping(saml_idp_factory: Callable[..., Simulator]) -> None:
+    sim = saml_idp_factory({
+        "accounts": {"999988887777": {"saml_provider": "Okta", "roles": {"Deployer": {}}}},
+        "users": {"zoe": {"password": "zoe-pw", "email": "zoe@x.example",
+                          "roles": ["arn:aws:iam::999988887777:role/Deployer"]}},
+    })
+    assert sim.login("zoe", "zoe-pw").credentials.access_key_id
+
+
+# --- faults and the exchange log -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", [f for f in Fault if f is not Fault.REPLAY])
+def test_every_fault_is_refused_by_sts_with_its_rule(saml_idp: Simulator, fault: Fault) -> None:
+    broken = saml_idp.mint("bob", fault=fault)
+    _code, rule = refused(saml_idp, broken)
+    assert rule == FAULT_RULES[fault].value
+    sent, decided = saml_idp.exchanges(user="bob")[-2:]
+    assert sent.kind == "response" and sent.fault == fault.value
+    assert decided.kind == "sts" and decided.user == "bob" and decided.rule == rule
+    assert decided.checks[-1].rule == rule and not decided.checks[-1].passed
+    assert all(check.passed for check in decided.checks[:-1])
+
+
+def test_replay_resends_the_last_response_and_sts_refuses_it(saml_idp: Simulator) -> None:
+    first = saml_idp.mint("bob")
+    assume(saml_idp, first)
+    again = saml_idp.mint("bob", fault="replay")
+    assert again == first
+    assert refused(saml_idp, again) == ("InvalidIdentityToken", "replay")
+
+
+def test_injected_faults_reach_the_next_responses_only(saml_idp: Simulator) -> None:
+    saml_idp.inject_fault("wrong-audience", count=1)
+    with pytest.raises(SimulatorError, match="InvalidIdentityToken"):
+        saml_idp.login("bob")
+    assert saml_idp.login("bob").credentials  # the next one is genuine
+    saml_idp.inject_fault("unsigned", sp="urn:amazon:webservices", count=None)
+    for _ in range(2):
+        with pytest.raises(SimulatorError, match="Response signature invalid"):
+            saml_idp.login("bob")
+    saml_idp.clear_faults()
+    assert saml_idp.login("bob").credentials
+    with pytest.raises(SimulatorError, match="valid faults"):
+        saml_idp.inject_fault("bogus")
+
+
+def test_the_exchange_log_filters_by_user_and_kind(saml_idp: Simulator) -> None:
+    saml_idp.login("bob")
+    saml_idp.login("alice", role="Developer")
+    kinds = [(e.kind, e.user, e.outcome) for e in saml_idp.exchanges()]
+    assert kinds == [("response", "bob", "sent"), ("sts", "bob", "accepted"),
+                     ("response", "alice", "sent"), ("sts", "alice", "accepted")]
+    accepted = saml_idp.exchanges(user="alice", kind="sts")[0]
+    assert accepted.facts["role"] == DEVELOPER
+    assert accepted.message is not None and "<saml:Assertion" in accepted.message
+    assert accepted.to_json()["checks"][0] == {"rule": "saml-response", "passed": True,
+                                               "found": None}
+    with pytest.raises(ValueError, match="unknown exchange kind"):
+        saml_idp.exchanges(kind="nope")
+
+
+# --- keys and reset --------------------------------------------------------------------------
+
+
+def test_key_rollover_keeps_old_key_responses_valid_until_retirement(
+        saml_idp: Simulator) -> None:
+    original = certificates(saml_idp.metadata_xml)
+    old_a, old_b = saml_idp.mint("bob"), saml_idp.mint("bob")
+    saml_idp.add_key()
+    assert len(certificates(saml_idp.metadata_xml)) == 2
+    assume(saml_idp, saml_idp.mint("bob"))  # still signed by the old key
+    saml_idp.promote_key()
+    new = saml_idp.mint("bob")
+    assume(saml_idp, new)
+    assume(saml_idp, old_a)  # the old key is still published, so still trusted
+    saml_idp.retire_key()
+    assert certificates(saml_idp.metadata_xml) != original
+    assert len(certificates(saml_idp.metadata_xml)) == 1
+    code, rule = refused(saml_idp, old_b)
+    assert code == "InvalidIdentityToken" and rule.startswith("signature")
+    saml_idp.reset()
+    assert certificates(saml_idp.metadata_xml) == original
+
+
+def test_reset_forgets_edits_faults_exchanges_and_redeemed_assertions(
+        saml_idp: Simulator) -> None:
+    saml_idp.add_user("erin", roles=["ReadOnly"])
+    saml_idp.inject_fault("expired", count=5)
+    redeemed = saml_idp.mint("bob")
+    saml_idp.clear_faults()
+    redeemed = saml_idp.mint("bob")
+    assume(saml_idp, redeemed)
+    saml_idp.reset()
+    assert saml_idp.runtime.directory.user("erin") is None
+    assert saml_idp.exchanges() == []
+    assert saml_idp.runtime.faults.planned() == []
+    assume(saml_idp, redeemed)  # the one-time-use record is gone too
+
+
+# --- life cycle --------------------------------------------------------------------------------
+
+
+def test_close_stops_the_server_and_removes_its_folders() -> None:
+    sim = Simulator().start()
+    folder = sim.settings.certs_dir.parent
+    assert (sim.settings.certs_dir / "signing.key").stat().st_mode & 0o777 == 0o600
+    sim.close()
+    assert not folder.exists()
+    with pytest.raises(SimulatorError, match="not running"):
+        _ = sim.base_url
+
+
+def test_the_async_context_manager() -> None:
+    import asyncio
+
+    found: list[str] = []
+
+    async def main() -> None:
+        async with Simulator() as sim:
+            found.append(sim.login("bob").credentials.access_key_id)
+
+    # Sync Playwright may hold an event loop in this thread: run ours in another.
+    thread = threading.Thread(target=lambda: asyncio.run(main()))
+    thread.start()
+    thread.join(30)
+    assert found and found[0].startswith("ASIA")
+
+
+def test_a_settable_clock_can_be_passed_in() -> None:
+    clock = SettableClock(offset=-86400)
+    with Simulator(clock=clock) as sim:
+        assert sim.clock is clock
+        assert abs(sim.clock.offset + 86400) < 5
+        assert sim.login("bob").credentials.expiration < dt.datetime.now(dt.UTC)
+
+
+@pytest.mark.saml_idp(clock=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+def test_the_marker_gives_a_test_its_own_simulator(saml_idp: Simulator,
+                                                    aws_credentials: Callable[..., Any],
+                                                    boto3_session: Callable[..., Any]) -> None:
+    assert saml_idp.clock.now() == dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    assert aws_credentials("bob").expiration.year == 2030
+    assert boto3_session("alice", role="Admin").client("sts").get_caller_identity()["Arn"] \
+        .endswith("assumed-role/Admin/alice@corp.example")
