@@ -244,7 +244,11 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--base-url", help="public URL of the service (default http://HOST:PORT)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", parents=[common], help="run the simulator")
+    serve = sub.add_parser(
+        "serve", parents=[common], help="run the simulator",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  idp serve\n  idp serve --config my-directory.yaml --port 9000\n"
+               "  idp serve --admin --frozen-clock 2030-01-01T00:00:00Z")
     serve.add_argument("--host", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--config", type=Path, help="directory YAML (default: the demo)")
@@ -269,12 +273,18 @@ def _parser() -> argparse.ArgumentParser:
                        help="how much the simulator logs (default info: every refusal, why)")
     serve.set_defaults(func=_serve)
 
-    keys = sub.add_parser("keys", parents=[common], help="create or rotate the signing key pair")
+    keys = sub.add_parser("keys", parents=[common], help="create or rotate the signing key pair",
+                          formatter_class=argparse.RawDescriptionHelpFormatter,
+                          epilog="examples:\n  idp keys\n  idp keys --rotate --key-size 3072")
     keys.add_argument("--rotate", action="store_true", help="replace the current key pair")
     keys.add_argument("--key-size", type=int, choices=(2048, 3072, 4096), help="RSA modulus")
     keys.set_defaults(func=_keys)
 
-    metadata = sub.add_parser("metadata", parents=[common], help="write the IdP metadata")
+    metadata = sub.add_parser(
+        "metadata", parents=[common], help="write the IdP metadata",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  idp metadata\n  idp metadata --out - --base-url "
+               "https://idp.example.test")
     metadata.add_argument("--out", type=Path, default=DEFAULT_METADATA_OUT,
                           help=f"output file, or - for stdout (default {DEFAULT_METADATA_OUT})")
     metadata.add_argument("--config", type=Path, help="directory YAML (default: the demo)")
@@ -319,7 +329,11 @@ def _parser() -> argparse.ArgumentParser:
                        "SessionDuration or 3600)")
     login.set_defaults(func=_login)
 
-    config = sub.add_parser("config", parents=[common], help="print or check a directory file")
+    config = sub.add_parser(
+        "config", parents=[common], help="print or check a directory file",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  idp config --demo > my-directory.yaml\n"
+               "  idp config --check my-directory.yaml")
     config.add_argument("--demo", action="store_true", help="print the demo directory")
     config.add_argument("--check", type=Path, metavar="FILE", help="validate a directory file")
     config.set_defaults(func=_config)

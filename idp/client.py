@@ -195,10 +195,18 @@ def read_password(flag: str | None, environ: Mapping[str, str], stdin: TextIO | 
     elif stdin.isatty():
         password = getpass.getpass(f"Password for {user}: ", stream=sys.stderr)
     else:
-        password = stdin.readline().rstrip("\r\n")
+        try:
+            password = stdin.readline().rstrip("\r\n")
+        except UnicodeError:
+            raise IdPError("the password on stdin is not text in the terminal's encoding "
+                           "(UTF-8)") from None
     if not password:
         raise IdPError("the password is empty: pass --password, set IDP_PASSWORD, "
                        "or write it on stdin")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes from stdin or the environment
+        raise IdPError("the password is not valid UTF-8 text") from None
     return password
 
 
@@ -686,6 +694,11 @@ def parse_sts_answer(page: Page, action: str = "AssumeRoleWithSAML") -> Credenti
                        f"{_quote(values['Expiration'] or '')}") from None
     if expiration.tzinfo is None:
         expiration = expiration.replace(tzinfo=dt.UTC)
+    try:
+        expiration = expiration.astimezone(dt.UTC)
+    except OverflowError:
+        raise IdPError(f"STS answered an Expiration out of range: "
+                       f"{_quote(values['Expiration'] or '')}") from None
     return Credentials(access_key_id=values["AccessKeyId"] or "",
                        secret_access_key=values["SecretAccessKey"] or "",
                        session_token=values["SessionToken"] or "", expiration=expiration)
@@ -720,6 +733,8 @@ def login(options: LoginOptions, http: Http | None = None) -> Credentials:
 
 def login_command(args: argparse.Namespace) -> int:
     """``idp login``: print credential_process JSON on stdout (errors: ``IdPError``)."""
+    if sys.stdout is None:  # started with stdout closed (>&-)
+        raise IdPError("stdout is closed: nowhere to print the credentials")
     credentials = login(options_from_args(args))
     sys.stdout.write(credentials.credential_process_json() + "\n")
     sys.stdout.flush()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
-from typing import Protocol
+from typing import Final, Protocol
 
 __all__ = ["Clock", "FixedClock", "SettableClock", "SystemClock", "format_instant",
            "parse_instant", "wall_clock"]
@@ -38,6 +39,10 @@ class FixedClock:
         self._now += dt.timedelta(seconds=seconds)
 
 
+#: How far the simulated time may be from the real time (about 100 years either way).
+MAX_DISTANCE: Final = dt.timedelta(days=100 * 366)
+
+
 class SettableClock:
     """The simulator's clock: the real time shifted by an offset, or frozen at an instant.
 
@@ -57,6 +62,7 @@ class SettableClock:
         self._lock = threading.Lock()
         self._initial = (float(offset), _aware(frozen_at) if frozen_at is not None else None)
         self._offset, self._frozen = self._initial
+        self._within_range(self.now())
 
     def now(self) -> dt.datetime:
         with self._lock:
@@ -81,18 +87,32 @@ class SettableClock:
         """Stop the clock at ``at`` (timezone-aware) or at the current simulated time."""
         instant = _aware(at) if at is not None else self.now()
         with self._lock:
-            self._frozen = instant
+            self._frozen = self._within_range(instant)
         return instant
 
     def advance(self, seconds: float) -> dt.datetime:
         """Move the simulated time by ``seconds``; returns the new simulated time."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise TypeError(f"advance takes a number of seconds, not {seconds!r}")
+        if not math.isfinite(seconds) or abs(seconds) > 2 * MAX_DISTANCE.total_seconds():
+            raise ValueError(f"cannot advance the clock by {seconds} seconds: the simulated "
+                             "time must stay within 100 years of the real time")
         step = dt.timedelta(seconds=float(seconds))
         with self._lock:
             if self._frozen is not None:
-                self._frozen += step
+                self._frozen = self._within_range(self._frozen + step)
             else:
+                self._within_range(self._source.now() + dt.timedelta(seconds=self._offset) + step)
                 self._offset += step.total_seconds()
         return self.now()
+
+    def _within_range(self, instant: dt.datetime) -> dt.datetime:
+        """``instant``, or ``ValueError`` if it is more than ``MAX_DISTANCE`` from real time
+        (beyond that, certificates and dates stop working; nothing has changed yet)."""
+        if abs(instant - self._source.now()) > MAX_DISTANCE + dt.timedelta(days=1):
+            raise ValueError(f"the simulated time must stay within 100 years of the real "
+                             f"time, not {instant.isoformat()}")
+        return instant
 
     def resume(self) -> dt.datetime:
         """Let a frozen clock tick again, from where it stood (no jump back to real time)."""

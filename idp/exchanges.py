@@ -5,8 +5,8 @@ A test that wonders *why* its service provider, or the simulator's AWS side, did
 reads this instead of a server log: ``Simulator.exchanges()``, ``GET /api/exchanges``.
 
 Bounded: the newest ``capacity`` entries are kept (default 1000) and each message is clipped
-to ``MAX_MESSAGE_CHARS``. Per process: with ``idp serve --workers N`` each worker keeps its own
-log (the admin API needs ``--workers 1``).
+to ``MAX_MESSAGE_BYTES`` of UTF-8: at most about 32 MiB of messages. Per process: with
+``idp serve --workers N`` each worker keeps its own log (the admin API needs ``--workers 1``).
 
 Who an entry is about: the IdP knows which user each Response it sent was for; the console and
 STS see only the posted bytes. The log remembers the digest of each Response it saw sent, so a
@@ -29,9 +29,17 @@ from typing import Any, Final
 from idp.clock import Clock, format_instant
 from idp.errors import Rule
 
-__all__ = ["Check", "Exchange", "ExchangeKind", "ExchangeLog", "Outcome", "checks_before"]
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "Check",
+    "Exchange",
+    "ExchangeKind",
+    "ExchangeLog",
+    "Outcome",
+    "checks_before",
+]
 
-MAX_MESSAGE_CHARS: Final = 64 * 1024
+MAX_MESSAGE_BYTES: Final = 32 * 1024
 _MAX_REMEMBERED: Final = 4096
 
 
@@ -206,7 +214,7 @@ class ExchangeLog:
 def _text(message: bytes | None) -> str | None:
     if message is None:
         return None
-    text = message.decode("utf-8", errors="replace")
-    if len(text) > MAX_MESSAGE_CHARS:
-        return text[:MAX_MESSAGE_CHARS] + f"... ({len(text) - MAX_MESSAGE_CHARS} more characters)"
-    return text
+    if len(message) <= MAX_MESSAGE_BYTES:
+        return message.decode("utf-8", errors="replace")
+    kept = message[:MAX_MESSAGE_BYTES].decode("utf-8", errors="ignore")  # no split character
+    return kept + f"... ({len(message) - len(kept.encode('utf-8'))} more bytes)"

@@ -106,7 +106,7 @@ def _make_pair(common_name: str, key_size: int, clock: Clock) -> KeyPair:
     simulated, real = clock.now(), wall_clock(clock).now()
     not_before = max(min(simulated, real) - dt.timedelta(minutes=5), _FIRST_CERT_TIME)
     later = max(simulated, real)
-    not_after = (later + dt.timedelta(days=CERT_VALIDITY_DAYS)
+    not_after = (max(later, not_before) + dt.timedelta(days=CERT_VALIDITY_DAYS)
                  if later < _LAST_CERT_TIME - dt.timedelta(days=CERT_VALIDITY_DAYS)
                  else _LAST_CERT_TIME)
     cert = (

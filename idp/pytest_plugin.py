@@ -64,7 +64,10 @@ def saml_idp(request: pytest.FixtureRequest) -> Iterator[Simulator]:
     try:
         yield shared
     finally:
-        shared.reset()
+        if shared.running:
+            shared.reset()
+        else:  # the test closed it (``with saml_idp as sim:``): the next one gets a new one
+            shared.start()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
-from idp.clock import SettableClock
+from idp.clock import MAX_DISTANCE, SettableClock
 from idp.errors import ConfigError
 
 __all__ = ["Settings"]
@@ -106,9 +106,9 @@ class Settings:
                 raise ConfigError(f"{name} must be at least 1", source="settings")
         _networks(self.trusted_proxies)  # a malformed list fails here, at start-up
         self.frozen_instant  # noqa: B018  (a malformed instant fails here too)
-        if abs(self.clock_offset) > _MAX_CLOCK_OFFSET:
-            raise ConfigError(f"clock offset must be within ±{_MAX_CLOCK_OFFSET} seconds "
-                              "(about 100 years)", source="settings")
+        if abs(self.clock_offset) > MAX_DISTANCE.total_seconds():
+            raise ConfigError(f"clock offset must be within ±{int(MAX_DISTANCE.total_seconds())}"
+                              " seconds (about 100 years)", source="settings")
         for name in ("clock_skew", "assertion_lifetime", "sp_session_lifetime",
                      "idp_session_lifetime", "metadata_validity_days", "max_request_bytes"):
             if getattr(self, name) < 0:
@@ -147,10 +147,15 @@ class Settings:
             raise ConfigError(f"frozen clock {self.frozen_clock!r} needs a time zone (Z or "
                               "+HH:MM)", source="settings")
         try:
-            return instant.astimezone(dt.UTC)
+            instant = instant.astimezone(dt.UTC)
         except OverflowError:  # 0001-01-01T00:00:00+01:00 leaves datetime's range in UTC
             raise ConfigError(f"frozen clock {self.frozen_clock!r} is out of range",
                               source="settings") from None
+        if abs(instant - dt.datetime.now(dt.UTC)) > MAX_DISTANCE:
+            raise ConfigError(f"frozen clock {self.frozen_clock!r} is out of range: the "
+                              "simulated time must stay within 100 years of the real time",
+                              source="settings")
+        return instant
 
     def clock(self) -> SettableClock:
         """A new simulated clock as these settings start it."""
@@ -233,7 +238,6 @@ def _networks(listed: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv
     return tuple(networks)
 
 
-_MAX_CLOCK_OFFSET = 100 * 366 * 86400
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")

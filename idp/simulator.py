@@ -111,6 +111,7 @@ class Simulator:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._runtime: Runtime | None = None
+        self._socket: socket.socket | None = None
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -136,6 +137,7 @@ class Simulator:
             self._tmp = tempfile.mkdtemp(prefix="idp-simulator-")
         root = Path(self._tmp) if self._tmp else None
         sock, port = _bind(self._base_url)
+        self._socket = sock
         settings = self._settings_arg.with_overrides(
             port=port, base_url=self._base_url,
             certs_dir=Path(certs_dir) if certs_dir is not None else root / "certs"
@@ -147,8 +149,11 @@ class Simulator:
         if isinstance(self._config, Mapping):
             document, _ = DirectoryDocument.from_data(self._config,
                                                       aws_acs=settings.console_acs_url)
-        elif self._config is not None:
+        elif isinstance(self._config, str | Path):
             settings = settings.with_overrides(config=Path(self._config))
+        elif self._config is not None:
+            raise SimulatorError("config must be a directory YAML path or a mapping shaped "
+                                 f"like one, not {type(self._config).__name__}")
         app = create_app(settings, clock=clock, document=document)
         runtime: Runtime = app.state.runtime
         self._runtime = runtime
@@ -176,12 +181,14 @@ class Simulator:
 
     def close(self) -> None:
         """Stop serving and remove the temporary folders."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
+        server, thread, sock = self._server, self._thread, self._socket
+        self._server = self._thread = self._socket = None
         if server is not None:
             server.should_exit = True
         if thread is not None:
             thread.join(timeout=10)
+        if sock is not None:  # uvicorn closed it if it served; not if the start failed
+            sock.close()
         if self._runtime is not None:
             self._runtime.close()
             self._runtime = None
@@ -202,6 +209,11 @@ class Simulator:
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         trace: TracebackType | None) -> None:
         await asyncio.to_thread(self.close)
+
+    @property
+    def running(self) -> bool:
+        """Whether it is serving (between ``start`` and ``close``)."""
+        return self._server is not None
 
     @property
     def runtime(self) -> Runtime:
@@ -250,7 +262,7 @@ class Simulator:
                  principal_tags: Mapping[str, str] | None = None) -> None:
         """Add a user (password default ``NAME-password``, as the demo's); ``roles`` are role
         ARNs or unique role names. ``DirectoryEditError`` if refused (nothing changes)."""
-        roles, groups = tuple(roles), tuple(groups)
+        roles, groups = _items(roles, "roles"), _items(groups, "groups")
         self.runtime.edit(lambda doc, directory: doc.with_user(
             name, password=password if password is not None else f"{name}-password",
             email=email, display_name=display_name, roles=roles, groups=groups,
@@ -272,7 +284,7 @@ class Simulator:
                  path: str = "/", users: Iterable[str] = ()) -> str:
         """Add an IAM role (default account: the directory's first; default trust policy:
         that account's SAML provider); ``users`` are granted it. Returns its ARN."""
-        users = tuple(users)
+        users = _items(users, "users")
         account = account if account is not None else self.runtime.document.default_account()
         self.runtime.edit(lambda doc, _directory: doc.with_role(
             name, account=account, max_session_duration=max_session_duration,
@@ -287,7 +299,8 @@ class Simulator:
         ``sign_response``...). Replaces an SP with the same entity ID. Returns the ID."""
         raw = metadata_xml.encode("utf-8") if isinstance(metadata_xml, str) else metadata_xml
         entry = sp_entry(metadata_xml=raw, options={
-            "entity_id": entity_id, "acs_urls": list(acs_urls) or None, **options})
+            "entity_id": entity_id, "acs_urls": list(_items(acs_urls, "acs_urls")) or None,
+            **options})
         self.runtime.edit(lambda doc, _d: doc.with_service_provider(entry, replace=True))
         return str(entry["entity_id"])
 
@@ -313,7 +326,10 @@ class Simulator:
         Response to ``sp`` until ``clear_faults``."""
         if sp is not None and self.runtime.directory.service_provider(sp) is None:
             raise SimulatorError(f"service provider {sp} is not registered")
-        self.runtime.faults.add(_fault(fault), sp=sp, count=count)
+        try:
+            self.runtime.faults.add(_fault(fault), sp=sp, count=count)
+        except ValueError as exc:
+            raise SimulatorError(str(exc)) from None
 
     def clear_faults(self, sp: str | None = None) -> None:
         self.runtime.faults.clear(sp)
@@ -339,6 +355,13 @@ class Simulator:
         the second factor too.
         """
         services = self.runtime.services
+        for name, value in (("user", user), ("password", password), ("otp", otp),
+                            ("role", role), ("sp", sp)):
+            if value is not None and not isinstance(value, str):
+                raise SimulatorError(f"login: {name} must be a string, not {value!r}")
+        if otp is not None and password is None:
+            raise SimulatorError("otp= is checked after the password, as at the login form: "
+                                 "pass the password too")
         if password is not None and otp is not None:
             services.authenticator.authenticate(user, password, otp)  # one-time use applies
         elif password is not None:
@@ -402,9 +425,21 @@ class Simulator:
         self.runtime.reset()
 
 
+def _items(value: str | Iterable[str], name: str) -> tuple[str, ...]:
+    """A list argument; one string is one item (``roles="ReadOnly"``), not its letters."""
+    if isinstance(value, str):
+        return (value,)
+    items = tuple(value)
+    if not all(isinstance(item, str) for item in items):
+        raise SimulatorError(f"{name} must be strings, not {items!r}")
+    return items
+
+
 def _fault(fault: str | Fault) -> Fault:
     if isinstance(fault, Fault):
         return fault
+    if not isinstance(fault, str):
+        raise SimulatorError(f"a fault is a name such as 'expired', not {fault!r}")
     try:
         return parse_fault(fault)
     except ValueError as exc:
@@ -416,11 +451,22 @@ def _bind(base_url: str | None) -> tuple[socket.socket, int]:
     a port, else on a free one."""
     host, port = "127.0.0.1", 0
     if base_url is not None:
+        if not isinstance(base_url, str):
+            raise SimulatorError(f"base_url must be a URL string, not {base_url!r}")
         parts = urllib.parse.urlsplit(base_url)
-        if parts.hostname in ("127.0.0.1", "localhost") and parts.port:
-            port = parts.port
+        if parts.path.strip("/"):
+            raise SimulatorError(f"base_url {base_url} has a path: the Simulator serves at the "
+                                 "root (a path prefix needs a reverse proxy and idp serve)")
+        try:
+            named_port = parts.port
+        except ValueError:
+            raise SimulatorError(f"base_url {base_url} has an invalid port") from None
+        if parts.hostname in ("127.0.0.1", "localhost") and named_port:
+            port = named_port
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
+        # As idp serve: a port the last simulator closed (connections in TIME_WAIT) is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(512)
     except OSError as exc:

@@ -382,7 +382,8 @@ class IdentityProvider:
                fault: Fault | None) -> bytes:
         """Sign (or break) the Response, remember it for ``replay``, log it as sent."""
         replayed = fault is Fault.REPLAY and self.faults is not None
-        previous = self.faults.last(sp.entity_id) if replayed and self.faults else None
+        previous = (self.faults.last(sp.entity_id, user.username)
+                    if replayed and self.faults else None)
         if previous is not None:
             body = previous
         else:
@@ -397,7 +398,7 @@ class IdentityProvider:
                     raise FatalRequestError(str(exc)) from None
             body = to_bytes(root)
         if self.faults is not None:
-            self.faults.remember(sp.entity_id, body)
+            self.faults.remember(sp.entity_id, user.username, body)
         if self.exchanges is not None:
             self.exchanges.record(ExchangeKind.RESPONSE, Outcome.SENT, message=body,
                                   user=user.username, sp=sp.entity_id,

@@ -156,3 +156,45 @@ def test_banner_names_the_demo_users_only_for_the_demo(tmp_path, with_config):
     assert "Press Ctrl-C" in text, text
     assert ("Demo users" in text) is not with_config
     assert ("built-in demo directory" in text) is not with_config
+
+
+@pytest.mark.parametrize("command", ["serve", "keys", "metadata", "config", "mint", "login"])
+def test_every_command_help_has_an_example(command: str, tmp_path: Path) -> None:
+    result = idp(command, "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "example" in result.stdout and f"idp {command}" in result.stdout.split("example")[1]
+
+
+def test_mint_prints_a_signed_response_from_the_install_keys(tmp_path: Path) -> None:
+    import base64
+
+    from lxml import etree
+
+    minted = idp("mint", "--user", "alice", "--role", "Developer", cwd=tmp_path)
+    assert minted.returncode == 0, minted.stderr
+    root = etree.fromstring(base64.b64decode(minted.stdout.strip()))
+    assert root.get("Destination") == "http://127.0.0.1:8000/aws/saml"
+    roles = [v.text for v in root.iter("{urn:oasis:names:tc:SAML:2.0:assertion}AttributeValue")
+             if (v.text or "").startswith("arn:aws:iam::")]
+    assert roles == ["arn:aws:iam::444455556666:role/Developer,"
+                     "arn:aws:iam::444455556666:saml-provider/CorpIdP"]
+    assert (tmp_path / "certs" / "signing.key").stat().st_mode & 0o777 == 0o600
+    xml = idp("mint", "--user", "bob", "--fault", "unsigned", "--xml", cwd=tmp_path)
+    assert xml.stdout.startswith("<samlp:Response") and "Signature" not in xml.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--user", "nobody"], "idp: error: user nobody is not in the directory"),
+    (["--user", "bob", "--role", "Admin"], "idp: error: the user has no role Admin; their "
+     "roles: arn:aws:iam::111122223333:role/ReadOnly"),
+    (["--user", "bob", "--sp", "urn:nope"], "idp: error: service provider urn:nope is not "
+     "registered"),
+    (["--user", "bob", "--fault", "replay"], "idp: error: the replay fault re-sends a running "
+     "simulator's previous Response; use Simulator.mint or the admin API for it"),
+    (["--user", "bob", "--config", "missing.yaml"], "idp: error: missing.yaml: cannot read "
+     "config file: No such file or directory"),
+])
+def test_mint_refusals_are_one_line(args: list[str], message: str, tmp_path: Path) -> None:
+    result = idp("mint", *args, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == message

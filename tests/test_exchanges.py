@@ -12,7 +12,7 @@ from idp.clock import FixedClock
 from idp.errors import Rule
 from idp.exchanges import (
     _MAX_REMEMBERED,
-    MAX_MESSAGE_CHARS,
+    MAX_MESSAGE_BYTES,
     Check,
     Exchange,
     ExchangeKind,
@@ -85,15 +85,15 @@ def test_the_default_capacity_is_a_thousand(log):
 
 
 def test_a_message_at_the_limit_is_kept_whole(log):
-    message = b"x" * MAX_MESSAGE_CHARS
+    message = b"x" * MAX_MESSAGE_BYTES
     assert log.record(ExchangeKind.RESPONSE, Outcome.SENT, message=message).message == \
         message.decode()
 
 
 def test_a_longer_message_is_clipped_and_says_how_much_was_cut(log):
-    message = b"y" * (MAX_MESSAGE_CHARS + 10)
+    message = b"y" * (MAX_MESSAGE_BYTES + 10)
     text = log.record(ExchangeKind.RESPONSE, Outcome.SENT, message=message).message
-    assert text == "y" * MAX_MESSAGE_CHARS + "... (10 more characters)"
+    assert text == "y" * MAX_MESSAGE_BYTES + "... (10 more bytes)"
 
 
 def test_a_message_that_is_not_utf8_is_kept_with_replacement_characters(log):
@@ -269,3 +269,12 @@ def test_decode_message_on_badly_padded_base64_is_none(junk):
 @pytest.mark.parametrize("junk", ["%%%%", "!!", "<xml/>"])
 def test_decode_message_on_text_that_is_not_base64_is_none(junk):
     assert decode_message(junk) is None
+
+
+def test_clipping_counts_bytes_so_wide_characters_cannot_grow_the_log(log):
+    """An emoji is 4 bytes: 64 K of them are clipped at the byte limit, on a character edge."""
+    text = log.record(ExchangeKind.STS, Outcome.REFUSED, message="😀".encode() * 65536).message
+    assert text is not None
+    kept = text.split("...")[0]
+    assert len(kept.encode()) <= MAX_MESSAGE_BYTES and "\ufffd" not in kept
+    assert text.endswith(f"({65536 * 4 - len(kept.encode())} more bytes)")

@@ -109,7 +109,7 @@ def test_planned_is_a_copy(plan):
 
 @pytest.mark.parametrize("count", [0, -1, 1_000_001])
 def test_bad_counts_are_refused(plan, count):
-    with pytest.raises(ValueError, match="count must be between 1 and 1000000"):
+    with pytest.raises(ValueError, match="count must be a whole number between 1 and 1000000"):
         plan.add(Fault.EXPIRED, sp=AWS, count=count)
     assert plan.planned() == []
 
@@ -123,28 +123,47 @@ def test_clear_sp_forgets_only_that_sps_plans(plan):
     plan.add(Fault.EXPIRED, sp=AWS, count=3)
     plan.add(Fault.UNSIGNED, sp=APP)
     plan.add(Fault.SHA1, count=1)
-    plan.remember(AWS, b"<Response/>")
+    plan.remember(AWS, "bob", b"<Response/>")
     plan.clear(AWS)
     assert plan.planned() == [PlannedFault(Fault.UNSIGNED, APP, None),
                               PlannedFault(Fault.SHA1, None, 1)]
-    assert plan.last(AWS) == b"<Response/>"  # remembered Responses stay
+    assert plan.last(AWS, "bob") == b"<Response/>"  # remembered Responses stay
 
 
 def test_clear_forgets_every_plan_and_every_remembered_response(plan):
     plan.add(Fault.TAMPERED, sp=AWS)
     plan.add(Fault.SHA1, count=5)
-    plan.remember(AWS, b"a")
-    plan.remember(APP, b"b")
+    plan.remember(AWS, "bob", b"a")
+    plan.remember(APP, "bob", b"b")
     plan.clear()
     assert plan.planned() == []
     assert plan.take(AWS) is None
-    assert plan.last(AWS) is None and plan.last(APP) is None
+    assert plan.last(AWS, "bob") is None and plan.last(APP, "bob") is None
+
+
+def test_remember_and_last_are_per_user(plan):
+    plan.remember(AWS, "alice", b"alice's")
+    assert plan.last(AWS, "bob") is None and plan.last(AWS, "alice") == b"alice's"
+
+
+def test_aws_only_faults_wait_for_aws(plan):
+    plan.add(Fault.MISSING_ROLE, count=1)
+    assert plan.take(APP) is None
+    assert plan.take(AWS) is Fault.MISSING_ROLE
+    with pytest.raises(ValueError, match="applies only to AWS"):
+        plan.add(Fault.BAD_ROLE_SESSION_NAME, sp=APP)
+
+
+@pytest.mark.parametrize("count", [1.5, True, "2", 0])
+def test_counts_are_whole_positive_numbers(plan, count):
+    with pytest.raises(ValueError, match="count must be"):
+        plan.add(Fault.SHA1, count=count)
 
 
 def test_remember_and_last_are_per_sp(plan):
-    assert plan.last(AWS) is None
-    plan.remember(AWS, b"first")
-    plan.remember(APP, b"other")
-    plan.remember(AWS, b"second")
-    assert plan.last(AWS) == b"second"
-    assert plan.last(APP) == b"other"
+    assert plan.last(AWS, "bob") is None
+    plan.remember(AWS, "bob", b"first")
+    plan.remember(APP, "bob", b"other")
+    plan.remember(AWS, "bob", b"second")
+    assert plan.last(AWS, "bob") == b"second"
+    assert plan.last(APP, "bob") == b"other"

@@ -12,42 +12,22 @@ No real AWS configuration leaks in: empty config files and no ``AWS_*`` variable
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.projects import clean_env, run
 from tests.support.server import running_server
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 _BLOCK = re.compile(r"<!-- readme-test: ([\w-]+) -->\n```\w*\n(.*?)\n```", re.DOTALL)
 BLOCKS = [(kind, code) for kind, code in _BLOCK.findall(README.read_text("utf-8"))]
-TIMEOUT = 120
 
 
 def blocks(kind: str) -> list[str]:
     return [code for k, code in BLOCKS if k == kind]
-
-
-def clean_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AWS_", "IDP_", "PYTEST_"))}
-    empty = tmp_path / "empty-aws-file"
-    empty.write_text("")
-    env.update(AWS_CONFIG_FILE=str(empty), AWS_SHARED_CREDENTIALS_FILE=str(empty),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
-    return env
-
-
-def run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=TIMEOUT, check=False)
-    assert result.returncode == 0, f"{argv[:3]} failed:\n{result.stdout}\n{result.stderr}"
-    assert "Traceback" not in result.stderr
-    return result
 
 
 def test_the_readme_has_its_examples() -> None:
@@ -68,7 +48,6 @@ def test_the_example_test_passes_in_a_fresh_project(tmp_path: Path) -> None:
     project.mkdir()
     (project / "test_sso.py").write_text(code + "\n")
     env = clean_env(tmp_path)
-    env.pop("PYTHONPATH", None)
     result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                   "--rootdir", str(project), str(project)], project, env)
     assert re.search(r"\b4 passed\b", result.stdout), result.stdout

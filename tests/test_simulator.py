@@ -18,7 +18,7 @@ from lxml import etree
 
 from idp import Simulator
 from idp.clock import SettableClock
-from idp.errors import AuthnFailed, DirectoryEditError, FatalRequestError
+from idp.errors import AuthnFailed, ConfigError, DirectoryEditError, FatalRequestError
 from idp.faults import FAULT_RULES, Fault
 from idp.simulator import SimulatorError
 from tests.support.demo import (
@@ -381,3 +381,63 @@ def test_the_marker_gives_a_test_its_own_simulator(saml_idp: Simulator,
     assert aws_credentials("bob").expiration.year == 2030
     assert boto3_session("alice", role="Admin").client("sts").get_caller_identity()["Arn"] \
         .endswith("assumed-role/Admin/alice@corp.example")
+
+
+# --- what an adversarial review found ----------------------------------------------------------
+
+
+def test_the_clock_refuses_to_leave_a_hundred_years_and_stays_put(saml_idp: Simulator) -> None:
+    before = saml_idp.clock.now()
+    for seconds in (3e11, -3e11, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="100 years"):
+            saml_idp.clock.advance(seconds)
+    with pytest.raises(ValueError, match="100 years"):
+        saml_idp.clock.freeze(dt.datetime(9999, 1, 1, tzinfo=dt.UTC))
+    with pytest.raises(TypeError, match="number of seconds"):
+        saml_idp.clock.advance(None)  # type: ignore[arg-type]
+    assert abs((saml_idp.clock.now() - before).total_seconds()) < 5
+    assert saml_idp.login("bob").credentials  # still serving
+
+
+def test_replay_never_resends_another_users_response(saml_idp: Simulator) -> None:
+    saml_idp.mint("alice", role="Admin")
+    saml_idp.inject_fault("replay")
+    login = saml_idp.login("bob", "bob-password")
+    assert login.role == READ_ONLY
+    assert "alice" not in login.assertion_xml
+
+
+def test_an_aws_only_fault_waits_for_a_response_to_aws(saml_idp: Simulator) -> None:
+    app = saml_idp.add_service_provider(entity_id="https://app.example.test/saml",
+                                        acs_urls="https://app.example.test/acs")
+    saml_idp.inject_fault("missing-role")
+    assert saml_idp.login("bob", sp=app).saml_response  # not broken, plan kept
+    assert refused(saml_idp, saml_idp.mint("bob")) == ("AccessDenied", "role-attribute")
+    with pytest.raises(SimulatorError, match="applies only to AWS"):
+        saml_idp.inject_fault("missing-role", sp=app)
+
+
+def test_an_otp_without_a_password_is_refused(saml_idp: Simulator) -> None:
+    with pytest.raises(SimulatorError, match="pass the password too"):
+        saml_idp.login("carol", otp="000000")
+
+
+def test_one_string_is_one_role(saml_idp: Simulator) -> None:
+    saml_idp.add_user("erin", roles="ReadOnly")
+    assert saml_idp.login("erin").role == READ_ONLY
+
+
+def test_a_base_url_port_can_be_used_again_at_once(tmp_path: Any) -> None:
+    from tests.support.server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    for _ in range(2):
+        with Simulator(base_url=url) as sim:
+            assert sim.base_url == url
+            assert sim.login("bob").credentials  # leaves connections in TIME_WAIT
+    with pytest.raises(SimulatorError, match="has a path"):
+        Simulator(base_url=url + "/prefix").start()
+    with pytest.raises(ConfigError, match="users must be a mapping"):
+        Simulator({"users": 5}, base_url=url).start()
+    with Simulator(base_url=url) as sim:  # the failed start let the port go
+        assert sim.base_url == url

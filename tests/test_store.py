@@ -225,3 +225,18 @@ def test_an_old_state_file_opens_and_keeps_its_live_entries(tmp_path, clock):
         assert reopened.claimed("console-logout", "ASIAEXAMPLE")
     finally:
         reopened.close()
+
+
+def test_a_claim_survives_pruning_when_the_clock_moves_forward_and_back(tmp_path: Path) -> None:
+    """A simulated clock moved two hours ahead and back (Simulator.clock) still finds an
+    assertion redeemed before: pruning keeps expired rows for a day."""
+    clock = FixedClock()
+    store = StateStore(tmp_path / "state.sqlite3", clock)
+    start = clock.now()
+    assert store.claim("assertion", "redeemed", start + dt.timedelta(minutes=6))
+    clock.advance(7200)
+    for n in range(450):  # enough writes to prune more than once
+        store.claim("assertion", f"other-{n}", clock.now() + dt.timedelta(minutes=6))
+    clock.advance(-7200)
+    assert store.claimed("assertion", "redeemed")
+    assert not store.claim("assertion", "redeemed", start + dt.timedelta(minutes=6))

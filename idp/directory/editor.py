@@ -138,29 +138,27 @@ class DirectoryDocument:
 
     def with_grant(self, user: str, role: str, directory: Directory) -> DirectoryDocument:
         """A copy where ``user`` is also granted ``role`` (ARN or unique name)."""
-        data = self._edited()
-        body = (data.get("users") or {}).get(user)
-        if body is None:
-            raise DirectoryEditError(f"no user {user}", field="user", status=404)
-        arn = resolve_role(role, directory)
-        roles = list(body.get("roles") or [])
-        if arn not in roles:
-            roles.append(arn)
-        body["roles"] = roles
-        return DirectoryDocument(data, self.aws_acs, self.base)
+        return self._granting(user, role, directory, grant=True)
 
     def without_grant(self, user: str, role: str, directory: Directory) -> DirectoryDocument:
         """A copy where ``user`` no longer holds ``role`` directly (group grants stay)."""
+        return self._granting(user, role, directory, grant=False)
+
+    def _granting(self, user: str, role: str, directory: Directory, *, grant: bool
+                  ) -> DirectoryDocument:
         data = self._edited()
         body = (data.get("users") or {}).get(user)
         if body is None:
             raise DirectoryEditError(f"no user {user}", field="user", status=404)
         arn = resolve_role(role, directory)
         roles = list(body.get("roles") or [])
-        if arn not in roles:
-            raise DirectoryEditError(f"user {user} is not granted {arn} directly",
-                                     field="role", status=404)
-        roles.remove(arn)
+        if grant and arn not in roles:
+            roles.append(arn)
+        elif not grant:
+            if arn not in roles:
+                raise DirectoryEditError(f"user {user} is not granted {arn} directly",
+                                         field="role", status=404)
+            roles.remove(arn)
         body["roles"] = roles
         return DirectoryDocument(data, self.aws_acs, self.base)
 
@@ -302,7 +300,7 @@ def sp_from_metadata(xml: bytes) -> dict[str, Any]:
     def order(service: Any) -> tuple[int, int]:
         index = service.get("index") or "0"
         return (0 if service.get("isDefault") in ("true", "1") else 1,
-                int(index) if index.isascii() and index.isdigit() else 0)
+                int(index) if index.isascii() and index.isdigit() and len(index) <= 9 else 0)
 
     entry: dict[str, Any] = {
         "entity_id": entity_id,

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
 
 import yaml
 from cryptography import x509
@@ -22,6 +23,7 @@ from idp.directory.model import (
     AWS_ENTITY_ID,
     PROVIDER_NAME_RE,
     ROLE_ARN_RE,
+    ROLE_NAME_RE,
     Account,
     Directory,
     Group,
@@ -35,12 +37,15 @@ from idp.saml.constants import ISSUABLE_NAMEID_FORMATS, NameIDFormat
 from idp.saml.providers import ServiceProvider
 from idp.saml.signing import Digest, SignatureAlgorithm, SigningPolicy
 
-__all__ = ["demo_directory", "demo_yaml", "load_directory", "parse_directory"]
+__all__ = ["demo_directory", "demo_yaml", "load_directory", "parse_directory",
+           "read_directory_file"]
 
 T = TypeVar("T")
 #: libyaml's parser when PyYAML has it (about 10x faster; same nodes, marks and errors).
 _LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_CONFIG_BYTES: Final = 4 * 1024 * 1024
+#: SAML Core §8.3.6: an entity identifier is a URI of at most 1024 characters.
+MAX_ENTITY_ID: Final = 1024
 #: Characters XML 1.0 cannot carry (YAML's double-quoted escapes can write them): a value that
 #: ends up in an assertion must not hold one, or the Response could not be built.
 _NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -277,8 +282,9 @@ def _role(account_id: str, provider_arn: str, name: str, body: _Node) -> Role:
                       if "trust_policy" in fields and not fields["trust_policy"].is_null
                       else _default_trust_policy(provider_arn)),
     )
-    if not ROLE_ARN_RE.fullmatch(role.arn):
-        raise body.fail(f"role name {name!r} is not a valid IAM role name")
+    if not ROLE_NAME_RE.fullmatch(name) or not ROLE_ARN_RE.fullmatch(role.arn):
+        raise body.fail(f"role name {name!r} is not a valid IAM role name "
+                        "(1-64 of letters, digits and +=,.@_-; a path goes in path:)")
     return role
 
 
@@ -472,18 +478,32 @@ def _signing_policy(fields: _Fields) -> SigningPolicy:
         raise fields.node.fail(str(exc)) from None
 
 
+def _is_acs_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname)
+            and "@" not in parts.netloc and not any(c.isspace() for c in url))
+
+
 def _service_provider(node: _Node, aws_acs: str, base: Path | None) -> ServiceProvider:
     fields = _Fields(node, "service provider", _SP_KEYS)
     if "entity_id" not in fields:
         raise node.fail("service provider needs an entity_id")
     entity_id = fields["entity_id"].string("entity_id")
+    if len(entity_id) > MAX_ENTITY_ID:
+        raise fields["entity_id"].fail(f"entity_id is longer than {MAX_ENTITY_ID} characters "
+                                       "(SAML Core §8.3.6)")
     default_acs = (aws_acs,) if entity_id == AWS_ENTITY_ID else ()
     acs_urls = fields.strings("acs_urls", default_acs)
     if not acs_urls:
         raise node.fail(f"service provider {entity_id} needs acs_urls")
     for url in acs_urls:
-        if not url.startswith(("http://", "https://")):
-            raise fields["acs_urls"].fail(f"ACS URL {url!r} must be an http(s) URL")
+        if not _is_acs_url(url):
+            raise fields["acs_urls"].fail(f"ACS URL {url!r} must be an absolute http(s) URL "
+                                          "with a host and no user name or spaces")
     name_id_format = _choice(
         fields, "name_id_format", NameIDFormat.from_name, NameIDFormat.PERSISTENT
     )
@@ -562,6 +582,12 @@ def parse_directory(
 
 def load_directory(path: Path, *, aws_acs: str) -> Directory:
     """Read and validate a directory file; ``ConfigError`` says file, line and problem."""
+    return parse_directory(read_directory_file(path), aws_acs=aws_acs, source=str(path),
+                           base=path.parent)
+
+
+def read_directory_file(path: Path) -> str:
+    """A directory file's text: readable, at most 4 MiB, UTF-8 (else ``ConfigError``)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -573,7 +599,7 @@ def load_directory(path: Path, *, aws_acs: str) -> Directory:
     except UnicodeDecodeError as exc:
         problem = f"config file is not UTF-8 (byte {exc.start})"
         raise ConfigError(problem, source=str(path)) from None
-    return parse_directory(text, aws_acs=aws_acs, source=str(path), base=path.parent)
+    return text
 
 
 def demo_yaml() -> str:

@@ -30,6 +30,7 @@ ROLE_ARN_RE: Final = re.compile(
     r"arn:aws:iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})", re.ASCII
 )
 PROVIDER_NAME_RE: Final = re.compile(r"[\w._-]{1,128}", re.ASCII)
+ROLE_NAME_RE: Final = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from idp.aws.sts import Sts
 from idp.clock import Clock, SettableClock
 from idp.directory import Directory, demo_yaml
 from idp.directory.editor import DirectoryDocument
-from idp.directory.loader import MAX_CONFIG_BYTES
-from idp.errors import ConfigError, DirectoryEditError
+from idp.directory.loader import read_directory_file
+from idp.errors import DirectoryEditError
 from idp.exchanges import ExchangeLog
 from idp.fault_plan import FaultPlan
 from idp.keys import KeyPair, KeyStore, generate_pair
@@ -46,18 +46,8 @@ def read_directory(settings: Settings) -> tuple[DirectoryDocument, Directory]:
     if settings.config is None:
         return DirectoryDocument.read(demo_yaml(), aws_acs=aws_acs, source="<demo>")
     path = settings.config
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file: {exc.strerror}", source=str(path)) from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError("config file is larger than 4 MiB", source=str(path))
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"config file is not UTF-8 (byte {exc.start})",
-                          source=str(path)) from None
-    return DirectoryDocument.read(text, aws_acs=aws_acs, source=str(path), base=path.parent)
+    return DirectoryDocument.read(read_directory_file(path), aws_acs=aws_acs, source=str(path),
+                                  base=path.parent)
 
 
 def _published(pairs: dict[str, KeyPair]) -> tuple[KeyPair, ...]:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import botocore.exceptions
 import pytest
 from lxml import etree
 
+from tests.support import oracles
 from tests.support.demo import AWS_ENTITY_ID
 from tests.support.server import LiveServer
 from tests.support.sts import ResponseFactory, clean_aws_environment, sts_client
@@ -149,30 +149,10 @@ def test_in_response_to_is_refused(sts: Any, factory: ResponseFactory, keys: Key
 
 def python3_saml(factory: ResponseFactory, saml: str) -> tuple[bool, str | None]:
     """python3-saml 1.16 in strict mode, as the AWS SP (urn:amazon:webservices) of this server."""
-    from onelogin.saml2.response import OneLogin_Saml2_Response
-    from onelogin.saml2.settings import OneLogin_Saml2_Settings
-
-    acs = f"{factory.url}/aws/saml"
-    cert = "".join(line for line in factory.keys.cert_pem.splitlines() if "-----" not in line)
-    settings = OneLogin_Saml2_Settings({
-        "strict": True, "debug": False,
-        "sp": {"entityId": AWS_ENTITY_ID,
-               "assertionConsumerService": {"url": acs, "binding": POST_BINDING},
-               "NameIDFormat": "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"},
-        "idp": {"entityId": factory.issuer,
-                "singleSignOnService": {"url": f"{factory.url}/idp/sso",
-                                        "binding": REDIRECT_BINDING},
-                "x509cert": cert},
-        "security": {"wantAssertionsSigned": True, "wantMessagesSigned": False,
-                     "rejectDeprecatedAlgorithm": True},
-    }, sp_validation_only=True)
-    parts = urlsplit(acs)
-    request: dict[str, Any] = {"https": "off", "http_host": parts.hostname,
-                               "server_port": parts.port, "script_name": parts.path,
-                               "get_data": {}, "post_data": {}}
-    response = OneLogin_Saml2_Response(settings, saml)
-    ok = bool(response.is_valid(request, request_id=None, raise_exceptions=False))
-    return ok, response.get_error()
+    idp = oracles.IdpMetadata(entity_id=factory.issuer, sso_url=f"{factory.url}/idp/sso",
+                              cert_b64=factory.keys.cert_b64, xml=b"")
+    verdict = oracles.python3_saml(saml, idp, acs=f"{factory.url}/aws/saml")
+    return verdict.accepted, verdict.error
 
 
 def test_python3_saml_oracle_control(factory: ResponseFactory, keys: Keys) -> None:

@@ -376,7 +376,7 @@ def test_with_service_provider_replace(doc):
 
 
 def test_a_service_provider_the_loader_refuses_fails_at_build(doc):
-    with pytest.raises(DirectoryEditError, match="must be an http"):
+    with pytest.raises(DirectoryEditError, match="must be an absolute http"):
         doc.with_service_provider({"entity_id": APP, "acs_urls": ["ftp://x/acs"]}).build()
 
 

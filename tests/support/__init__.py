@@ -14,5 +14,11 @@
   (Responses signed for a live server);
 - ``faults``: servers with explicit folders and workers, ``/proc`` readings, the load driver;
 - ``fixtures``: the pytest plugin of the live STS suites (``server``, ``factory``,
-  ``no_aws_config``), registered from ``tests/conftest.py``.
+  ``no_aws_config``), registered from ``tests/conftest.py``;
+- ``specs``: ``spec_of``, the ``ResponseSpec`` a genuine Response was built from (faults);
+- ``oracles``: python3-saml and pysaml2 as independent SPs, with their ``Verdict``;
+- ``projects``: the installed package run as a user's project does (``clean_env``, ``run``).
+
+The simulator's own pytest plugin (``idp.pytest_plugin``: ``saml_idp``…) is loaded from the
+installed distribution's entry point, as in any project.
 """

@@ -201,7 +201,7 @@ def test_reset_restores_directory_keys_clock_and_empties_the_state(runtime, sett
     clock.freeze(LATER)
     assert runtime.store.claim("assertion", "id-1", LATER + dt.timedelta(hours=1))
     runtime.faults.add(Fault.EXPIRED, sp=AWS_ENTITY_ID)
-    runtime.faults.remember(AWS_ENTITY_ID, b"<Response/>")
+    runtime.faults.remember(AWS_ENTITY_ID, "erin", b"<Response/>")
     runtime.exchanges.record(ExchangeKind.RESPONSE, Outcome.SENT, message=b"<Response/>",
                              user="erin")
 
@@ -218,7 +218,7 @@ def test_reset_restores_directory_keys_clock_and_empties_the_state(runtime, sett
     assert not (certs / "previous.key").exists() and not (certs / "next.key").exists()
     assert not clock.frozen and clock.now() == start
     assert not runtime.store.claimed("assertion", "id-1")
-    assert runtime.faults.planned() == [] and runtime.faults.last(AWS_ENTITY_ID) is None
+    assert runtime.faults.planned() == [] and runtime.faults.last(AWS_ENTITY_ID, "erin") is None
     assert runtime.exchanges.entries() == []
 
 
