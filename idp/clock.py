@@ -141,6 +141,8 @@ def wall_clock(clock: Clock) -> Clock:
 
 
 def _aware(at: dt.datetime) -> dt.datetime:
+    if not isinstance(at, dt.datetime):
+        raise TypeError(f"the clock needs a datetime, not {at!r}")
     if at.tzinfo is None:
         raise ValueError("the clock needs a timezone-aware datetime (for example with "
                          "tzinfo=datetime.UTC)")

@@ -31,6 +31,7 @@ from idp.errors import Rule
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
+    "ORDERS",
     "Check",
     "Exchange",
     "ExchangeKind",
@@ -63,17 +64,29 @@ class Outcome(StrEnum):
     REFUSED = "refused"
 
 
-#: The order the console and STS check a Response in (the verifier's order, then AWS's own
-#: checks); a refusal's trace lists the rules checked before the one that failed.
-_DECISION_ORDER: Final = (
-    Rule.SAML_RESPONSE, Rule.BASE64, Rule.PROVIDER, Rule.XML, Rule.STRUCTURE, Rule.STATUS,
-    Rule.SIGNATURE_MISSING, Rule.SIGNATURE_SHAPE, Rule.SIGNATURE_ALGORITHM,
-    Rule.SIGNATURE_INVALID, Rule.ISSUER, Rule.DESTINATION, Rule.SUBJECT, Rule.CONFIRMATION,
-    Rule.RECIPIENT, Rule.NOT_YET_VALID, Rule.EXPIRED, Rule.AUDIENCE, Rule.STALE,
-    Rule.IN_RESPONSE_TO, Rule.ROLE_ATTRIBUTE, Rule.ROLE_VALUE, Rule.REPLAY, Rule.ROLE_CHOICE,
-    Rule.ROLE_PAIR, Rule.ROLE_MISSING, Rule.ROLE_SESSION_NAME, Rule.SOURCE_IDENTITY, Rule.TAGS,
-    Rule.SESSION_DURATION, Rule.SESSION_END, Rule.TRUST_POLICY,
+#: The verifier's checks, in its order (``idp.saml.validation.verify_response``).
+_VERIFIER: Final = (
+    Rule.XML, Rule.STRUCTURE, Rule.STATUS, Rule.SIGNATURE_MISSING, Rule.SIGNATURE_SHAPE,
+    Rule.SIGNATURE_ALGORITHM, Rule.SIGNATURE_INVALID, Rule.ISSUER, Rule.DESTINATION,
+    Rule.SUBJECT, Rule.CONFIRMATION, Rule.RECIPIENT, Rule.NOT_YET_VALID, Rule.EXPIRED,
+    Rule.AUDIENCE, Rule.STALE, Rule.IN_RESPONSE_TO,
 )
+#: What STS checks after the signature, in ``AwsFederation.assume``'s order.
+_ASSUME: Final = (
+    Rule.REPLAY, Rule.ROLE_ATTRIBUTE, Rule.ROLE_PAIR, Rule.ROLE_MISSING,
+    Rule.ROLE_SESSION_NAME, Rule.SOURCE_IDENTITY, Rule.TAGS, Rule.TRUST_POLICY,
+)
+#: Each surface's order: a refusal's trace lists the rules checked before the one that failed.
+#: The console reads the Role attribute (unverified, to find the providers) before verifying.
+ORDERS: Final = {
+    ExchangeKind.STS: (Rule.SAML_RESPONSE, Rule.BASE64, Rule.PROVIDER, *_VERIFIER,
+                       Rule.SESSION_DURATION, Rule.SESSION_END, *_ASSUME),
+    ExchangeKind.CONSOLE: (Rule.FORM, Rule.SAML_RESPONSE, Rule.BASE64, Rule.XML, Rule.STATUS,
+                           Rule.ROLE_ATTRIBUTE, Rule.ROLE_VALUE, Rule.PROVIDER,
+                           *(r for r in _VERIFIER if r not in (Rule.XML, Rule.STATUS)),
+                           Rule.REPLAY, Rule.ROLE_CHOICE, Rule.SESSION_END,
+                           *(r for r in _ASSUME if r is not Rule.REPLAY)),
+}
 
 
 @dataclass(frozen=True)
@@ -88,12 +101,15 @@ class Check:
         return {"rule": self.rule, "passed": self.passed, "found": self.found}
 
 
-def checks_before(rule: str | None, found: str | None = None) -> tuple[Check, ...]:
-    """The trace of a decision: every rule up to ``rule`` passed, ``rule`` failed with
-    ``found``. ``None``: all passed (an accepted Response)."""
+def checks_before(rule: str | None, found: str | None = None, *,
+                  kind: ExchangeKind = ExchangeKind.STS) -> tuple[Check, ...]:
+    """The trace of a ``kind`` decision: every rule checked before ``rule`` passed, ``rule``
+    failed with ``found``; ``None``: all passed (accepted). A refusal that is not one of the
+    surface's rules (an AWS error code such as ``MissingParameter``) stands alone: nothing is
+    claimed to have passed before it."""
+    order = [r.value for r in ORDERS[kind]]
     if rule is None:
-        return tuple(Check(r.value, True) for r in _DECISION_ORDER)
-    order = [r.value for r in _DECISION_ORDER]
+        return tuple(Check(r, True) for r in order)
     if rule not in order:
         return (Check(rule, False, found),)
     index = order.index(rule)
@@ -193,7 +209,7 @@ class ExchangeLog:
         found ``found``; the trace lists the checks made."""
         return self.record(kind, Outcome.REFUSED if rule is not None else Outcome.ACCEPTED,
                            message=message, rule=rule, detail=found,
-                           checks=checks_before(rule, found), facts=facts)
+                           checks=checks_before(rule, found, kind=kind), facts=facts)
 
     def entries(self, *, user: str | None = None, kind: str | None = None) -> list[Exchange]:
         """Oldest first; only ``user``'s, only of ``kind`` (an ``ExchangeKind`` value)."""

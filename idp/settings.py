@@ -101,6 +101,11 @@ class Settings:
                 )
             if parts.query or parts.fragment:
                 raise ConfigError("base URL must not have a query or fragment", source="settings")
+            try:
+                parts.port  # noqa: B018  (ValueError: not a number, or out of 0..65535)
+            except ValueError:
+                raise ConfigError(f"base URL {self.base_url!r} has an invalid port",
+                                  source="settings") from None
         for name in ("header_timeout", "body_timeout", "max_connections"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1", source="settings")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import ipaddress
 import shutil
 import socket
 import tempfile
@@ -94,8 +95,9 @@ class Simulator:
     ``config``: a directory YAML path, or the directory as a mapping (the YAML's shape);
     default: the demo directory. ``clock``: a ``SettableClock``, or a datetime to freeze at;
     default: real time (``sim.clock`` can still move). ``base_url``: the public URL (entity
-    IDs and endpoints derive from it); the server listens on its port when it names a
-    loopback host and port, else on a free one.
+    IDs and endpoints derive from it); with a loopback host it must name a port, which the
+    server listens on; with any other host (a proxy in front) the server listens on a free
+    loopback port, which ``sts_endpoint`` and the harness's own calls use.
     """
 
     def __init__(self, config: str | Path | Mapping[str, Any] | None = None, *,
@@ -112,6 +114,7 @@ class Simulator:
         self._thread: threading.Thread | None = None
         self._runtime: Runtime | None = None
         self._socket: socket.socket | None = None
+        self._internal_url = ""
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -138,6 +141,7 @@ class Simulator:
         root = Path(self._tmp) if self._tmp else None
         sock, port = _bind(self._base_url)
         self._socket = sock
+        self._internal_url = f"http://127.0.0.1:{port}"
         settings = self._settings_arg.with_overrides(
             port=port, base_url=self._base_url,
             certs_dir=Path(certs_dir) if certs_dir is not None else root / "certs"
@@ -147,10 +151,12 @@ class Simulator:
         clock = self._make_clock(settings)
         document = None
         if isinstance(self._config, Mapping):
+            # Relative paths in it (provider_metadata, certificates) are resolved now.
             document, _ = DirectoryDocument.from_data(self._config,
-                                                      aws_acs=settings.console_acs_url)
+                                                      aws_acs=settings.console_acs_url,
+                                                      base=Path.cwd())
         elif isinstance(self._config, str | Path):
-            settings = settings.with_overrides(config=Path(self._config))
+            settings = settings.with_overrides(config=Path(self._config).resolve())
         elif self._config is not None:
             raise SimulatorError("config must be a directory YAML path or a mapping shaped "
                                  f"like one, not {type(self._config).__name__}")
@@ -175,8 +181,11 @@ class Simulator:
     def _make_clock(self, settings: Settings) -> Clock:
         if isinstance(self._clock_arg, dt.datetime):
             return SettableClock(frozen_at=self._clock_arg)
-        if self._clock_arg is not None:
+        if isinstance(self._clock_arg, SettableClock):
             return self._clock_arg
+        if self._clock_arg is not None:
+            raise SimulatorError("clock must be a SettableClock or a timezone-aware datetime "
+                                 f"to freeze at, not {self._clock_arg!r}")
         return settings.clock()
 
     def close(self) -> None:
@@ -233,8 +242,10 @@ class Simulator:
 
     @property
     def sts_endpoint(self) -> str:
-        """``endpoint_url`` for boto3's STS client and ``aws sts --endpoint-url``."""
-        return f"{self.base_url}/aws/sts"
+        """``endpoint_url`` for boto3's STS client and ``aws sts --endpoint-url``: where this
+        process reaches the STS (loopback, even when ``base_url`` names a public host)."""
+        self.runtime  # noqa: B018  (not running: SimulatorError)
+        return f"{self._internal_url}/aws/sts"
 
     @property
     def entity_id(self) -> str:
@@ -263,6 +274,10 @@ class Simulator:
         """Add a user (password default ``NAME-password``, as the demo's); ``roles`` are role
         ARNs or unique role names. ``DirectoryEditError`` if refused (nothing changes)."""
         roles, groups = _items(roles, "roles"), _items(groups, "groups")
+        _strings(name=name, password=password, email=email, totp_secret=totp_secret,
+                 display_name=display_name)
+        for key, value in (attributes or {}).items():
+            _items(value, f"attribute {key}")
         self.runtime.edit(lambda doc, directory: doc.with_user(
             name, password=password if password is not None else f"{name}-password",
             email=email, display_name=display_name, roles=roles, groups=groups,
@@ -274,9 +289,12 @@ class Simulator:
 
     def grant_role(self, user: str, role: str) -> None:
         """Grant ``user`` a role (ARN or unique name) directly."""
+        _strings(user=user, role=role)
         self.runtime.edit(lambda doc, directory: doc.with_grant(user, role, directory))
 
     def revoke_role(self, user: str, role: str) -> None:
+        """Take back a role granted to ``user`` directly (group grants stay)."""
+        _strings(user=user, role=role)
         self.runtime.edit(lambda doc, directory: doc.without_grant(user, role, directory))
 
     def add_role(self, name: str, *, account: str | None = None,
@@ -285,6 +303,10 @@ class Simulator:
         """Add an IAM role (default account: the directory's first; default trust policy:
         that account's SAML provider); ``users`` are granted it. Returns its ARN."""
         users = _items(users, "users")
+        _strings(name=name, account=account, path=path)
+        if trust_policy is not None and not isinstance(trust_policy, Mapping):
+            raise SimulatorError("trust_policy must be a mapping (the policy document's JSON "
+                                 f"object), not {type(trust_policy).__name__}")
         account = account if account is not None else self.runtime.document.default_account()
         self.runtime.edit(lambda doc, _directory: doc.with_role(
             name, account=account, max_session_duration=max_session_duration,
@@ -297,6 +319,9 @@ class Simulator:
         """Register an SP from its metadata, or from ``entity_id`` and ``acs_urls``; other
         keywords are the directory's SP keys (``name_id_format``, ``release``,
         ``sign_response``...). Replaces an SP with the same entity ID. Returns the ID."""
+        if metadata_xml is not None and not isinstance(metadata_xml, bytes | str):
+            raise SimulatorError("metadata_xml must be the SP's metadata as bytes or str, not "
+                                 f"{type(metadata_xml).__name__}")
         raw = metadata_xml.encode("utf-8") if isinstance(metadata_xml, str) else metadata_xml
         entry = sp_entry(metadata_xml=raw, options={
             "entity_id": entity_id, "acs_urls": list(_items(acs_urls, "acs_urls")) or None,
@@ -355,10 +380,7 @@ class Simulator:
         the second factor too.
         """
         services = self.runtime.services
-        for name, value in (("user", user), ("password", password), ("otp", otp),
-                            ("role", role), ("sp", sp)):
-            if value is not None and not isinstance(value, str):
-                raise SimulatorError(f"login: {name} must be a string, not {value!r}")
+        _strings(user=user, password=password, otp=otp, role=role, sp=sp)
         if otp is not None and password is None:
             raise SimulatorError("otp= is checked after the password, as at the login form: "
                                  "pass the password too")
@@ -384,8 +406,8 @@ class Simulator:
                            f"({', '.join(login.roles)}): pass role= to login")
         try:
             grant = client.choose_role(grants, role)
-            http = client.UrllibHttp(self.base_url)
-            credentials = client.assume_role_with_saml(http, self.base_url, grant, encoded)
+            http = client.UrllibHttp(self._internal_url)
+            credentials = client.assume_role_with_saml(http, self._internal_url, grant, encoded)
         except IdPError as exc:
             raise SimulatorError(str(exc)) from None
         return replace(login, role=grant.role_arn, _credentials=credentials)
@@ -403,14 +425,21 @@ class Simulator:
 
         class _SimulatorSession(boto3.Session):  # type: ignore[misc]
             def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
-                if service_name == "sts" and len(args) < 3:
+                if service_name == "sts" and len(args) < 5:  # endpoint_url not positional
                     kwargs.setdefault("endpoint_url", endpoint)
                 return super().client(service_name, *args, **kwargs)
 
+        import botocore.session  # type: ignore[import-untyped]
+
+        # Only these credentials: an ambient AWS_PROFILE (even one naming no profile) must
+        # not reach this session, so no profile is read from the environment.
+        ambient_free = botocore.session.Session(session_vars={"profile": (None, None, None,
+                                                                          None)})
         return _SimulatorSession(
             aws_access_key_id=credentials.access_key_id,
             aws_secret_access_key=credentials.secret_access_key,
-            aws_session_token=credentials.session_token, region_name=region)
+            aws_session_token=credentials.session_token, region_name=region,
+            botocore_session=ambient_free)
 
     # --- observing and resetting ------------------------------------------------------------
 
@@ -425,11 +454,22 @@ class Simulator:
         self.runtime.reset()
 
 
+def _strings(**values: object) -> None:
+    """``SimulatorError`` naming the first argument that is given and not a string."""
+    for name, value in values.items():
+        if value is not None and not isinstance(value, str):
+            raise SimulatorError(f"{name} must be a string, not {value!r}")
+
+
 def _items(value: str | Iterable[str], name: str) -> tuple[str, ...]:
     """A list argument; one string is one item (``roles="ReadOnly"``), not its letters."""
     if isinstance(value, str):
         return (value,)
-    items = tuple(value)
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise SimulatorError(f"{name} must be a string or a list of strings, not "
+                             f"{value!r}") from None
     if not all(isinstance(item, str) for item in items):
         raise SimulatorError(f"{name} must be strings, not {items!r}")
     return items
@@ -446,9 +486,19 @@ def _fault(fault: str | Fault) -> Fault:
         raise SimulatorError(str(exc)) from None
 
 
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
 def _bind(base_url: str | None) -> tuple[socket.socket, int]:
-    """A listening loopback socket: on ``base_url``'s port when it names a loopback host and
-    a port, else on a free one."""
+    """A listening loopback socket: on ``base_url``'s host and port when it names a loopback
+    host, else on a free port of 127.0.0.1 (``base_url`` is then a public name, for example
+    a proxy's, that SAML messages carry)."""
     host, port = "127.0.0.1", 0
     if base_url is not None:
         if not isinstance(base_url, str):
@@ -461,7 +511,15 @@ def _bind(base_url: str | None) -> tuple[socket.socket, int]:
             named_port = parts.port
         except ValueError:
             raise SimulatorError(f"base_url {base_url} has an invalid port") from None
-        if parts.hostname in ("127.0.0.1", "localhost") and named_port:
+        if _is_loopback(parts.hostname):
+            # The simulator is reached at exactly this URL: it must be one it can listen on.
+            if not named_port:
+                raise SimulatorError(f"base_url {base_url} names a loopback host: give its "
+                                     "port too (or leave base_url out for a free one)")
+            if ":" in (parts.hostname or ""):
+                raise SimulatorError(f"base_url {base_url}: the Simulator listens on IPv4 "
+                                     "loopback; use 127.0.0.1")
+            host = "127.0.0.1" if parts.hostname == "localhost" else str(parts.hostname)
             port = named_port
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:

@@ -23,6 +23,7 @@ from idp.clock import Clock, format_instant, parse_instant
 from idp.directory.model import AWS_ENTITY_ID, Directory, User
 from idp.errors import (
     FatalRequestError,
+    IdPError,
     MalformedRequest,
     NoAwsRole,
     RequestSignatureError,
@@ -62,6 +63,14 @@ __all__ = ["IdentityProvider", "Pending", "choose_role"]
 MAX_RELAY_STATE: Final = 1024
 #: An AuthnRequest older than this is refused as stale.
 MAX_REQUEST_AGE: Final = dt.timedelta(hours=1)
+
+
+@dataclass
+class _Received:
+    """What is known of an AuthnRequest so far (for the exchange log)."""
+
+    xml: bytes | None = None
+    sp: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,40 +179,58 @@ class IdentityProvider:
     def receive_redirect(
         self, params: Mapping[str, str], raw_query: str
     ) -> tuple[Pending, ServiceProvider]:
-        raw_params(raw_query)  # refuses a repeated SAMLRequest/RelayState/SigAlg/Signature
-        saml_request = params.get("SAMLRequest")
-        if not saml_request:
-            raise MalformedRequest("the request has no SAMLRequest parameter")
-        xml = decode_redirect(saml_request, max_bytes=self.settings.max_request_bytes)
-        request, _root = saml_requests.parse_authn_request(xml)
-        sp = saml_requests.resolve_sp(request.issuer, self.directory.service_providers)
-        if request.has_signature:
-            raise RequestSignatureError(
-                "the Redirect binding carries the signature in the URL (Signature, SigAlg); "
-                "an enveloped XML signature is not allowed here (Bindings §3.4.4.1)"
-            )
-        if sp.want_authn_requests_signed:
-            verify_redirect_signature(raw_query, sp.certificates, algorithms=sp.algorithms)
-        self._received(xml, sp)
-        return self._pending(request, sp, params.get("RelayState")), sp
+        received = _Received()
+        try:
+            raw_params(raw_query)  # refuses a repeated SAMLRequest/RelayState/SigAlg/Signature
+            saml_request = params.get("SAMLRequest")
+            if not saml_request:
+                raise MalformedRequest("the request has no SAMLRequest parameter")
+            received.xml = decode_redirect(saml_request,
+                                           max_bytes=self.settings.max_request_bytes)
+            request, _root = saml_requests.parse_authn_request(received.xml)
+            sp = saml_requests.resolve_sp(request.issuer, self.directory.service_providers)
+            received.sp = sp.entity_id
+            if request.has_signature:
+                raise RequestSignatureError(
+                    "the Redirect binding carries the signature in the URL (Signature, "
+                    "SigAlg); an enveloped XML signature is not allowed here (Bindings "
+                    "§3.4.4.1)")
+            if sp.want_authn_requests_signed:
+                verify_redirect_signature(raw_query, sp.certificates, algorithms=sp.algorithms)
+            pending = self._pending(request, sp, params.get("RelayState"))
+        except IdPError as exc:
+            self._received(received, exc)
+            raise
+        self._received(received)
+        return pending, sp
 
     def receive_post(
         self, saml_request: str | None, relay_state: str | None
     ) -> tuple[Pending, ServiceProvider]:
-        if not saml_request:
-            raise MalformedRequest("the form has no SAMLRequest field")
-        xml = decode_post(saml_request, max_bytes=self.settings.max_request_bytes)
-        request, root = saml_requests.parse_authn_request(xml)
-        sp = saml_requests.resolve_sp(request.issuer, self.directory.service_providers)
-        if sp.want_authn_requests_signed:
-            saml_requests.check_post_signature(root, sp)
-        self._received(xml, sp)
-        return self._pending(request, sp, relay_state), sp
+        received = _Received()
+        try:
+            if not saml_request:
+                raise MalformedRequest("the form has no SAMLRequest field")
+            received.xml = decode_post(saml_request, max_bytes=self.settings.max_request_bytes)
+            request, root = saml_requests.parse_authn_request(received.xml)
+            sp = saml_requests.resolve_sp(request.issuer, self.directory.service_providers)
+            received.sp = sp.entity_id
+            if sp.want_authn_requests_signed:
+                saml_requests.check_post_signature(root, sp)
+            pending = self._pending(request, sp, relay_state)
+        except IdPError as exc:
+            self._received(received, exc)
+            raise
+        self._received(received)
+        return pending, sp
 
-    def _received(self, xml: bytes, sp: ServiceProvider) -> None:
+    def _received(self, received: _Received, error: IdPError | None = None) -> None:
+        """Log an AuthnRequest: received, or refused and why."""
         if self.exchanges is not None:
-            self.exchanges.record(ExchangeKind.AUTHN_REQUEST, Outcome.RECEIVED, message=xml,
-                                  sp=sp.entity_id)
+            self.exchanges.record(ExchangeKind.AUTHN_REQUEST,
+                                  Outcome.REFUSED if error is not None else Outcome.RECEIVED,
+                                  message=received.xml, sp=received.sp,
+                                  detail=str(error) if error is not None else None)
 
     def idp_initiated(
         self, sp_entity_id: str | None, relay_state: str | None
@@ -350,6 +377,9 @@ class IdentityProvider:
         user = self.directory.user(principal.username)
         if user is None:
             raise FatalRequestError(f"user {principal.username} is no longer in the directory")
+        if pending.acs_url not in sp.acs_urls:  # the SP was re-registered meanwhile
+            raise FatalRequestError(f"{pending.acs_url} is no longer an ACS URL of "
+                                    f"{sp.entity_id}; start the sign-in again")
         spec = self._spec(pending, principal, user, sp)
         fault = self.faults.take(sp.entity_id) if self.faults is not None else None
         return self._post_form(pending, self._issue(spec, sp, user, fault))
@@ -397,7 +427,9 @@ class IdentityProvider:
                 except ValueError as exc:
                     raise FatalRequestError(str(exc)) from None
             body = to_bytes(root)
-        if self.faults is not None:
+        if self.faults is not None and (fault is None or fault is Fault.REPLAY):
+            # Only a genuine Response is replayed later: re-sending a broken one would be
+            # refused for its other fault, and a test would pass for the wrong reason.
             self.faults.remember(sp.entity_id, user.username, body)
         if self.exchanges is not None:
             self.exchanges.record(ExchangeKind.RESPONSE, Outcome.SENT, message=body,

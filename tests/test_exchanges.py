@@ -225,8 +225,17 @@ def test_checks_before_the_first_rule_is_that_rule_alone():
 
 
 def test_checks_before_a_rule_outside_the_order_is_that_rule_alone():
-    assert checks_before("form", "no SAMLResponse field") == (
-        Check("form", False, "no SAMLResponse field"),)
+    assert checks_before("MissingParameter", "no RoleArn") == (
+        Check("MissingParameter", False, "no RoleArn"),)
+
+
+def test_the_console_reads_the_role_attribute_before_any_signature_check():
+    """A console refusal at role-attribute claims no signature check passed (none ran)."""
+    trace = checks_before(Rule.ROLE_ATTRIBUTE.value, kind=ExchangeKind.CONSOLE)
+    passed = [check.rule for check in trace if check.passed]
+    assert passed == ["form", "saml-response", "base64", "xml", "status"]
+    sts = [check.rule for check in checks_before(None)]
+    assert "role-choice" not in sts and sts.index("provider") < sts.index("xml")
 
 
 def test_the_trace_orders_not_yet_valid_before_expired_as_the_verifier_checks():

@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
@@ -441,3 +442,94 @@ def test_a_base_url_port_can_be_used_again_at_once(tmp_path: Any) -> None:
         Simulator({"users": 5}, base_url=url).start()
     with Simulator(base_url=url) as sim:  # the failed start let the port go
         assert sim.base_url == url
+
+
+# --- what a second review found ----------------------------------------------------------------
+
+
+def test_authn_requests_are_logged_received_or_refused_with_why(saml_idp: Simulator) -> None:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from tests.support.http import authn_request, redirect_value
+
+    def send(**overrides: str | None) -> None:
+        xml = authn_request(saml_idp.clock,
+                            **{"Destination": f"{saml_idp.base_url}/idp/sso", **overrides})
+        query = urllib.parse.urlencode({"SAMLRequest": redirect_value(xml)})
+        try:
+            urllib.request.urlopen(f"{saml_idp.base_url}/idp/sso?{query}", timeout=10)
+        except urllib.error.HTTPError:
+            pass
+
+    send()
+    send(issuer="urn:not-registered")
+    send(Destination="https://elsewhere.invalid/sso")
+    logged = saml_idp.exchanges(kind="authn-request")
+    assert [(e.outcome, e.sp) for e in logged] == [
+        ("received", "urn:amazon:webservices"), ("refused", None),
+        ("refused", "urn:amazon:webservices")]
+    assert "urn:not-registered" in str(logged[1].detail)
+    assert "Destination" in str(logged[2].detail) and logged[2].message
+
+
+def test_replay_resends_the_last_genuine_response_not_a_broken_one(saml_idp: Simulator) -> None:
+    genuine = saml_idp.mint("bob")
+    expired = saml_idp.mint("bob", fault="expired")
+    again = saml_idp.mint("bob", fault="replay")
+    assert again == genuine != expired
+
+
+def test_a_relative_config_keeps_working_after_a_chdir(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from idp.directory import demo_yaml
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dir.yaml").write_text(demo_yaml())
+    monkeypatch.chdir(tmp_path)
+    with Simulator("project/dir.yaml") as sim:
+        monkeypatch.chdir("/")
+        sim.add_user("erin", roles="ReadOnly")
+        sim.reset()
+        assert sim.login("bob").credentials
+
+
+def test_boto3_session_ignores_an_ambient_profile(saml_idp: Simulator,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "a-profile-that-does-not-exist")
+    client = saml_idp.boto3_session("bob").client("sts")
+    assert client.get_caller_identity()["Arn"].endswith("assumed-role/ReadOnly/bob@corp.example")
+
+
+def test_base_url_rules(saml_idp_factory: Callable[..., Simulator]) -> None:
+    with pytest.raises(SimulatorError, match="give its port"):
+        Simulator(base_url="http://localhost").start()
+    with pytest.raises(SimulatorError, match="invalid port"):
+        Simulator(base_url="http://127.0.0.1:99999").start()
+    public = saml_idp_factory(base_url="https://idp.example.test")
+    assert public.entity_id == "https://idp.example.test/idp/metadata"
+    assert public.sts_endpoint.startswith("http://127.0.0.1:")  # where this process reaches it
+    assert public.login("bob").credentials
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda sim: sim.grant_role("bob", 5), "role must be a string"),
+    (lambda sim: sim.add_role("R", trust_policy="x"), "trust_policy must be a mapping"),
+    (lambda sim: sim.add_service_provider(5), "metadata_xml must be"),
+    (lambda sim: sim.add_user("u", attributes={"x": 5}), "attribute x must be"),
+    (lambda sim: sim.add_service_provider(entity_id="https://a.test", acs_urls=["https://a.test/"],
+                                          session_duration=object()), "cannot"),
+])
+def test_wrong_types_are_clear_errors(saml_idp: Simulator, call: Callable[[Simulator], Any],
+                                      message: str) -> None:
+    with pytest.raises((SimulatorError, DirectoryEditError), match=message):
+        call(saml_idp)
+
+
+def test_a_clock_that_is_not_a_clock_is_refused() -> None:
+    with pytest.raises(SimulatorError, match="clock must be"):
+        Simulator(clock="2030-01-01").start()  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="needs a datetime"):
+        SettableClock().freeze("2030-01-01T00:00:00Z")  # type: ignore[arg-type]

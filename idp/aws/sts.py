@@ -83,7 +83,9 @@ class Sts:
         requested = request.duration if request.duration is not None else DEFAULT_SESSION_SECONDS
         if found is not None and requested > found[1].max_session_duration:
             raise ValidationError("The requested DurationSeconds exceeds the MaxSessionDuration "
-                                  "set for this role.")
+                                  "set for this role.", rule=Rule.SESSION_DURATION,
+                                  detail=f"DurationSeconds {requested} > MaxSessionDuration "
+                                  f"{found[1].max_session_duration} of {request.role_arn}")
         duration = federation.api_duration(verified, request.duration)
         return federation.assume(verified, request.role_arn, duration=duration,
                                  policy=request.policy, policy_arns=request.policy_arns).result

@@ -80,7 +80,12 @@ class DirectoryDocument:
 
     def build(self) -> Directory:
         """The ``Directory`` this data describes; ``DirectoryEditError`` if it is invalid."""
-        text = yaml.dump(dict(self.data), Dumper=_DUMPER, sort_keys=False, allow_unicode=True)
+        try:
+            text = yaml.dump(dict(self.data), Dumper=_DUMPER, sort_keys=False,
+                             allow_unicode=True)
+        except yaml.YAMLError as exc:  # a value YAML cannot hold (an object, a set...)
+            raise DirectoryEditError(f"the edit holds a value a directory cannot: {exc}"
+                                     .splitlines()[0]) from None
         try:
             return parse_directory(text, aws_acs=self.aws_acs, source="<runtime>",
                                    base=self.base)

@@ -46,8 +46,10 @@ def read_directory(settings: Settings) -> tuple[DirectoryDocument, Directory]:
     if settings.config is None:
         return DirectoryDocument.read(demo_yaml(), aws_acs=aws_acs, source="<demo>")
     path = settings.config
+    # Relative paths inside it are resolved once, against the folder it is in now: a later
+    # edit or reset must not depend on the process's working directory then.
     return DirectoryDocument.read(read_directory_file(path), aws_acs=aws_acs, source=str(path),
-                                  base=path.parent)
+                                  base=path.resolve().parent)
 
 
 def _published(pairs: dict[str, KeyPair]) -> tuple[KeyPair, ...]:
@@ -160,11 +162,18 @@ class Runtime:
             self._document, self._directory, self.services = document, directory, services
 
     def _rekey(self, step: Callable[[], object]) -> None:
+        """A key step on disk, then the core rebuilt; if the rebuild fails, the key files are
+        put back as they were (nothing half-done)."""
         with self._lock:
+            before = dict(self._keys)
             step()
-            keys = self.keystore.snapshot()
-            self.services = self._build(self._directory, keys)
-            self._keys = keys
+            try:
+                keys = self.keystore.snapshot()
+                services = self._build(self._directory, keys)
+            except BaseException:
+                self.keystore.restore(before)
+                raise
+            self.services, self._keys = services, keys
 
     def stage_key(self) -> KeyPair:
         """Rollover step 1: a new key pair, published in metadata, not signing yet."""
@@ -190,6 +199,7 @@ class Runtime:
         assertions, used codes, throttling, sign-outs, faults or exchanges."""
         with self._lock:
             document, directory, keys = self._initial
+            services = self._build(directory, keys)  # first: if it fails, nothing changed
             if _fingerprints(keys) != _fingerprints(self._keys):
                 self.keystore.restore(keys)
             self.store.clear()
@@ -197,7 +207,7 @@ class Runtime:
                 self.clock.reset()
             self.faults.clear()
             self.exchanges.clear()
-            self.services = self._build(directory, keys)
+            self.services = services
             self._document, self._directory, self._keys = document, directory, keys
 
     def close(self) -> None:

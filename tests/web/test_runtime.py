@@ -364,3 +364,28 @@ def test_read_directory_reports_a_broken_file_with_its_line(settings, tmp_path):
 def test_a_runtime_signs_with_the_pair_already_in_its_folder(runtime, keypair: KeyPair):
     """``ensure`` loads the existing pair: none is generated at start."""
     assert runtime.keys["signing"].cert_b64 == keypair.cert_b64
+
+
+def test_a_key_step_or_reset_that_cannot_rebuild_changes_nothing(settings, clock, tmp_path):
+    """The provider metadata a directory names vanishes: staging a key, or a reset, fails
+    whole (key files on disk as before), and works again once the file is back."""
+    other = tmp_path / "other.xml"
+    other.write_bytes(Runtime(settings, clock=clock).services.identity_provider.metadata())
+    config = tmp_path / "dir.yaml"
+    config.write_text(demo_yaml().replace(
+        "    saml_provider: CorpIdP\n    # The provider holds",
+        "    saml_provider: CorpIdP\n    provider_metadata: other.xml\n    # The provider holds"))
+    runtime = Runtime(settings.with_overrides(config=config), clock=clock)
+    runtime.edit(add_erin)
+    on_disk = sorted(p.name for p in settings.certs_dir.glob("*.crt"))
+    other.unlink()
+    with pytest.raises(ConfigError, match="provider metadata"):
+        runtime.stage_key()
+    with pytest.raises(ConfigError, match="provider metadata"):
+        runtime.reset()
+    assert sorted(p.name for p in settings.certs_dir.glob("*.crt")) == on_disk
+    assert set(runtime.keys) == {"signing"} and runtime.directory.user("erin") is not None
+    other.write_bytes(runtime.services.identity_provider.metadata())
+    runtime.stage_key()
+    assert set(runtime.keys) == {"signing", "next"}
+    runtime.close()
