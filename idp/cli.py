@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import ipaddress
 import os
-import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,11 +75,11 @@ def _serve(args: argparse.Namespace) -> int:
     from uvicorn.supervisors import Multiprocess
 
     from idp.web.app import create_app
-    from idp.web.server import uvicorn_options
+    from idp.web.server import listen, uvicorn_options
 
     settings = _settings(args)
     app = create_app(settings)  # loads keys and the directory: fails here, before binding
-    sock = _listen(settings.host, settings.port)  # ... and a busy port fails before the banner
+    sock = listen(settings.host, settings.port)  # ... and a busy port fails before the banner
     url = settings.url
     if not _is_loopback(settings.host):
         print(f"warning: binding {settings.host}, reachable from other machines; "
@@ -126,23 +125,6 @@ def _admin_lines(app: object, settings: Settings) -> str:
     return (f"  Admin API:                        {settings.url}/api/\n"
             f"  Admin token (Authorization: Bearer): {token}\n"
             f"    (also in {settings.data_dir / 'admin-token'}, mode 0600)\n")
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """Bind the listening socket ourselves, so failure is one ``idp: error:`` line (exit 2)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP: asyncio sets TCP_NODELAY only on accepted sockets whose protocol is
-    # IPPROTO_TCP; with 0, every keep-alive response waits ~40 ms for a delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError as exc:
-        sock.close()
-        raise IdPError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.set_inheritable(True)
-    return sock
 
 
 def _keys(args: argparse.Namespace) -> int:

@@ -521,14 +521,8 @@ def _bind(base_url: str | None) -> tuple[socket.socket, int]:
                                      "loopback; use 127.0.0.1")
             host = "127.0.0.1" if parts.hostname == "localhost" else str(parts.hostname)
             port = named_port
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        # As idp serve: a port the last simulator closed (connections in TIME_WAIT) is free.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(512)
-    except OSError as exc:
-        sock.close()
-        raise SimulatorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    from idp.web.server import listen
+
+    sock = listen(host, port)
     return sock, int(sock.getsockname()[1])
 

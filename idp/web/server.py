@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import socket
 from typing import Any, Final, cast
 
 import h11
@@ -50,6 +51,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
+from idp.errors import IdPError
 from idp.settings import Settings
 from idp.web.headers import DEFAULT_HEADERS
 
@@ -60,6 +62,7 @@ __all__ = [
     "MAX_HEAD_BYTES",
     "MAX_REQUESTS_PER_CONNECTION",
     "BoundedH11Protocol",
+    "listen",
     "uvicorn_options",
 ]
 
@@ -354,6 +357,25 @@ async def _plain(send: ASGISendCallable, status: int, text: str) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": _plain_headers(body)})
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so a failure is one ``IdPError`` (``cannot listen on
+    HOST:PORT: reason``) before anything is printed. ``SO_REUSEADDR``: a port whose last
+    server just closed (connections in TIME_WAIT) is free again; inheritable, for workers."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP: asyncio sets TCP_NODELAY only on accepted sockets whose protocol is
+    # IPPROTO_TCP; with 0, every keep-alive response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise IdPError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
