@@ -533,3 +533,17 @@ def test_a_clock_that_is_not_a_clock_is_refused() -> None:
         Simulator(clock="2030-01-01").start()  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="needs a datetime"):
         SettableClock().freeze("2030-01-01T00:00:00Z")  # type: ignore[arg-type]
+
+
+def test_a_code_for_the_simulated_time_signs_a_totp_user_in(saml_idp: Simulator) -> None:
+    """As the README says: with a moved clock, a code computed for sim.clock.now() works and
+    one computed from the machine's clock does not."""
+    import pyotp
+
+    from tests.support.demo import CAROL_SECRET
+
+    saml_idp.clock.advance(3600)
+    with pytest.raises(AuthnFailed):
+        saml_idp.login("carol", "carol-password", otp=pyotp.TOTP(CAROL_SECRET).now())
+    code = pyotp.TOTP(CAROL_SECRET).at(saml_idp.clock.now())
+    assert saml_idp.login("carol", "carol-password", otp=code).role == ADMIN
