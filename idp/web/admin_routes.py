@@ -96,6 +96,7 @@ Endpoints (``{…}`` is a path parameter; ``?`` marks an optional field)::
                                          → 201 {"fault": FAULT, "faults": [FAULT]}
     DELETE /api/faults                   ?sp=ENTITY_ID (default: all) → 200 {"faults": [FAULT]}
     GET    /api/exchanges                ?user=NAME&kind=authn-request|response|console|sts
+                                          &limit=N (the newest N, 1..1000)
                                          → 200 {"exchanges": [Exchange.to_json()]}
     POST   /api/mint                     {user, role?, sp?, fault?}
                                          → 200 {"saml_response": base64, "user", "sp",
@@ -781,11 +782,17 @@ def _clear_faults(call: Call) -> Answer:
 
 
 def _exchanges(call: Call) -> Answer:
+    limit = call.query.get("limit")
+    if limit is not None and not (limit.isascii() and limit.isdigit() and len(limit) <= 4
+                                  and 1 <= int(limit) <= 1000):
+        _refuse("limit must be a whole number from 1 to 1000", "limit")
     try:
         entries = call.runtime.exchanges.entries(user=call.query.get("user"),
                                                  kind=call.query.get("kind"))
     except ValueError as exc:
         _refuse(str(exc), "kind")
+    if limit is not None:
+        entries = entries[-int(limit):]
     return _ok({"exchanges": [entry.to_json() for entry in entries]})
 
 
@@ -854,8 +861,8 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
              "{fault, sp?, count?}"),
     Endpoint("DELETE", "/api/faults", _clear_faults, "forget planned faults", "?sp=",
              query=frozenset({"sp"})),
-    Endpoint("GET", "/api/exchanges", _exchanges, "the exchange log", "?user=&kind=",
-             query=frozenset({"user", "kind"})),
+    Endpoint("GET", "/api/exchanges", _exchanges, "the exchange log", "?user=&kind=&limit=",
+             query=frozenset({"user", "kind", "limit"})),
     Endpoint("POST", "/api/mint", _mint, "a signed SAMLResponse, straight from the IdP",
              "{user, role?, sp?, fault?}"),
     Endpoint("POST", "/api/reset", _reset, "back to the configured state"),

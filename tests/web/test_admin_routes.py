@@ -774,6 +774,10 @@ def test_exchanges_by_user_and_kind(api: TestClient) -> None:
     assert len(ok(api.get("/api/exchanges"))["exchanges"]) == 2
     assert ok(api.get("/api/exchanges", params={"kind": "sts"}))["exchanges"] == []
     assert "authn-request" in refused(api.get("/api/exchanges?kind=bogus"), 400, "kind")
+    newest = ok(api.get("/api/exchanges", params={"limit": "1"}))["exchanges"]
+    assert [e["user"] for e in newest] == ["alice"]
+    for limit in ("0", "1001", "x", "²", "-1"):
+        refused(api.get("/api/exchanges", params={"limit": limit}), 400, "limit")
 
 
 def test_mint(api: TestClient) -> None:
