@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import os
 import sys
 from collections.abc import Sequence
@@ -44,15 +43,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _log_config(level: str) -> dict[str, object]:
     """Our log lines (every refusal and why) in the parent and in each worker process."""
     handler = {"class": "logging.StreamHandler", "formatter": "plain",
@@ -75,13 +65,13 @@ def _serve(args: argparse.Namespace) -> int:
     from uvicorn.supervisors import Multiprocess
 
     from idp.web.app import create_app
-    from idp.web.server import listen, uvicorn_options
+    from idp.web.server import is_loopback, listen, uvicorn_options
 
     settings = _settings(args)
     app = create_app(settings)  # loads keys and the directory: fails here, before binding
     sock = listen(settings.host, settings.port)  # ... and a busy port fails before the banner
     url = settings.url
-    if not _is_loopback(settings.host):
+    if not is_loopback(settings.host):
         print(f"warning: binding {settings.host}, reachable from other machines; "
               "this IdP signs test identities only", file=sys.stderr)
     source = str(settings.config) if settings.config else "built-in demo directory"
@@ -152,12 +142,13 @@ def _metadata(args: argparse.Namespace) -> int:
     settings = _settings(args)
     clock = SystemClock()
     store = KeyStore(settings.certs_dir, clock=clock)
-    store.ensure(settings.entity_id, key_size=settings.key_size)
+    signing = store.ensure(settings.entity_id, key_size=settings.key_size)
     from idp.directory import demo_directory
 
     directory = (load_directory(settings.config, aws_acs=settings.console_acs_url)
                  if settings.config else demo_directory(aws_acs=settings.console_acs_url))
-    body = IdentityProvider(settings, directory, store.published(), clock).metadata()
+    keys = store.published(signing=signing)
+    body = IdentityProvider(settings, directory, keys, clock).metadata()
     if str(args.out) == "-":
         sys.stdout.write(body.decode("utf-8"))
         return 0
@@ -185,9 +176,9 @@ def _mint(args: argparse.Namespace) -> int:
     settings = _settings(args)
     clock = settings.clock()
     store = KeyStore(settings.certs_dir, clock=clock)
-    store.ensure(settings.entity_id, key_size=settings.key_size)
+    signing = store.ensure(settings.entity_id, key_size=settings.key_size)
     _, directory = read_directory(settings)
-    idp = IdentityProvider(settings, directory, store.published(), clock,
+    idp = IdentityProvider(settings, directory, store.published(signing=signing), clock,
                            foreign_keys=lambda: generate_pair("not-this-idp.example", 2048, clock))
     body = idp.mint(args.user, sp=args.sp or AWS_ENTITY_ID, role=args.role, fault=fault)
     sys.stdout.write((body.decode("utf-8") if args.xml
@@ -287,7 +278,6 @@ def _parser() -> argparse.ArgumentParser:
                       "xsw, ...)")
     mint.add_argument("--xml", action="store_true", help="print the XML instead of base64")
     mint.add_argument("--config", type=Path, help="directory YAML (default: the demo)")
-    mint.add_argument("--data-dir", type=Path, help="state folder (default ./data)")
     mint.set_defaults(func=_mint)
 
     login = sub.add_parser(

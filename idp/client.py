@@ -78,6 +78,7 @@ __all__ = [
     "parse_sts_answer",
     "read_password",
     "require_same_origin",
+    "roles_in_document",
     "roles_in_response",
     "sign_in",
     "totp_now",
@@ -598,6 +599,11 @@ def roles_in_response(saml_response: str) -> tuple[RoleGrant, ...]:
         root = parse_xml(document)
     except XMLError as exc:
         raise IdPError(f"the IdP's SAMLResponse is not acceptable XML: {exc}") from None
+    return roles_in_document(root)
+
+
+def roles_in_document(root: etree._Element) -> tuple[RoleGrant, ...]:
+    """``roles_in_response`` of a Response already parsed (with ``idp.xml.parse``)."""
     if root.tag != f"{{{SAMLP}}}Response":
         raise IdPError(f"the IdP's SAMLResponse is a {_local(root.tag) or 'non-element'}, "
                        "not a samlp:Response")

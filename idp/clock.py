@@ -8,7 +8,7 @@ import threading
 from typing import Final, Protocol
 
 __all__ = ["Clock", "FixedClock", "SettableClock", "SystemClock", "format_instant",
-           "parse_instant", "wall_clock"]
+           "parse_instant", "parse_zoned_instant", "wall_clock"]
 
 
 class Clock(Protocol):
@@ -131,6 +131,23 @@ class SettableClock:
         """Back to the offset and frozen instant given at construction."""
         with self._lock:
             self._offset, self._frozen = self._initial
+
+
+def parse_zoned_instant(text: str, what: str) -> dt.datetime:
+    """An ISO 8601 instant that names its time zone (``2030-01-01T00:00:00Z``), in UTC;
+    ``ValueError`` naming ``what`` (the setting or field) otherwise."""
+    shown = repr(text[:64])
+    try:
+        instant = dt.datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        raise ValueError(f"{what} {shown} is not an ISO 8601 instant (for example "
+                         "2030-01-01T00:00:00Z)") from None
+    if instant.tzinfo is None:
+        raise ValueError(f"{what} {shown} needs a time zone (Z or +HH:MM)")
+    try:
+        return instant.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 leaves datetime's range in UTC
+        raise ValueError(f"{what} {shown} is out of range") from None
 
 
 def wall_clock(clock: Clock) -> Clock:

@@ -19,6 +19,7 @@ import datetime as dt
 import os
 import secrets
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -37,6 +38,7 @@ __all__ = [
     "KeyStore",
     "atomic_write",
     "generate_pair",
+    "published_pairs",
 ]
 
 KEY_SIZES: Final = (2048, 3072, 4096)
@@ -87,10 +89,6 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
 
 def generate_pair(common_name: str, key_size: int, clock: Clock) -> KeyPair:
     """A new RSA key pair and its self-signed certificate (not stored anywhere)."""
-    return _make_pair(common_name, key_size, clock)
-
-
-def _make_pair(common_name: str, key_size: int, clock: Clock) -> KeyPair:
     if key_size not in KEY_SIZES:
         raise KeyStoreError(f"RSA key size must be one of {KEY_SIZES}, not {key_size}")
     key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
@@ -151,6 +149,17 @@ def _cert_numbers(path: Path) -> bytes:
     return x509.load_pem_x509_certificate(path.read_bytes()).public_key().public_bytes(*_SPKI)
 
 
+def published_pairs(pairs: Mapping[str, KeyPair]) -> tuple[KeyPair, ...]:
+    """Pairs by slot in metadata order: the signing pair (first: it signs), a staged one, the
+    previous one; each certificate once."""
+    out: list[KeyPair] = []
+    for slot in ("signing", "next", "previous"):
+        pair = pairs.get(slot)
+        if pair is not None and all(pair.cert_b64 != p.cert_b64 for p in out):
+            out.append(pair)
+    return tuple(out)
+
+
 class KeyStore:
     """The folder holding this install's keys."""
 
@@ -195,7 +204,7 @@ class KeyStore:
         """Create the first key pair; refuses to overwrite an existing one."""
         if self.exists():
             raise KeyStoreError(f"a signing key already exists in {self.directory}; use rotate")
-        pair = _make_pair(common_name, key_size, self._clock)
+        pair = generate_pair(common_name, key_size, self._clock)
         self._write("signing", pair)
         return pair
 
@@ -230,7 +239,7 @@ class KeyStore:
         current = self._read("signing")
         if current is None:
             return self.create(common_name, key_size=key_size)
-        pair = _make_pair(common_name, key_size, self._clock)
+        pair = generate_pair(common_name, key_size, self._clock)
         self._write("previous", current)
         self._write("signing", pair)
         return pair
@@ -240,8 +249,9 @@ class KeyStore:
         step: SPs learn the certificate before it is used)."""
         if self._read("next") is not None:
             raise KeyStoreError("a new signing key is already staged; promote it first")
-        self.load()
-        pair = _make_pair(common_name, key_size, self._clock)
+        if not self.exists():
+            raise KeyStoreError(f"no signing key in {self.directory}; run 'idp keys'")
+        pair = generate_pair(common_name, key_size, self._clock)
         self._write("next", pair)
         return pair
 
@@ -300,15 +310,9 @@ class KeyStore:
             raise KeyStoreError(f"no signing key in {self.directory}; run 'idp keys'")
         return pair
 
-    def published(self) -> tuple[KeyPair, ...]:
-        """Pairs whose certificates go into metadata: current first, then a staged one, then
-        previous. The first one signs."""
-        pairs = [self.load()]
-        for slot in ("next", "previous"):
-            pair = self._read(slot)
-            if pair is not None and all(pair.cert_b64 != p.cert_b64 for p in pairs):
-                pairs.append(pair)
-        return tuple(pairs)
+    def published(self, *, signing: KeyPair | None = None) -> tuple[KeyPair, ...]:
+        """``published_pairs`` of what is on disk (``signing``: already loaded)."""
+        return published_pairs(self.snapshot(signing=signing))
 
     def session_secret(self) -> str:
         """The cookie-signing secret, created once per install (0600)."""

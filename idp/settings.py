@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
-from idp.clock import MAX_DISTANCE, SettableClock
+from idp.clock import MAX_DISTANCE, SettableClock, parse_zoned_instant
 from idp.errors import ConfigError
 
 __all__ = ["Settings"]
@@ -144,18 +144,9 @@ class Settings:
         if self.frozen_clock is None:
             return None
         try:
-            instant = dt.datetime.fromisoformat(self.frozen_clock.strip().replace("z", "Z"))
-        except ValueError:
-            raise ConfigError(f"frozen clock {self.frozen_clock!r} is not an ISO 8601 instant "
-                              "(for example 2030-01-01T00:00:00Z)", source="settings") from None
-        if instant.tzinfo is None:
-            raise ConfigError(f"frozen clock {self.frozen_clock!r} needs a time zone (Z or "
-                              "+HH:MM)", source="settings")
-        try:
-            instant = instant.astimezone(dt.UTC)
-        except OverflowError:  # 0001-01-01T00:00:00+01:00 leaves datetime's range in UTC
-            raise ConfigError(f"frozen clock {self.frozen_clock!r} is out of range",
-                              source="settings") from None
+            instant = parse_zoned_instant(self.frozen_clock, "frozen clock")
+        except ValueError as exc:
+            raise ConfigError(str(exc), source="settings") from None
         if abs(instant - dt.datetime.now(dt.UTC)) > MAX_DISTANCE:
             raise ConfigError(f"frozen clock {self.frozen_clock!r} is out of range: the "
                               "simulated time must stay within 100 years of the real time",

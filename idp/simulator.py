@@ -22,11 +22,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import ipaddress
 import shutil
 import socket
 import tempfile
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -170,11 +170,9 @@ class Simulator:
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                                         name=f"idp-simulator-{port}", daemon=True)
         self._thread.start()
-        deadline = threading.Event()
-        for _ in range(int(_START_TIMEOUT / 0.002)):
-            if server.started or not self._thread.is_alive():
-                break
-            deadline.wait(0.002)
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.002)
         if not server.started:
             raise SimulatorError("the simulator's server did not start")
 
@@ -373,9 +371,8 @@ class Simulator:
         """Sign ``user`` in and return the Response the IdP sends ``sp`` (default AWS) and,
         for AWS, credentials from the STS for ``role`` (needed if the user has several).
 
-        With a ``password`` the login is checked as the login form checks it (a TOTP user's
-        code is computed from their secret unless ``otp`` is given); ``AuthnFailed`` if it
-        is refused. Without one the harness vouches for the user. A TOTP user's code is
+        With a ``password`` the login is checked as the login form checks it; ``AuthnFailed``
+        if it is refused. Without one the harness vouches for the user. A TOTP user's code is
         checked (and used up) only when ``otp`` is given; otherwise the harness vouches for
         the second factor too.
         """
@@ -393,7 +390,7 @@ class Simulator:
         encoded = base64.b64encode(body).decode("ascii")
         root = parse(body)
         assertion = root.find(f"{SAML}Assertion")
-        grants = client.roles_in_response(encoded)
+        grants = client.roles_in_document(root)
         login = Login(user=user, sp=target, saml_response=encoded,
                       response_xml=body.decode("utf-8"),
                       assertion_xml=to_bytes(assertion).decode("utf-8")
@@ -486,16 +483,9 @@ def _fault(fault: str | Fault) -> Fault:
         raise SimulatorError(str(exc)) from None
 
 
-def _is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False
-
-
 def _bind(base_url: str | None) -> tuple[socket.socket, int]:
+    from idp.web.server import is_loopback, listen
+
     """A listening loopback socket: on ``base_url``'s host and port when it names a loopback
     host, else on a free port of 127.0.0.1 (``base_url`` is then a public name, for example
     a proxy's, that SAML messages carry)."""
@@ -511,7 +501,7 @@ def _bind(base_url: str | None) -> tuple[socket.socket, int]:
             named_port = parts.port
         except ValueError:
             raise SimulatorError(f"base_url {base_url} has an invalid port") from None
-        if _is_loopback(parts.hostname):
+        if is_loopback(parts.hostname):
             # The simulator is reached at exactly this URL: it must be one it can listen on.
             if not named_port:
                 raise SimulatorError(f"base_url {base_url} names a loopback host: give its "
@@ -521,8 +511,6 @@ def _bind(base_url: str | None) -> tuple[socket.socket, int]:
                                      "loopback; use 127.0.0.1")
             host = "127.0.0.1" if parts.hostname == "localhost" else str(parts.hostname)
             port = named_port
-    from idp.web.server import listen
-
     sock = listen(host, port)
     return sock, int(sock.getsockname()[1])
 

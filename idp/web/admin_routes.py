@@ -111,7 +111,6 @@ a file of its own and publish it.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hmac
 import json
 import logging
@@ -131,7 +130,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from idp.clock import SettableClock, format_instant
+from idp.clock import SettableClock, format_instant, parse_zoned_instant
 from idp.directory import Directory
 from idp.directory.editor import DirectoryDocument, sp_entry, sp_from_metadata
 from idp.directory.model import AWS_ENTITY_ID, Account, Role, User
@@ -694,20 +693,6 @@ def _get_clock(call: Call) -> Answer:
     return _ok(_clock_json(_settable(call.runtime)))
 
 
-def _instant(text: str) -> dt.datetime:
-    try:
-        instant = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        _refuse(f"freeze {text[:64]!r} is not an ISO 8601 instant (2030-01-01T00:00:00Z)",
-                "freeze")
-    if instant.tzinfo is None:
-        _refuse("freeze needs a time zone (Z or +HH:MM)", "freeze")
-    try:
-        return instant.astimezone(dt.UTC)
-    except OverflowError:
-        _refuse(f"freeze {text[:64]!r} is out of range", "freeze")
-
-
 def _set_clock(call: Call) -> Answer:
     data = call.input(("freeze", "advance", "resume"))
     given = [name for name in ("freeze", "advance", "resume") if data.given(name)]
@@ -720,9 +705,9 @@ def _set_clock(call: Call) -> Answer:
         if value is True:
             clock.freeze()
         elif isinstance(value, str):
-            try:
-                clock.freeze(_instant(value))
-            except ValueError as exc:  # more than 100 years from the real time
+            try:  # not an instant, or more than 100 years from the real time
+                clock.freeze(parse_zoned_instant(value, "freeze"))
+            except ValueError as exc:
                 _refuse(str(exc), "freeze")
         else:
             _refuse("freeze must be an ISO 8601 instant or true", "freeze")

@@ -32,7 +32,7 @@ from idp.directory.loader import read_directory_file
 from idp.errors import DirectoryEditError
 from idp.exchanges import ExchangeLog
 from idp.fault_plan import FaultPlan
-from idp.keys import KeyPair, KeyStore, generate_pair
+from idp.keys import KeyPair, KeyStore, generate_pair, published_pairs
 from idp.settings import Settings
 from idp.sso import IdentityProvider
 from idp.store import StateStore
@@ -51,16 +51,6 @@ def read_directory(settings: Settings) -> tuple[DirectoryDocument, Directory]:
     # edit or reset must not depend on the process's working directory then.
     return DirectoryDocument.read(read_directory_file(path), aws_acs=aws_acs, source=str(path),
                                   base=path.resolve().parent)
-
-
-def _published(pairs: dict[str, KeyPair]) -> tuple[KeyPair, ...]:
-    """Metadata order: the signing pair, a staged one, the previous one (no duplicates)."""
-    out: list[KeyPair] = []
-    for slot in ("signing", "next", "previous"):
-        pair = pairs.get(slot)
-        if pair is not None and all(pair.cert_b64 != p.cert_b64 for p in out):
-            out.append(pair)
-    return tuple(out)
 
 
 def _fingerprints(pairs: dict[str, KeyPair]) -> dict[str, str]:
@@ -105,7 +95,7 @@ class Runtime:
 
     def _build(self, directory: Directory, keys: dict[str, KeyPair]) -> Services:
         settings, clock, store = self.settings, self.clock, self.store
-        published = _published(keys)
+        published = published_pairs(keys)
         federation = AwsFederation(
             iam=Iam(directory, settings.entity_id, published),
             credentials=self.credentials,
@@ -169,12 +159,12 @@ class Runtime:
             services = self._build(directory, self._keys)
             self._document, self._directory, self.services = document, directory, services
 
-    def _rekey(self, step: Callable[[], object]) -> None:
+    def _rekey(self, step: Callable[[], KeyPair]) -> KeyPair:
         """A key step on disk, then the core rebuilt; if the rebuild fails, the key files are
-        put back as they were (nothing half-done)."""
+        put back as they were (nothing half-done). Returns the pair the step names."""
         with self._lock:
             before = dict(self._keys)
-            step()
+            pair = step()
             try:
                 keys = self.keystore.snapshot()
                 services = self._build(self._directory, keys)
@@ -182,25 +172,20 @@ class Runtime:
                 self.keystore.restore(before)
                 raise
             self.services, self._keys = services, keys
+            return pair
 
     def stage_key(self) -> KeyPair:
         """Rollover step 1: a new key pair, published in metadata, not signing yet."""
-        made: list[KeyPair] = []
-        self._rekey(lambda: made.append(self.keystore.stage(
-            self.settings.entity_id, key_size=self.settings.key_size)))
-        return made[0]
+        return self._rekey(lambda: self.keystore.stage(self.settings.entity_id,
+                                                       key_size=self.settings.key_size))
 
     def promote_key(self) -> KeyPair:
         """Rollover step 2: the staged pair signs; the old one stays published."""
-        made: list[KeyPair] = []
-        self._rekey(lambda: made.append(self.keystore.promote()))
-        return made[0]
+        return self._rekey(self.keystore.promote)
 
     def retire_key(self) -> KeyPair:
         """Rollover step 3: the previous pair leaves metadata (and the AWS side's trust)."""
-        made: list[KeyPair] = []
-        self._rekey(lambda: made.append(self.keystore.retire()))
-        return made[0]
+        return self._rekey(self.keystore.retire)
 
     def reset(self) -> None:
         """Back to the configured directory, keys and clock, with no state: no redeemed
