@@ -77,6 +77,7 @@ __all__ = [
     "FORGED_SUBJECT",
     "MARGIN",
     "OTHER_AUDIENCE",
+    "STS_ACCEPTS",
     "WRONG_DESTINATION_URL",
     "WRONG_RECIPIENT_URL",
     "Fault",
@@ -107,10 +108,14 @@ class Fault(StrEnum):
 
 #: Faults about AWS's own attributes: a generic SP has no such rule.
 AWS_ONLY: Final = frozenset({Fault.MISSING_ROLE, Fault.BAD_ROLE_SESSION_NAME})
+#: Faults AWS's STS lets through, as the simulated STS does (the console twin refuses them):
+#: an InResponseTo (ECP clients redeem the answer to their own AuthnRequest) and, in the
+#: default replay mode (``idp.aws.replay``), an assertion redeemed before.
+STS_ACCEPTS: Final = frozenset({Fault.WRONG_IN_RESPONSE_TO, Fault.REPLAY})
 
 #: The rule the simulator's console twin and STS refuse each fault with (default provider
-#: settings: SHA-1 not allowed; replay only with one-time use on). ``missing-role`` is the STS
-#: rule (AccessDenied: no role pair to assume); the console diagnoses the same Response
+#: settings: SHA-1 not allowed; STS lets ``STS_ACCEPTS`` through). ``missing-role`` is the
+#: STS rule (AccessDenied: no role pair to assume); the console diagnoses the same Response
 #: earlier, from the unverified document, as ``role-attribute``.
 FAULT_RULES: Final[Mapping[Fault, Rule]] = MappingProxyType({
     Fault.EXPIRED: Rule.EXPIRED,

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Final, get_type_hints
 from urllib.parse import urlsplit
 
 from idp.clock import MAX_DISTANCE, SettableClock, parse_zoned_instant
@@ -60,9 +60,12 @@ class Settings:
     """``validUntil`` of the published metadata, in days from when it is rendered."""
     max_request_bytes: int = 64 * 1024
     """Largest encoded SAMLRequest accepted (before decoding)."""
-    replay_protection: bool = True
-    """Refuse an assertion already redeemed at the console or STS (SAML Profiles §4.1.4.5).
-    AWS does not document whether it does; ``IDP_REPLAY_PROTECTION=0`` turns it off."""
+    replay_protection: str = "aws"
+    """How often one assertion may be redeemed (``idp.aws.replay``): ``aws`` (default: once at
+    the console, which never consumes it for STS; STS accepts it again while it is valid, as
+    the CLI tools used against AWS need), ``strict`` (once in all, SAML Profiles §4.1.4.5) or
+    ``off``. The boolean words of earlier versions still work: ``1``/``on`` is ``aws``,
+    ``0``/``off`` is ``off``."""
     trusted_proxies: str | None = None
     """Comma-separated addresses or CIDR networks of the reverse proxies in front of the
     service. Only a request arriving from one of them has its ``X-Forwarded-For`` (client
@@ -84,6 +87,12 @@ class Settings:
     """Serve the admin API under ``/api/`` (bearer token in ``DATA_DIR/admin-token``)."""
 
     def __post_init__(self) -> None:
+        mode = _REPLAY_WORDS.get(self.replay_protection.strip().lower())
+        if mode is None:
+            raise ConfigError(f"replay protection {self.replay_protection!r} must be aws, "
+                              "strict or off (--replay-protection, IDP_REPLAY_PROTECTION)",
+                              source="settings")
+        object.__setattr__(self, "replay_protection", mode)  # one spelling for everyone after
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be 1..65535, not {self.port}", source="settings")
         if not 1 <= self.workers <= 64:
@@ -234,6 +243,10 @@ def _networks(listed: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv
     return tuple(networks)
 
 
+#: ``replay_protection`` values, with the boolean words it had before it had modes.
+_REPLAY_WORDS: Final = {"aws": "aws", "strict": "strict", "off": "off",
+                        "1": "aws", "true": "aws", "yes": "aws", "on": "aws",
+                        "0": "off", "false": "off", "no": "off"}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")

@@ -18,7 +18,7 @@ from typing import Any, Final
 from idp import redirects
 from idp.authn.login import Principal
 from idp.aws import attributes as aws_attributes
-from idp.aws.vocabulary import AwsAttribute, is_aws_host
+from idp.aws.vocabulary import AwsAttribute, is_aws_host, parse_role_value
 from idp.clock import Clock, format_instant, parse_instant
 from idp.directory.model import AWS_ENTITY_ID, Directory, User
 from idp.errors import (
@@ -469,7 +469,8 @@ def _only_role(attributes: tuple[Attribute, ...], wanted: str) -> tuple[Attribut
     out = []
     for attribute in attributes:
         if attribute.name == AwsAttribute.ROLE:
-            by_arn = {value.split(",", 1)[0]: value for value in attribute.values}
+            grants = ((parse_role_value(value), value) for value in attribute.values)
+            by_arn = {grant.role_arn: value for grant, value in grants if grant is not None}
             arn = choose_role(wanted, tuple(by_arn))
             attribute = replace(attribute, values=(by_arn[arn],))
         out.append(attribute)

@@ -117,8 +117,8 @@ def test_environment_typo_is_refused_not_read_as_false(tmp_path):
     result = subprocess.run([sys.executable, "-m", "idp", "config", "--check", "x.yaml"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 2
-    assert result.stderr == ("idp: error: environment: IDP_REPLAY_PROTECTION='flase' is not a "
-                             "boolean (use 1/0, true/false, yes/no or on/off)\n")
+    assert result.stderr == ("idp: error: settings: replay protection 'flase' must be aws, "
+                             "strict or off (--replay-protection, IDP_REPLAY_PROTECTION)\n")
 
 
 def _free_port() -> int:

@@ -24,26 +24,37 @@ BOOLEAN_HELP = "is not a boolean (use 1/0, true/false, yes/no or on/off)"
 )
 def test_boolean_spellings(raw, expected):
     """Every accepted spelling, any case, surrounding whitespace ignored, reads both ways."""
-    settings = Settings.from_env({"IDP_REPLAY_PROTECTION": raw})
-    assert settings.replay_protection is expected
+    settings = Settings.from_env({"IDP_ADMIN": raw})
+    assert settings.admin is expected
 
 
 @pytest.mark.parametrize("raw", ["flase", "2", "enabled", "ture", "-1", "y", "n", "   ", "o n"])
 def test_boolean_typo_is_an_error_not_false(raw):
     """A misspelt boolean is refused with the variable, its value and the accepted forms."""
     with pytest.raises(ConfigError) as caught:
-        Settings.from_env({"IDP_REPLAY_PROTECTION": raw})
-    assert str(caught.value) == f"environment: IDP_REPLAY_PROTECTION={raw!r} {BOOLEAN_HELP}"
+        Settings.from_env({"IDP_ADMIN": raw})
+    assert str(caught.value) == f"environment: IDP_ADMIN={raw!r} {BOOLEAN_HELP}"
 
 
-def test_replay_protection_typo_never_turns_it_off():
-    """The security case: IDP_REPLAY_PROTECTION=flase must not yield replay_protection=False."""
-    try:
-        settings = Settings.from_env({"IDP_REPLAY_PROTECTION": "flase"})
-    except ConfigError as error:
-        assert "'flase' is not a boolean" in str(error)
-    else:
-        pytest.fail(f"accepted a typo: replay_protection={settings.replay_protection}")
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("aws", "aws"), ("STRICT", "strict"), (" off ", "off"), ("1", "aws"), ("on", "aws"),
+     ("true", "aws"), ("yes", "aws"), ("0", "off"), ("false", "off"), ("no", "off")],
+)
+def test_replay_protection_modes(raw, expected):
+    """The three modes, and the boolean words it took before it had modes (on is the
+    default mode)."""
+    assert Settings.from_env({"IDP_REPLAY_PROTECTION": raw}).replay_protection == expected
+    assert Settings(replay_protection=raw).replay_protection == expected
+
+
+@pytest.mark.parametrize("raw", ["flase", "2", "enabled", "console", "", "o n"])
+def test_replay_protection_typo_never_turns_it_off(raw):
+    """The security case: IDP_REPLAY_PROTECTION=flase must not turn it off."""
+    with pytest.raises(ConfigError) as caught:
+        Settings(replay_protection=raw)
+    assert str(caught.value) == (f"settings: replay protection {raw!r} must be aws, strict or "
+                                 "off (--replay-protection, IDP_REPLAY_PROTECTION)")
 
 
 @pytest.mark.parametrize(
@@ -138,7 +149,7 @@ def test_reads_os_environ_by_default(monkeypatch):
     monkeypatch.setenv("IDP_REPLAY_PROTECTION", "off")
     monkeypatch.setenv("IDP_WORKERS", "4")
     settings = Settings.from_env()
-    assert settings.replay_protection is False
+    assert settings.replay_protection == "off"
     assert settings.workers == 4
 
 
@@ -159,7 +170,7 @@ def test_to_env_round_trips_every_field(tmp_path):
         idp_session_lifetime=600,
         metadata_validity_days=30,
         max_request_bytes=1024,
-        replay_protection=False,
+        replay_protection="strict",
         trusted_proxies="10.0.0.0/8,::1",
         header_timeout=3,
         body_timeout=4,
@@ -173,7 +184,7 @@ def test_to_env_round_trips_every_field(tmp_path):
             continue
         assert getattr(settings, name) != getattr(defaults, name), name
     env = settings.to_env()
-    assert env["IDP_REPLAY_PROTECTION"] == "0"
+    assert env["IDP_REPLAY_PROTECTION"] == "strict"
     assert Settings.from_env(env) == settings
 
 

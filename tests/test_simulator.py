@@ -20,7 +20,8 @@ from lxml import etree
 from idp import Simulator
 from idp.clock import SettableClock
 from idp.errors import AuthnFailed, ConfigError, DirectoryEditError, FatalRequestError
-from idp.faults import FAULT_RULES, Fault
+from idp.faults import FAULT_RULES, STS_ACCEPTS, Fault
+from idp.settings import Settings
 from idp.simulator import SimulatorError
 from tests.support.demo import (
     ADMIN,
@@ -249,7 +250,12 @@ def test_a_custom_directory_as_a_mapping(saml_idp_factory: Callable[..., Simulat
 # --- faults and the exchange log -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", [f for f in Fault if f is not Fault.REPLAY])
+def test_sts_takes_a_response_with_in_response_to_as_aws_does(saml_idp: Simulator) -> None:
+    """ECP clients (awscli-login) redeem the answer to their own AuthnRequest at STS."""
+    assume(saml_idp, saml_idp.mint("bob", fault="wrong-in-response-to"))
+
+
+@pytest.mark.parametrize("fault", [f for f in Fault if f not in STS_ACCEPTS])
 def test_every_fault_is_refused_by_sts_with_its_rule(saml_idp: Simulator, fault: Fault) -> None:
     broken = saml_idp.mint("bob", fault=fault)
     _code, rule = refused(saml_idp, broken)
@@ -261,12 +267,22 @@ def test_every_fault_is_refused_by_sts_with_its_rule(saml_idp: Simulator, fault:
     assert all(check.passed for check in decided.checks[:-1])
 
 
-def test_replay_resends_the_last_response_and_sts_refuses_it(saml_idp: Simulator) -> None:
+def test_replay_resends_the_last_response_which_sts_takes_again_by_default(
+        saml_idp: Simulator) -> None:
+    """AWS's default (``idp.aws.replay``): STS redeems an assertion again while it is valid."""
     first = saml_idp.mint("bob")
     assume(saml_idp, first)
     again = saml_idp.mint("bob", fault="replay")
     assert again == first
-    assert refused(saml_idp, again) == ("InvalidIdentityToken", "replay")
+    assume(saml_idp, again)
+
+
+def test_strict_replay_protection_refuses_the_replay_at_sts() -> None:
+    with Simulator(settings=Settings(replay_protection="strict")) as sim:
+        first = sim.mint("bob")
+        assume(sim, first)
+        again = sim.mint("bob", fault="replay")
+        assert refused(sim, again) == ("InvalidIdentityToken", "replay")
 
 
 def test_injected_faults_reach_the_next_responses_only(saml_idp: Simulator) -> None:

@@ -90,7 +90,8 @@ def release(user: User, directory: Directory, sp: ServiceProvider) -> tuple[Attr
             "role, so AWS would refuse the sign-in. Add the user to a group with roles."
         )
     attributes = [
-        Attribute(AwsAttribute.ROLE, tuple(g.attribute_value for g in grants), "Role"),
+        Attribute(AwsAttribute.ROLE, tuple(sp.role_value_order.value_of(g.role_arn, g.provider_arn)
+                                           for g in grants), "Role"),
         Attribute(AwsAttribute.ROLE_SESSION_NAME, (_session_name(user, sp),), "RoleSessionName"),
     ]
     duration = _session_duration(user, directory, sp)

@@ -34,6 +34,7 @@ from idp.aws.errors import AwsError
 from idp.aws.federation import AwsFederation, RoleSession, VerifiedResponse
 from idp.aws.iam import Iam
 from idp.aws.params import decode_saml_assertion
+from idp.aws.replay import Surface
 from idp.aws.vocabulary import AwsAttribute, is_aws_console_host, parse_role_value
 from idp.directory.model import ROLE_ARN_RE, RoleGrant
 from idp.errors import Rule, SamlValidationError
@@ -148,7 +149,7 @@ def select_roles(federation: AwsFederation, saml_b64: str) -> RoleSelection:
         if provider is None:  # pragma: no cover - filtered by _provider_arns
             continue
         try:
-            result = federation.verify(root, provider)
+            result = federation.verify(root, provider, surface=Surface.CONSOLE)
         except SamlValidationError as exc:
             first_error = first_error or exc
             continue
@@ -162,10 +163,11 @@ def select_roles(federation: AwsFederation, saml_b64: str) -> RoleSelection:
             "was verified with", hint="the unsigned part of the document differs from the "
             "signed Assertion; send the IdP's Response unmodified")
     assertion = verified[0].assertion
-    if federation.already_redeemed(assertion):
+    if federation.already_redeemed(assertion, Surface.CONSOLE):
         raise SamlValidationError(
             Rule.REPLAY, f"assertion {assertion.assertion_id} was already used to sign in",
-            hint="sign in again at the IdP for a fresh assertion (replay protection is on)")
+            hint="sign in again at the IdP for a fresh assertion (replay protection: "
+            f"{federation.replay_mode.value})")
     order = [g for g in (parse_role_value(v) for v in assertion.attributes.get(_ROLE, ()))
              if g is not None]
     accepted = {(g.role_arn, g.provider_arn) for s in verified for g in s.grants}
@@ -203,7 +205,8 @@ def open_session(federation: AwsFederation, selection: RoleSelection,
             Rule.ROLE_CHOICE, f"roleIndex {role_arn!r} is not one of the roles in this SAML "
             "response", hint=f"choose one of: {offered}")
     try:
-        return federation.assume(chosen, role_arn, duration=federation.console_duration(chosen))
+        return federation.assume(chosen, role_arn, duration=federation.console_duration(chosen),
+                                 surface=Surface.CONSOLE)
     except AwsError as exc:
         raise _with_near_miss(exc, chosen) from None
 

@@ -7,11 +7,12 @@ AWS")::
 
     verify(xml, provider)          the SAML verifier with the provider's certificates, this
                                    console's URLs and AWS's sign-in URLs, unsolicited
-                                   Responses only (no InResponseTo) → VerifiedResponse
-    assume(verified, role_arn, …)  replay → role pair in the Role attribute → the role exists
-                                   in the provider's account → RoleSessionName, SourceIdentity,
-                                   tags → trust policy → packed size → credentials → claim the
-                                   assertion (atomically, last) → RoleSession
+                                   Responses only at the console → VerifiedResponse
+    assume(verified, role_arn, …)  replay (per surface) → role pair in the Role attribute →
+                                   the role exists in the provider's account →
+                                   RoleSessionName, SourceIdentity, tags → trust policy →
+                                   packed size → credentials → claim the assertion
+                                   (atomically, last) → RoleSession
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from idp.aws import claims, limits
 from idp.aws.credentials import CredentialIssuer, SessionClaims, TemporaryCredentials
 from idp.aws.errors import AccessDenied, InvalidIdentityToken
 from idp.aws.iam import Iam, SamlProvider
-from idp.aws.replay import ReplayCache
+from idp.aws.replay import ReplayMode, Surface, replay_caches
 from idp.aws.trust import (
     NOT_AUTHORIZED,
     SessionRequest,
@@ -66,7 +67,8 @@ class AwsFederation:
     """The simulated IAM, the SAML rules of STS and the credential issuer, used together."""
 
     def __init__(self, *, iam: Iam, credentials: CredentialIssuer, clock: Clock,
-                 console_url: str, skew: int = 60, replay: StateStore | None = None) -> None:
+                 console_url: str, skew: int = 60, replay: StateStore | None = None,
+                 replay_mode: ReplayMode = ReplayMode.AWS) -> None:
         self.iam = iam
         self.credentials = credentials
         """Mints and resolves temporary credentials (``SessionToken``s)."""
@@ -74,27 +76,34 @@ class AwsFederation:
         self.skew = skew
         self.accepted_recipients = AWS_SIGN_IN_URLS | {console_url}
         self.accepted_audiences = self.accepted_recipients | {AWS_ENTITY_ID}
-        self._replay = ReplayCache(replay, skew=skew) if replay is not None else None
+        self.replay_mode = replay_mode if replay is not None else ReplayMode.OFF
+        self._replay = replay_caches(replay, replay_mode, skew=skew)
 
-    def verify(self, xml: bytes | etree._Element, provider: SamlProvider) -> VerifiedResponse:
+    def verify(self, xml: bytes | etree._Element, provider: SamlProvider, *,
+               surface: Surface = Surface.STS) -> VerifiedResponse:
         """Verify against one provider; ``SamlValidationError`` names the failing rule.
 
-        AWS sign-in and STS never send an AuthnRequest (IAM SAML federation is IdP-initiated),
-        so a Response (or its bearer SubjectConfirmationData) carrying ``InResponseTo`` is
-        refused as ``Rule.IN_RESPONSE_TO`` (SAML Profiles §4.1.5, unsolicited Responses).
+        AWS sign-in never sends an AuthnRequest (IAM SAML federation is IdP-initiated), so at
+        the console a Response (or its bearer SubjectConfirmationData) carrying
+        ``InResponseTo`` is refused as ``Rule.IN_RESPONSE_TO`` (SAML Profiles §4.1.5,
+        unsolicited Responses). STS tolerates one: ECP clients such as awscli-login build
+        their own AuthnRequest and redeem the Response that answers it at
+        ``AssumeRoleWithSAML``, which real AWS accepts
+        (https://github.com/techservicesillinois/awscli-login/issues/13).
         """
         policy = ValidationPolicy(
             now=self.clock.now(), accepted_recipients=self.accepted_recipients,
             accepted_audiences=self.accepted_audiences, skew=self.skew,
-            max_age=MAX_ASSERTION_AGE_SECONDS, unsolicited_only=True,
+            max_age=MAX_ASSERTION_AGE_SECONDS, unsolicited_only=surface is Surface.CONSOLE,
         )
         assertion = verify_response(xml, trust=provider.trust, policy=policy)
         return VerifiedResponse(assertion=assertion, provider=provider,
                                 grants=claims.role_grants(assertion, provider.arn))
 
-    def already_redeemed(self, assertion: VerifiedAssertion) -> bool:
-        """True when replay protection is on and this assertion was redeemed before."""
-        return self._replay is not None and self._replay.used(assertion)
+    def already_redeemed(self, assertion: VerifiedAssertion, surface: Surface) -> bool:
+        """True when ``surface`` may not redeem this assertion again (``idp.aws.replay``)."""
+        cache = self._replay.get(surface)
+        return cache is not None and cache.used(assertion)
 
     def api_duration(self, verified: VerifiedResponse, requested: int | None) -> int:
         return limits.api_duration(verified.assertion, requested, self.clock.now())
@@ -103,11 +112,13 @@ class AwsFederation:
         return limits.console_duration(verified.assertion, self.clock.now())
 
     def assume(self, verified: VerifiedResponse, role_arn: str, *, duration: int,
-               policy: str | None = None, policy_arns: tuple[str, ...] = ()) -> RoleSession:
-        """Every check after the signature, then credentials. Redeems the assertion."""
+               policy: str | None = None, policy_arns: tuple[str, ...] = (),
+               surface: Surface = Surface.STS) -> RoleSession:
+        """Every check after the signature, then credentials. Redeems the assertion at
+        ``surface`` (how often it may: ``idp.aws.replay``)."""
         assertion, provider = verified.assertion, verified.provider
-        if self.already_redeemed(assertion):
-            raise _replayed(assertion)
+        if self.already_redeemed(assertion, surface):
+            raise _replayed(assertion, self.replay_mode)
         if AwsAttribute.ROLE not in assertion.attributes:
             raise AccessDenied(NOT_AUTHORIZED, rule=Rule.ROLE_ATTRIBUTE,
                                detail=f"the Assertion has no {AwsAttribute.ROLE.value} "
@@ -132,8 +143,9 @@ class AwsFederation:
         credentials, session_claims = self.credentials.issue(
             role_arn, session.session_name, duration, source_identity=session.source_identity)
         # Claimed last and atomically: two workers racing with one assertion get one session.
-        if self._replay is not None and not self._replay.claim(assertion):
-            raise _replayed(assertion)
+        cache = self._replay.get(surface)
+        if cache is not None and not cache.claim(assertion):
+            raise _replayed(assertion, self.replay_mode)
         result = AssumeRoleWithSamlResult(
             credentials=credentials, claims=session_claims, audience=assertion.recipient,
             issuer=assertion.issuer, subject=assertion.name_id,
@@ -144,8 +156,8 @@ class AwsFederation:
         return RoleSession(credentials=credentials, claims=session_claims, result=result)
 
 
-def _replayed(assertion: VerifiedAssertion) -> InvalidIdentityToken:
+def _replayed(assertion: VerifiedAssertion, mode: ReplayMode) -> InvalidIdentityToken:
     return InvalidIdentityToken(
         "SAML assertion has already been used", rule=Rule.REPLAY,
         detail=f"assertion {assertion.assertion_id} was already redeemed",
-        hint="sign in again for a fresh assertion (replay protection is on)")
+        hint=f"sign in again for a fresh assertion (replay protection: {mode.value})")

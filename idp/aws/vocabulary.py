@@ -28,6 +28,7 @@ __all__ = [
     "is_aws_console_host",
     "is_aws_host",
     "is_session_name",
+    "is_sign_in_host",
     "is_source_identity",
     "is_tag_key",
     "is_tag_value",
@@ -126,6 +127,22 @@ AWS_SIGN_IN_URLS: Final = frozenset(
     {"https://signin.aws.amazon.com/saml", "https://signin.aws.amazon.com/static/saml"}
     | {f"https://{region}.signin.aws.amazon.com/saml" for region in SIGN_IN_REGIONS}
 )
+#: Hosts of AWS sign-in (where IdPs post SAML Responses): ``signin.aws.amazon.com``, the
+#: regional ``REGION.signin.aws.amazon.com`` (IAM User Guide, "Configure SAML assertions for
+#: the authentication response": regional endpoints), and the GovCloud and China partitions'
+#: ``signin.amazonaws-us-gov.com`` and ``signin.amazonaws.cn``.
+_SIGN_IN_HOST_RE: Final = re.compile(
+    r"(?:[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}\.)?signin\.aws\.amazon\.com"
+    r"|signin\.amazonaws-us-gov\.com|signin\.amazonaws\.cn", re.ASCII)
+
+
+def is_sign_in_host(host: str) -> bool:
+    """Whether ``host`` (any case, one trailing dot allowed) is an AWS sign-in host."""
+    name = host.lower()
+    name = name[:-1] if name.endswith(".") else name
+    return _SIGN_IN_HOST_RE.fullmatch(name) is not None
+
+
 #: ``console.aws.amazon.com``, ``REGION.console.aws.amazon.com`` and the consoles of services
 #: with their own host (``s3.console.aws.amazon.com``).
 _CONSOLE_HOST_RE: Final = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)?"

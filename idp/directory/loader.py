@@ -34,7 +34,7 @@ from idp.directory.passwords import hash_password, is_hash
 from idp.directory.policy import PolicyDocument, parse_policy
 from idp.errors import ConfigError, MalformedPolicyError
 from idp.saml.constants import ISSUABLE_NAMEID_FORMATS, NameIDFormat
-from idp.saml.providers import ServiceProvider
+from idp.saml.providers import RoleValueOrder, ServiceProvider
 from idp.saml.signing import Digest, SignatureAlgorithm, SigningPolicy
 
 __all__ = ["demo_directory", "demo_yaml", "load_directory", "parse_directory",
@@ -450,6 +450,7 @@ _SP_KEYS: Final = frozenset({
     "entity_id", "acs_urls", "name_id_format", "sign_assertion", "sign_response",
     "signature_algorithm", "digest_algorithm", "want_authn_requests_signed", "certificates",
     "audience", "release", "session_duration", "role_session_name", "source_identity",
+    "role_value_order",
 })
 
 
@@ -529,7 +530,14 @@ def _service_provider(node: _Node, aws_acs: str, base: Path | None) -> ServicePr
         session_duration=fields.integer("session_duration", 900, 43200, None),
         role_session_name=fields.string("role_session_name", "email"),
         source_identity=fields.string("source_identity", None),
+        role_value_order=_choice(fields, "role_value_order", _role_value_order,
+                                 RoleValueOrder.ROLE_PROVIDER),
     )
+
+
+def _role_value_order(text: str) -> RoleValueOrder:
+    """``role,provider`` or ``provider,role`` (spaces around the comma allowed)."""
+    return RoleValueOrder(",".join(part.strip() for part in text.split(",")))
 
 
 def _service_providers(

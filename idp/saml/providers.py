@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from idp.saml.algorithms import LEGACY, STRICT, AlgorithmPolicy
 from idp.saml.constants import NameIDFormat
 from idp.saml.signing import SigningPolicy
 
-__all__ = ["ServiceProvider"]
+__all__ = ["RoleValueOrder", "ServiceProvider"]
+
+
+class RoleValueOrder(StrEnum):
+    """The order of the two ARNs in a value of AWS's Role attribute (IAM User Guide,
+    "Configure SAML assertions for the authentication response": ``role-arn,provider-arn``;
+    AD FS's documented claim rules write the provider first, and AWS accepts either)."""
+
+    ROLE_PROVIDER = "role,provider"
+    PROVIDER_ROLE = "provider,role"
+
+    def value_of(self, role_arn: str, provider_arn: str) -> str:
+        if self is RoleValueOrder.PROVIDER_ROLE:
+            return f"{provider_arn},{role_arn}"
+        return f"{role_arn},{provider_arn}"
 
 
 @dataclass(frozen=True)
@@ -35,6 +50,9 @@ class ServiceProvider:
     """AWS only: user field for RoleSessionName (``email``, ``username`` or an attribute)."""
     source_identity: str | None = None
     """AWS only: user field for SourceIdentity, when set."""
+    role_value_order: RoleValueOrder = RoleValueOrder.ROLE_PROVIDER
+    """AWS only: how each Role value lists its two ARNs. AWS documents ``role,provider`` and
+    accepts both; some client tools read only ``provider,role``."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

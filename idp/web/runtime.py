@@ -24,6 +24,7 @@ from idp.aws.console_session import ConsoleSessions
 from idp.aws.credentials import CredentialIssuer
 from idp.aws.federation import AwsFederation
 from idp.aws.iam import Iam
+from idp.aws.replay import ReplayMode
 from idp.aws.sts import Sts
 from idp.clock import Clock, SettableClock
 from idp.directory import Directory, demo_yaml
@@ -102,7 +103,8 @@ class Runtime:
             clock=clock,
             console_url=settings.console_acs_url,
             skew=settings.clock_skew,
-            replay=store if settings.replay_protection else None,
+            replay=store,
+            replay_mode=ReplayMode(settings.replay_protection),
         )
         return Services(
             settings=settings,

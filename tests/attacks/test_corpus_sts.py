@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
@@ -21,7 +22,7 @@ from lxml import etree
 
 from tests.support import oracles
 from tests.support.demo import AWS_ENTITY_ID
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, running_server
 from tests.support.sts import ResponseFactory, clean_aws_environment, sts_client
 from tests.vectors.attacks import (
     BASE_USER,
@@ -129,19 +130,15 @@ def test_corpus_covers_the_brief() -> None:
     assert required <= set(VECTORS)
 
 
-def test_in_response_to_is_refused(sts: Any, factory: ResponseFactory, keys: Keys) -> None:
-    """STS never sends an AuthnRequest, so a Response carrying InResponseTo answers nothing.
-
-    AWS federation is IdP-initiated: STS and the console never send an AuthnRequest, so every
-    Response they get is unsolicited, and SAML Profiles §4.1.5 says an unsolicited Response
-    MUST NOT contain InResponseTo (nor should its bearer SubjectConfirmationData). Control: the
-    same Response without it is accepted.
-    """
+def test_in_response_to_is_tolerated_as_aws_does(sts: Any, factory: ResponseFactory,
+                                                 keys: Keys) -> None:
+    """STS takes a Response carrying InResponseTo, as AWS does: ECP clients (awscli-login)
+    redeem the answer to their own AuthnRequest
+    (https://github.com/techservicesillinois/awscli-login/issues/13). The console twin still
+    refuses it (test_corpus_console): AWS sign-in never sends an AuthnRequest."""
     attack = VECTORS["in_response_to_unsolicited"].mutator(factory.build(BASE_USER), keys)
     assert b'InResponseTo="_req1"' in base64.b64decode(attack.saml)
-    response = refused(sts, attack, expected_refusal("in_response_to_unsolicited"))
-    assert "_req1" in response["Error"]["Message"]
-    assert "Credentials" in call(sts, Attack(factory.build(BASE_USER)))
+    assert "Credentials" in call(sts, attack)
 
 
 # --- oracle: python3-saml (strict) on the same payloads -------------------------------------
@@ -194,18 +191,24 @@ def test_xslt_transform_python3_saml_accepts_we_refuse(sts: Any, factory: Respon
     refused(sts, attack, expected_refusal("xslt_transform"))
 
 
-def test_replay_stateless_validators_accept_we_refuse(sts: Any, factory: ResponseFactory,
-                                                      keys: Keys) -> None:
-    """A second redemption is refused, although python3-saml and pysaml2 (stateless) accept it.
+def test_replay_stateless_validators_accept_strict_mode_refuses(keys: Keys,
+                                                                tmp_path: Path) -> None:
+    """With ``--replay-protection strict`` a second redemption is refused, although
+    python3-saml and pysaml2 (stateless) accept it.
 
     None of the four independent validators keeps a replay cache, although SAML Profiles
     §4.1.4.5 requires one: each accepts the same Response twice; python3-saml is shown accepting
-    it again after our refusal.
+    it again after our refusal. (AWS's default mode lets STS redeem it again: the "replay"
+    vector.)
     """
-    attack = VECTORS["replay"].mutator(factory.build(BASE_USER), keys)
-    assert "Credentials" in call(sts, attack)
-    refused(sts, attack, expected_refusal("replay"))
-    assert python3_saml(factory, attack.saml) == (True, None)
+    with running_server(tmp_path, env={"IDP_REPLAY_PROTECTION": "strict"}) as strict:
+        client = sts_client(f"{strict.url}/aws/sts")
+        strict_factory = ResponseFactory(strict.url, strict.certs_dir)
+        attack = VECTORS["replay"].mutator(strict_factory.build(BASE_USER), keys)
+        assert "Credentials" in call(client, attack)
+        refused(client, attack, StsRefusal("InvalidIdentityToken", 400, "already been used",
+                                           exact=False))
+        assert python3_saml(strict_factory, attack.saml) == (True, None)
 
 
 def pysaml2(server: LiveServer, factory: ResponseFactory, saml: str) -> Any:

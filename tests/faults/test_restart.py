@@ -73,11 +73,15 @@ def crash_copy(data: Path, dest: Path) -> Path:
     return dest / "state.sqlite3"
 
 
+#: One redemption in all (``idp.aws.replay``): the durable claim is what this checks at STS.
+STRICT = {"IDP_REPLAY_PROTECTION": "strict"}
+
+
 def restart(workdir: Path, certs: Path, data: Path, port: int) -> FaultServer:
     """Start again on the same port (bounded retries while the old socket lets go)."""
     for attempt in range(10):
         try:
-            return serve(workdir, certs, data, port=port)
+            return serve(workdir, certs, data, port=port, env=STRICT)
         except RuntimeError as exc:
             if "cannot listen" not in str(exc) or attempt == 9:
                 raise
@@ -118,7 +122,7 @@ def test_sigkill_mid_traffic_then_restart_keeps_durable_state(
 
 def check_crash_and_restart(tmp_path: Path, certs: Path, data: Path, port: int,
                             browser: httpx2.Client, background_load: dict[str, Any]) -> None:
-    first = serve(tmp_path, certs, data, port=port)
+    first = serve(tmp_path, certs, data, port=port, env=STRICT)
     try:
         assert worker_pids(first.process.pid) == []  # one process: SIGKILL leaves no orphan
         endpoint = f"{first.url}/aws/sts"

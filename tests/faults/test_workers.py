@@ -51,7 +51,10 @@ RACERS = 8
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultServer]:
     workdir = tmp_path_factory.mktemp("workers")
-    with serving(workdir, workdir / "certs", workdir / "data", workers=2) as live:
+    # Strict replay protection (one redemption in all): the shared one-time guarantee is
+    # what these races test; the default lets STS redeem an assertion again (idp.aws.replay).
+    with serving(workdir, workdir / "certs", workdir / "data", workers=2,
+                 env={"IDP_REPLAY_PROTECTION": "strict"}) as live:
         yield live
     assert "Traceback" not in live.output(), live.output()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from idp.aws.credentials import CredentialIssuer
 from idp.aws.federation import AwsFederation
 from idp.aws.iam import Iam
+from idp.aws.replay import ReplayMode
 from idp.aws.sts import Sts
 from idp.aws.vocabulary import AWS_SIGN_IN_URLS
 from idp.clock import Clock
@@ -34,19 +35,22 @@ def identity_provider(settings: Settings, directory: Directory,
 
 
 def federation(settings: Settings, directory: Directory, keypair: KeyPair, clock: Clock, *,
-               replay: StateStore | None = None) -> AwsFederation:
+               replay: StateStore | None = None,
+               replay_mode: ReplayMode = ReplayMode.AWS) -> AwsFederation:
     """The AWS side trusting ``keypair`` (this IdP's own metadata in every account)."""
     return AwsFederation(
         iam=Iam(directory, settings.entity_id, (keypair,)),
         credentials=CredentialIssuer(CREDENTIAL_SECRET, clock), clock=clock,
         console_url=settings.console_acs_url, skew=settings.clock_skew, replay=replay,
+        replay_mode=replay_mode,
     )
 
 
 def sts(settings: Settings, directory: Directory, keypair: KeyPair, clock: Clock, *,
-        replay: StateStore | None = None) -> Sts:
+        replay: StateStore | None = None, replay_mode: ReplayMode = ReplayMode.AWS) -> Sts:
     """The STS API over ``federation`` (replay protection only when given a state store)."""
-    return Sts(federation(settings, directory, keypair, clock, replay=replay))
+    return Sts(federation(settings, directory, keypair, clock, replay=replay,
+                          replay_mode=replay_mode))
 
 
 def trusted_issuer(settings: Settings, keypair: KeyPair) -> TrustedIssuer:
