@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from idp import __version__
 from idp.clock import SystemClock
@@ -19,6 +21,11 @@ from idp.directory import demo_yaml, load_directory
 from idp.errors import IdPError
 from idp.keys import KeyStore, atomic_write
 from idp.settings import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from idp.tls import TlsFiles
 
 __all__ = ["main"]
 
@@ -40,6 +47,11 @@ def _settings(args: argparse.Namespace) -> Settings:
         clock_offset=getattr(args, "clock_offset", None),
         frozen_clock=getattr(args, "frozen_clock", None),
         admin=getattr(args, "admin", None),
+        tls=True if getattr(args, "tls", None) or getattr(args, "tls_port", None) else None,
+        tls_port=getattr(args, "tls_port", None),
+        connect_proxy=getattr(args, "connect_proxy", None),
+        compat=getattr(args, "compat", None),
+        replay_protection=getattr(args, "replay_protection", None),
     )
 
 
@@ -69,43 +81,146 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     app = create_app(settings)  # loads keys and the directory: fails here, before binding
-    sock = listen(settings.host, settings.port)  # ... and a busy port fails before the banner
+    tls = _tls_files(settings)
+    sockets = [listen(settings.host, settings.port)]  # a busy port fails before the banner
+    with contextlib.ExitStack() as stack:
+        stack.callback(sockets[0].close)
+        if tls is not None:
+            sockets.append(listen(settings.host, settings.tls_port))
+            stack.callback(sockets[-1].close)
+        proxy_sock = None
+        if settings.connect_proxy is not None:
+            from idp.web.connect_proxy import proxy_socket
+
+            proxy_sock = proxy_socket("127.0.0.1", settings.connect_proxy)
+            stack.callback(proxy_sock.close)
+        if not is_loopback(settings.host):
+            print(f"warning: binding {settings.host}, reachable from other machines; "
+                  "this IdP signs test identities only", file=sys.stderr)
+        common = {"log_config": _log_config(args.log_level), "host": settings.host,
+                  "port": settings.port, **uvicorn_options(settings)}
+        # Ctrl-C any time after the banner is a normal stop (exit 0), even before uvicorn has
+        # installed its own signal handlers.
+        with contextlib.suppress(KeyboardInterrupt):
+            print(_banner(app, settings, tls), flush=True)
+            if settings.workers > 1:
+                # Workers rebuild the same settings from IDP_* variables; they share certs_dir
+                # (keys, secrets) and data_dir (replay and one-time-code state).
+                os.environ.update(settings.to_env())
+                config = uvicorn.Config("idp.web.app:app_from_env", factory=True,
+                                        workers=settings.workers, **common)
+                Multiprocess(config, sockets=sockets).run()
+            elif tls is None:
+                uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=sockets)
+            else:
+                import asyncio
+
+                asyncio.run(_serve_together(app, common, sockets, tls, proxy_sock,
+                                            settings.tls_port))
+    return 0
+
+
+def _tls_files(settings: Settings) -> TlsFiles | None:
+    """The test CA and the server certificate ``--tls`` serves with (made on first use)."""
+    if not settings.tls:
+        return None
+    from urllib.parse import urlsplit
+
+    from idp.tls import default_names, ensure_tls
+    from idp.web.server import is_loopback
+
+    if settings.connect_proxy is not None and not (
+            is_loopback(settings.host) or settings.host in ("0.0.0.0", "::")):  # noqa: S104
+        raise IdPError(f"--connect-proxy tunnels to the TLS listener on loopback, but it binds "
+                       f"{settings.host}: bind 127.0.0.1 or 0.0.0.0")
+    names = default_names(urlsplit(settings.url).hostname,
+                          sign_in=settings.connect_proxy is not None)
+    return ensure_tls(settings.certs_dir, names)
+
+
+async def _serve_together(app: object, common: dict[str, object], sockets: list[socket.socket],
+                          tls: TlsFiles, proxy_sock: socket.socket | None, tls_port: int) -> None:
+    """The plain and the TLS listener (and the CONNECT proxy) in one process and event loop.
+
+    uvicorn takes one TLS setting per server, so each listener is its own ``uvicorn.Server``
+    over the same application; when either stops (a failed start) the other is told to stop
+    too. Ctrl-C and SIGTERM are handled here, once, for both: the first asks both to finish
+    what they are serving, a second Ctrl-C stops at once (uvicorn's own rule).
+    """
+    import asyncio
+    import signal
+
+    from idp.web.connect_proxy import ConnectProxy
+
+    servers = [_quiet_server(app, common, None),
+               _quiet_server(app, {**common, "port": tls_port}, tls)]
+
+    def stop(sig: int) -> None:
+        for server in servers:
+            if server.should_exit and sig == signal.SIGINT:
+                server.force_exit = True
+            server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop, sig)
+    proxy = None
+    if proxy_sock is not None:
+        proxy = ConnectProxy(upstream_port=tls_port)
+        await proxy.start(proxy_sock)
+    tasks = [asyncio.create_task(server.serve(sockets=[sock]))
+             for server, sock in zip(servers, sockets, strict=True)]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if proxy is not None:
+            await proxy.close()
+
+
+def _quiet_server(app: object, options: dict[str, object],
+                  tls: TlsFiles | None) -> uvicorn.Server:
+    """A ``uvicorn.Server`` that leaves signals to ``_serve_together``."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    extra = {} if tls is None else {"ssl_certfile": str(tls.server_cert),
+                                    "ssl_keyfile": str(tls.server_key)}
+    return Server(uvicorn.Config(app, **options, **extra))  # type: ignore[arg-type]
+
+
+def _banner(app: object, settings: Settings, tls: TlsFiles | None) -> str:
     url = settings.url
-    if not is_loopback(settings.host):
-        print(f"warning: binding {settings.host}, reachable from other machines; "
-              "this IdP signs test identities only", file=sys.stderr)
     source = str(settings.config) if settings.config else "built-in demo directory"
     workers = f", {settings.workers} workers" if settings.workers > 1 else ""
     demo = ("  Demo users: alice, bob, carol (TOTP), dave — password '<user>-password'\n"
             if settings.config is None else "")
-    banner = (
-        f"IdP simulator {__version__} — {source}{workers}\n"
-        f"  IdP metadata (upload to AWS IAM): {url}/idp/metadata\n"
-        f"  Sign in to AWS (IdP-initiated):   {url}/idp/init\n"
-        f"  SAML SSO endpoint:                {url}/idp/sso\n"
-        f"  AWS console twin (ACS):           {url}/aws/saml\n"
-        f"  AWS console session:              {url}/aws/console\n"
-        f"  Mock STS endpoint_url:            {url}/aws/sts\n"
-        f"{demo}"
-        f"{_admin_lines(app, settings)}"
-        "Press Ctrl-C to stop."
-    )
-    common = {"log_config": _log_config(args.log_level), "host": settings.host,
-              "port": settings.port, **uvicorn_options(settings)}
-    # Ctrl-C any time after the banner is a normal stop (exit 0), even before uvicorn has
-    # installed its own signal handlers.
-    with sock, contextlib.suppress(KeyboardInterrupt):
-        print(banner, flush=True)
-        if settings.workers == 1:
-            uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
-        else:
-            # Workers rebuild the same settings from IDP_* variables; they share certs_dir
-            # (keys, secrets) and data_dir (replay and one-time-code state).
-            os.environ.update(settings.to_env())
-            config = uvicorn.Config("idp.web.app:app_from_env", factory=True,
-                                    workers=settings.workers, **common)
-            Multiprocess(config, sockets=[sock]).run()
-    return 0
+    lines = [
+        f"IdP simulator {__version__} — {source}{workers}",
+        f"  IdP metadata (upload to AWS IAM): {url}/idp/metadata",
+        f"  Sign in to AWS (IdP-initiated):   {url}/idp/init",
+        f"  SAML SSO endpoint:                {url}/idp/sso",
+        f"  AWS console twin (ACS):           {url}/aws/saml",
+        f"  AWS console session:              {url}/aws/console",
+        f"  Mock STS endpoint_url:            {settings.plain_url}/aws/sts",
+    ]
+    if tls is not None:
+        lines.append(f"  HTTPS listener:                   {url} (plain HTTP stays on "
+                     f"{settings.plain_url})")
+        lines.append(f"  Test CA (REQUESTS_CA_BUNDLE):     {tls.ca_cert}")
+    if settings.connect_proxy is not None:
+        lines.append(f"  Sign-in proxy (HTTPS_PROXY):      http://127.0.0.1:{settings.connect_proxy}"
+                     "  (signin.aws.amazon.com -> the console twin)")
+    vendors = sorted(v.value for v in app.state.runtime.services.vendors)  # type: ignore[attr-defined]
+    if vendors:
+        lines.append(f"  Vendor login surfaces:            {', '.join(vendors)}")
+    return "\n".join(lines) + "\n" + demo + _admin_lines(app, settings) + "Press Ctrl-C to stop."
 
 
 def _admin_lines(app: object, settings: Settings) -> str:
@@ -221,7 +336,8 @@ def _parser() -> argparse.ArgumentParser:
         "serve", parents=[common], help="run the simulator",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  idp serve\n  idp serve --config my-directory.yaml --port 9000\n"
-               "  idp serve --admin --frozen-clock 2030-01-01T00:00:00Z")
+               "  idp serve --admin --frozen-clock 2030-01-01T00:00:00Z\n"
+               "  idp serve --tls --connect-proxy 8081 --compat okta,adfs,shibboleth,ecp")
     serve.add_argument("--host", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--config", type=Path, help="directory YAML (default: the demo)")
@@ -241,6 +357,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--admin", action="store_true", default=None,
                        help="serve the admin API under /api/ (a bearer token is printed and "
                        "written to DATA_DIR/admin-token, mode 0600)")
+    serve.add_argument("--tls", action="store_true", default=None,
+                       help="also serve HTTPS (a test CA is made in CERTS_DIR/tls-ca.pem); "
+                       "without --base-url the public URL becomes https://HOST:TLS_PORT")
+    serve.add_argument("--tls-port", type=int, metavar="PORT",
+                       help="the HTTPS port (default 8443; implies --tls)")
+    serve.add_argument("--connect-proxy", type=int, metavar="PORT",
+                       help="a loopback CONNECT proxy that tunnels signin.aws.amazon.com:443 "
+                       "to the console twin (HTTPS_PROXY=http://127.0.0.1:PORT; implies --tls)")
+    serve.add_argument("--compat", metavar="LIST",
+                       help="vendor login surfaces to serve: okta,adfs,shibboleth,ecp")
+    serve.add_argument("--replay-protection", choices=("aws", "strict", "off"),
+                       help="how often one assertion may be redeemed (default aws: once at "
+                       "the console, again at STS while valid)")
     serve.add_argument("--log-level", default="info",
                        choices=("debug", "info", "warning", "error"),
                        help="how much the simulator logs (default info: every refusal, why)")

@@ -20,7 +20,8 @@ test_architecture.py`` checks that every ``IdPError`` subclass in the package ap
      │    ├── MalformedRequest      (bad base64, DEFLATE, XML, size, missing fields)
      │    ├── RequestSignatureError
      │    ├── NoAwsRole             the user has nothing the SP would accept
-     │    └── AttributeReleaseError the directory cannot produce a value AWS would accept
+     │    ├── AttributeReleaseError the directory cannot produce a value AWS would accept
+     │    └── SurfaceDisabled       a vendor login surface that is not enabled (404)
      ├── SamlValidationError        the SP side (console, STS) refused a Response: ``rule``
      │                              (a ``Rule``) says which check, ``hint`` how to fix it
      ├── BodyError                  idp.web.body: a request body that cannot be read
@@ -80,6 +81,7 @@ __all__ = [
     "Rule",
     "SamlValidationError",
     "StoreError",
+    "SurfaceDisabled",
     "UnknownServiceProvider",
     "UnregisteredACS",
     "XMLError",
@@ -242,6 +244,13 @@ class AttributeReleaseError(FatalRequestError):
 
     http_status = 409
     title = "This user cannot be sent to AWS"
+
+
+class SurfaceDisabled(FatalRequestError):
+    """A vendor login surface (``idp.vendors``) that this simulator was not asked to serve."""
+
+    http_status = 404
+    title = "Not enabled"
 
 
 class SamlValidationError(IdPError):

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from idp.clock import MAX_DISTANCE, SettableClock, parse_zoned_instant
 from idp.errors import ConfigError
+from idp.vendors import Vendor, parse_vendors
 
 __all__ = ["Settings"]
 
@@ -28,8 +29,8 @@ class Settings:
     """Everything the service needs that is not the directory itself.
 
     Each field can be set from an ``IDP_<FIELD>`` environment variable (``from_env``). Field types
-    are limited to ``int``, ``bool``, ``str``, ``str | None``, ``Path`` and ``Path | None``;
-    importing this module fails with ``TypeError`` if a field has any other type.
+    are limited to ``int``, ``int | None``, ``bool``, ``str``, ``str | None``, ``Path`` and
+    ``Path | None``; importing this module fails with ``TypeError`` if a field has any other type.
     """
 
     host: str = "127.0.0.1"
@@ -85,6 +86,17 @@ class Settings:
     wins over ``clock_offset``."""
     admin: bool = False
     """Serve the admin API under ``/api/`` (bearer token in ``DATA_DIR/admin-token``)."""
+    tls: bool = False
+    """Also serve HTTPS on ``tls_port`` with a per-install test CA (``idp.tls``); without a
+    ``base_url`` the public URL is then ``https://HOST:TLS_PORT``."""
+    tls_port: int = 8443
+    """The HTTPS port when ``tls`` is on (the plain port keeps serving everything too)."""
+    connect_proxy: int | None = None
+    """Port of a loopback CONNECT proxy that tunnels AWS sign-in hosts to the TLS listener
+    (``idp.web.connect_proxy``); turns ``tls`` on."""
+    compat: str | None = None
+    """Comma-separated vendor login surfaces to serve (``idp.vendors``: okta, adfs, shibboleth,
+    ecp), added to the directory's ``compat:`` list."""
 
     def __post_init__(self) -> None:
         mode = _REPLAY_WORDS.get(self.replay_protection.strip().lower())
@@ -97,6 +109,21 @@ class Settings:
             raise ConfigError(f"port must be 1..65535, not {self.port}", source="settings")
         if not 1 <= self.workers <= 64:
             raise ConfigError(f"workers must be 1..64, not {self.workers}", source="settings")
+        if self.connect_proxy is not None and not self.tls:
+            object.__setattr__(self, "tls", True)  # the proxy's only destination
+        for name in ("tls_port", "connect_proxy"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value < 65536:
+                raise ConfigError(f"{name.replace('_', ' ')} must be 1..65535, not {value}",
+                                  source="settings")
+        if self.tls and len({self.port, self.tls_port, self.connect_proxy} - {None}) < (
+                3 if self.connect_proxy is not None else 2):
+            raise ConfigError("the plain port, the TLS port and the CONNECT proxy port must "
+                              "differ", source="settings")
+        if self.tls and self.workers > 1:
+            raise ConfigError("--tls serves HTTPS from one process: run it with one worker",
+                              source="settings")
+        parse_vendors(self.compat or "")  # an unknown surface fails at start-up
         if self.admin and self.workers > 1:
             raise ConfigError("the admin API changes one process's directory, keys, clock and "
                               "faults: run it with one worker", source="settings")
@@ -134,7 +161,23 @@ class Settings:
         if self.base_url is not None:
             return self.base_url.rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.tls:
+            return f"https://{host}:{self.tls_port}"
         return f"http://{host}:{self.port}"
+
+    @property
+    def plain_url(self) -> str:
+        """Where the plain-HTTP listener answers (the STS endpoint for clients when TLS is on;
+        the same as ``url`` without TLS or with a ``base_url``)."""
+        if not self.tls or self.base_url is not None:
+            return self.url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def vendors(self) -> frozenset[Vendor]:
+        """``compat`` parsed."""
+        return parse_vendors(self.compat or "")
 
     @property
     def base_path(self) -> str:
@@ -284,11 +327,16 @@ def _read_str(variable: str, raw: str) -> str:
     return raw
 
 
+def _read_optional_int(variable: str, raw: str) -> int | None:
+    return _read_int(variable, raw)
+
+
 _READER_BY_TYPE: dict[object, Callable[[str, str], object]] = {
     int: _read_int,
     bool: _read_bool,
     str: _read_str,
     str | None: _read_str,
+    int | None: _read_optional_int,
     Path: _read_path,
     Path | None: _read_path,
 }
@@ -304,7 +352,7 @@ def _readers(cls: type[Settings]) -> dict[str, Callable[[str, str], object]]:
         if read is None:
             raise TypeError(
                 f"{cls.__name__}.{f.name} has type {hint!r}, which from_env cannot read; "
-                "supported: int, bool, str, str | None, Path, Path | None"
+                "supported: int, int | None, bool, str, str | None, Path, Path | None"
             )
         readers[f.name] = read
     return readers

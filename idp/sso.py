@@ -18,7 +18,7 @@ from typing import Any, Final
 from idp import redirects
 from idp.authn.login import Principal
 from idp.aws import attributes as aws_attributes
-from idp.aws.vocabulary import AwsAttribute, is_aws_host, parse_role_value
+from idp.aws.vocabulary import AWS_SIGN_IN_URLS, AwsAttribute, is_aws_host, parse_role_value
 from idp.clock import Clock, format_instant, parse_instant
 from idp.directory.model import AWS_ENTITY_ID, Directory, User
 from idp.errors import (
@@ -232,12 +232,23 @@ class IdentityProvider:
                                   message=received.xml, sp=received.sp,
                                   detail=str(error) if error is not None else None)
 
+    @staticmethod
+    def acs_allowed(sp: ServiceProvider, url: str) -> bool:
+        """Whether a Response to ``sp`` may go to ``url``: one of its registered ACS URLs, or,
+        for AWS, one of the sign-in endpoints AWS's own SP metadata lists (what the vendor
+        surfaces and ECP clients name: ``https://signin.aws.amazon.com/saml``)."""
+        return url in sp.acs_urls or (sp.entity_id == AWS_ENTITY_ID and url in AWS_SIGN_IN_URLS)
+
     def idp_initiated(
-        self, sp_entity_id: str | None, relay_state: str | None
+        self, sp_entity_id: str | None, relay_state: str | None, *, acs_url: str | None = None
     ) -> tuple[Pending, ServiceProvider]:
-        """Unsolicited response (SAML Profiles §4.1.5), the usual way into AWS."""
+        """Unsolicited response (SAML Profiles §4.1.5), the usual way into AWS; to ``acs_url``
+        when given (``acs_allowed``), else the SP's default ACS."""
         sp = saml_requests.resolve_sp(sp_entity_id or AWS_ENTITY_ID,
                                       self.directory.service_providers)
+        if acs_url is not None and not self.acs_allowed(sp, acs_url):
+            raise MalformedRequest(f"{acs_url} is not an assertion consumer service of "
+                                   f"{sp.entity_id}")
         self._check_relay_state(relay_state)
         if relay_state and not _relay_target_allowed(relay_state, sp):
             raise MalformedRequest(
@@ -245,8 +256,9 @@ class IdentityProvider:
                 f"relative path or a URL on the service provider's own host"
                 + (" or an AWS console URL" if sp.entity_id == AWS_ENTITY_ID else "")
             )
-        pending = Pending(id=secrets.token_urlsafe(12), sp=sp.entity_id, acs_url=sp.default_acs,
-                          created=self.clock.now(), relay_state=relay_state or None)
+        pending = Pending(id=secrets.token_urlsafe(12), sp=sp.entity_id,
+                          acs_url=acs_url or sp.default_acs, created=self.clock.now(),
+                          relay_state=relay_state or None)
         return pending, sp
 
     def _check_relay_state(self, relay_state: str | None) -> None:
@@ -377,7 +389,7 @@ class IdentityProvider:
         user = self.directory.user(principal.username)
         if user is None:
             raise FatalRequestError(f"user {principal.username} is no longer in the directory")
-        if pending.acs_url not in sp.acs_urls:  # the SP was re-registered meanwhile
+        if not self.acs_allowed(sp, pending.acs_url):  # the SP was re-registered meanwhile
             raise FatalRequestError(f"{pending.acs_url} is no longer an ACS URL of "
                                     f"{sp.entity_id}; start the sign-in again")
         spec = self._spec(pending, principal, user, sp)

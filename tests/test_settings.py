@@ -177,15 +177,49 @@ def test_to_env_round_trips_every_field(tmp_path):
         max_connections=64,
         clock_offset=-30,
         frozen_clock="2030-01-01T00:00:00Z",
+        compat="okta,ecp",
     )
     defaults = Settings()
     for name in settings.__dataclass_fields__:
-        if name == "admin":  # needs one worker: round-tripped below
+        if name in ONE_WORKER:  # round-tripped below
             continue
         assert getattr(settings, name) != getattr(defaults, name), name
     env = settings.to_env()
     assert env["IDP_REPLAY_PROTECTION"] == "strict"
     assert Settings.from_env(env) == settings
+
+
+#: Fields that need one worker process, round-tripped by the next test.
+ONE_WORKER = ("admin", "tls", "tls_port", "connect_proxy")
+
+
+def test_to_env_round_trips_the_one_worker_fields():
+    settings = Settings(admin=True, tls=True, tls_port=9443, connect_proxy=9080,
+                        certs_dir=Path("/c"), data_dir=Path("/d"))
+    assert all(getattr(settings, n) != getattr(Settings(), n) for n in ONE_WORKER)
+    assert Settings.from_env(settings.to_env()) == settings
+
+
+def test_tls_moves_the_public_url_and_keeps_the_plain_one():
+    settings = Settings(port=9000, tls=True, tls_port=9443)
+    assert (settings.url, settings.plain_url) == ("https://127.0.0.1:9443", "http://127.0.0.1:9000")
+    assert settings.secure_cookies and settings.entity_id == "https://127.0.0.1:9443/idp/metadata"
+    given = Settings(tls=True, base_url="https://idp.test:9443")
+    assert given.url == given.plain_url == "https://idp.test:9443"
+    assert Settings(connect_proxy=9080).tls  # the proxy's only destination is the TLS listener
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"tls": True, "tls_port": 8000}, "must differ"),
+    ({"connect_proxy": 8443}, "must differ"),
+    ({"tls": True, "workers": 2}, "one worker"),
+    ({"tls_port": 0, "tls": True}, "tls port must be 1..65535"),
+    ({"connect_proxy": 70000}, "connect proxy must be 1..65535"),
+    ({"compat": "okta,saml2aws"}, "unknown compat surface 'saml2aws'"),
+])
+def test_tls_proxy_and_compat_mistakes(options, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings(**options)
 
 
 def test_to_env_of_the_defaults_round_trips():

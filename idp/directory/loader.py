@@ -36,6 +36,7 @@ from idp.errors import ConfigError, MalformedPolicyError
 from idp.saml.constants import ISSUABLE_NAMEID_FORMATS, NameIDFormat
 from idp.saml.providers import RoleValueOrder, ServiceProvider
 from idp.saml.signing import Digest, SignatureAlgorithm, SigningPolicy
+from idp.vendors import Vendor, parse_vendors
 
 __all__ = ["demo_directory", "demo_yaml", "load_directory", "parse_directory",
            "read_directory_file"]
@@ -576,15 +577,26 @@ def parse_directory(
     if len(docs) != 1:
         raise ConfigError("expected exactly one YAML document", source=source, line=1)
     top = _Node(docs[0], source).mapping(
-        "the top level", frozenset({"accounts", "groups", "users", "service_providers"})
+        "the top level",
+        frozenset({"accounts", "groups", "users", "service_providers", "compat"}),
     )
     empty = _Node(yaml.MappingNode("tag:yaml.org,2002:map", []), source)
     accounts = _accounts(top.get("accounts", empty), base)
     groups = _groups(top.get("groups", empty), accounts)
     users = _users(top.get("users", empty), groups, accounts)
     sps = _service_providers(top.get("service_providers"), aws_acs, base)
+    compat = top.get("compat")
+    vendors: frozenset[Vendor] = frozenset()
+    if compat is not None and not compat.is_null:
+        names = [n for entry in compat.strings("compat") for n in entry.split(",") if n.strip()]
+        unknown = [n for n in names if n.strip().lower() not in {v.value for v in Vendor}]
+        if unknown:
+            raise compat.fail(f"unknown compat surface {unknown[0]!r}; choose from "
+                              + ", ".join(v.value for v in Vendor))
+        vendors = parse_vendors(names, source=source)
     return Directory(
-        users=users, groups=groups, accounts=accounts, service_providers=sps, source=source
+        users=users, groups=groups, accounts=accounts, service_providers=sps, source=source,
+        compat=vendors,
     )
 
 

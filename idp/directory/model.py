@@ -9,6 +9,7 @@ from typing import Final
 
 from idp.directory.policy import PolicyDocument
 from idp.saml.providers import ServiceProvider
+from idp.vendors import Vendor
 
 __all__ = [
     "AWS_ENTITY_ID",
@@ -128,9 +129,17 @@ class Directory:
     accounts: Mapping[str, Account]
     service_providers: Mapping[str, ServiceProvider]
     source: str = "<demo>"
+    compat: frozenset[Vendor] = frozenset()
+    """Vendor login surfaces the file enables (``compat:``; ``idp.vendors``)."""
 
     def user(self, username: str) -> User | None:
         return self.users.get(username)
+
+    def user_by_email(self, email: str) -> User | None:
+        """The user whose email is ``email`` (case-insensitive), if exactly one has it."""
+        wanted = email.casefold()
+        found = [u for u in self.users.values() if u.email and u.email.casefold() == wanted]
+        return found[0] if len(found) == 1 else None
 
     def service_provider(self, entity_id: str) -> ServiceProvider | None:
         return self.service_providers.get(entity_id)

@@ -16,11 +16,20 @@ from idp.directory import Directory
 from idp.directory.editor import DirectoryDocument
 from idp.errors import IdPError
 from idp.settings import Settings
-from idp.web import console_routes, idp_routes, sts_routes
+from idp.web import (
+    adfs_routes,
+    console_routes,
+    ecp_routes,
+    idp_routes,
+    okta_routes,
+    shibboleth_routes,
+    sts_routes,
+)
 from idp.web.body import EXCEPTION_HANDLERS
 from idp.web.headers import DEFAULT_HEADERS, SecurityHeaders
 from idp.web.pages import error_page, render
 from idp.web.runtime import Runtime
+from idp.web.sign_in_hosts import SignInHosts
 from idp.web.state import Services
 
 __all__ = ["app_from_env", "create_app", "load_services"]
@@ -74,10 +83,12 @@ def create_app(
         admin = admin_routes.routes()
     app = Starlette(
         routes=[Route("/healthz", _healthz), *idp_routes.routes(), *sts_routes.routes(),
-                *console_routes.routes(), *admin],
+                *console_routes.routes(), *okta_routes.routes(), *adfs_routes.routes(),
+                *shibboleth_routes.routes(), *ecp_routes.routes(), *admin],
         middleware=[
             *_proxy_middleware(settings),
             Middleware(SecurityHeaders),
+            Middleware(SignInHosts),
             Middleware(
                 SessionMiddleware,
                 secret_key=runtime.session_secret,

@@ -27,6 +27,8 @@ from idp.aws.iam import Iam
 from idp.aws.replay import ReplayMode
 from idp.aws.sts import Sts
 from idp.clock import Clock, SettableClock
+from idp.compat.signin import VendorSignIn
+from idp.compat.tokens import Sealer
 from idp.directory import Directory, demo_yaml
 from idp.directory.editor import DirectoryDocument
 from idp.directory.loader import read_directory_file
@@ -106,23 +108,30 @@ class Runtime:
             replay=store,
             replay_mode=ReplayMode(settings.replay_protection),
         )
+        identity_provider = IdentityProvider(settings, directory, published, clock,
+                                             faults=self.faults, exchanges=self.exchanges,
+                                             foreign_keys=self.foreign_keys)
+        authenticator = Authenticator(directory, TotpGuard(clock, store), clock,
+                                      throttle=LoginThrottle(store),
+                                      session_lifetime=settings.idp_session_lifetime,
+                                      store=store)
         return Services(
             settings=settings,
             clock=clock,
             store=store,
-            identity_provider=IdentityProvider(settings, directory, published, clock,
-                                               faults=self.faults, exchanges=self.exchanges,
-                                               foreign_keys=self.foreign_keys),
-            authenticator=Authenticator(directory, TotpGuard(clock, store), clock,
-                                        throttle=LoginThrottle(store),
-                                        session_lifetime=settings.idp_session_lifetime,
-                                        store=store),
+            identity_provider=identity_provider,
+            authenticator=authenticator,
             federation=federation,
             sts=Sts(federation),
             console_sessions=self.console_sessions,
             session_secret=self.session_secret,
             exchanges=self.exchanges,
             faults=self.faults,
+            vendors=settings.vendors | directory.compat,
+            vendor_sign_in=VendorSignIn(
+                authenticator=authenticator, identity_provider=identity_provider,
+                sealer=Sealer(self.session_secret, clock, store), clock=clock,
+                session_lifetime=settings.idp_session_lifetime),
         )
 
     def foreign_keys(self) -> KeyPair:

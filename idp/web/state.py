@@ -12,13 +12,16 @@ from idp.aws.console_session import ConsoleSessions
 from idp.aws.federation import AwsFederation
 from idp.aws.sts import Sts
 from idp.clock import Clock
+from idp.compat.signin import VendorSignIn
+from idp.errors import SurfaceDisabled
 from idp.exchanges import ExchangeLog
 from idp.fault_plan import FaultPlan
 from idp.settings import Settings
 from idp.sso import IdentityProvider
 from idp.store import StateStore
+from idp.vendors import Vendor
 
-__all__ = ["Services", "services"]
+__all__ = ["Services", "enabled", "services"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,20 @@ class Services:
     """Every SAML message received and sent, every console and STS decision."""
     faults: FaultPlan
     """Faults to inject into the Responses the IdP sends."""
+    vendors: frozenset[Vendor]
+    """The vendor login surfaces enabled (settings' ``compat`` and the directory's)."""
+    vendor_sign_in: VendorSignIn
+    """How the vendor surfaces sign users in and answer (``idp.compat.signin``)."""
+
+
+def enabled(request: Request, vendor: Vendor) -> Services:
+    """The services, if ``vendor``'s surface is enabled; else ``SurfaceDisabled`` (404)."""
+    current = services(request)
+    if vendor not in current.vendors:
+        raise SurfaceDisabled(
+            f"The {vendor.value} login surface is not enabled on this simulator. Start it with "
+            f"--compat {vendor.value} or add 'compat: [{vendor.value}]' to the directory file.")
+    return current
 
 
 def services(request: Request) -> Services:
