@@ -98,16 +98,40 @@ class Simulator:
     IDs and endpoints derive from it); with a loopback host it must name a port, which the
     server listens on; with any other host (a proxy in front) the server listens on a free
     loopback port, which ``sts_endpoint`` and the harness's own calls use.
+
+    For testing real CLI tools: ``compat`` enables vendor login surfaces (``"okta,adfs"``,
+    see ``idp.vendors``); ``tls=True`` also serves HTTPS, which becomes ``base_url``, with a
+    test CA at ``ca_bundle`` (the STS stays on plain HTTP at ``sts_endpoint``);
+    ``connect_proxy=True`` (implies ``tls``) adds a loopback CONNECT proxy at ``proxy_url``
+    that tunnels ``signin.aws.amazon.com`` to the console twin.
     """
 
     def __init__(self, config: str | Path | Mapping[str, Any] | None = None, *,
                  clock: SettableClock | dt.datetime | None = None, base_url: str | None = None,
                  certs_dir: str | Path | None = None, data_dir: str | Path | None = None,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, compat: str | Iterable[str] | None = None,
+                 tls: bool = False, connect_proxy: bool = False) -> None:
         self._config = config
         self._clock_arg = clock
         self._base_url = base_url
         self._settings_arg = settings or Settings()
+        if compat is not None:
+            names = compat if isinstance(compat, str) else ",".join(compat)
+            try:
+                self._settings_arg = self._settings_arg.with_overrides(compat=names)
+            except IdPError as exc:
+                raise SimulatorError(str(exc)) from None
+        self._tls = tls or connect_proxy
+        self._proxy_wanted = connect_proxy
+        if self._tls and base_url is not None:
+            raise SimulatorError("with tls the public URL is https://127.0.0.1:<its TLS port>; "
+                                 "leave base_url out")
+        self._tls_server: uvicorn.Server | None = None
+        self._tls_thread: threading.Thread | None = None
+        self._tls_socket: socket.socket | None = None
+        self._proxy: _ProxyThread | None = None
+        self._proxy_socket: socket.socket | None = None
+        self._ca: Path | None = None
         self._dirs = (certs_dir, data_dir)
         self._tmp: str | None = None
         self._server: uvicorn.Server | None = None
@@ -142,7 +166,17 @@ class Simulator:
         sock, port = _bind(self._base_url)
         self._socket = sock
         self._internal_url = f"http://127.0.0.1:{port}"
+        tls_port = proxy_port = None
+        if self._tls:
+            self._tls_socket, tls_port = _bind(None)
+        proxy_sock = None
+        if self._proxy_wanted:
+            from idp.web.connect_proxy import proxy_socket
+
+            proxy_sock = self._proxy_socket = proxy_socket("127.0.0.1", 0)
+            proxy_port = int(proxy_sock.getsockname()[1])
         settings = self._settings_arg.with_overrides(
+            tls=True if self._tls else None, tls_port=tls_port, connect_proxy=proxy_port,
             port=port, base_url=self._base_url,
             certs_dir=Path(certs_dir) if certs_dir is not None else root / "certs"
             if root else None,
@@ -167,14 +201,24 @@ class Simulator:
                                 lifespan="off", **uvicorn_options(settings))
         server = uvicorn.Server(config)
         self._server = server
-        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                                        name=f"idp-simulator-{port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not server.started and self._thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.002)
-        if not server.started:
-            raise SimulatorError("the simulator's server did not start")
+        self._thread = _serve_in_thread(server, sock, f"idp-simulator-{port}")
+        if self._tls_socket is not None and tls_port is not None:
+            from idp.tls import default_names, ensure_tls
+
+            files = ensure_tls(settings.certs_dir, default_names(
+                "127.0.0.1", sign_in=proxy_sock is not None))
+            self._ca = files.ca_cert
+            tls_config = uvicorn.Config(app, log_config=None, access_log=False,
+                                        log_level="warning", lifespan="off",
+                                        ssl_certfile=str(files.server_cert),
+                                        ssl_keyfile=str(files.server_key),
+                                        **uvicorn_options(settings))
+            self._tls_server = uvicorn.Server(tls_config)
+            self._tls_thread = _serve_in_thread(self._tls_server, self._tls_socket,
+                                                f"idp-simulator-tls-{tls_port}")
+            if proxy_sock is not None:
+                self._proxy = _ProxyThread(proxy_sock, tls_port)
+                self._proxy_socket = None  # the proxy owns it now
 
     def _make_clock(self, settings: Settings) -> Clock:
         if isinstance(self._clock_arg, dt.datetime):
@@ -188,14 +232,25 @@ class Simulator:
 
     def close(self) -> None:
         """Stop serving and remove the temporary folders."""
-        server, thread, sock = self._server, self._thread, self._socket
+        if self._proxy is not None:
+            self._proxy.close()
+            self._proxy = None
+        if self._proxy_socket is not None:  # a start that failed before the proxy ran
+            self._proxy_socket.close()
+            self._proxy_socket = None
+        servers = [(self._server, self._thread, self._socket),
+                   (self._tls_server, self._tls_thread, self._tls_socket)]
         self._server = self._thread = self._socket = None
-        if server is not None:
-            server.should_exit = True
-        if thread is not None:
-            thread.join(timeout=10)
-        if sock is not None:  # uvicorn closed it if it served; not if the start failed
-            sock.close()
+        self._tls_server = self._tls_thread = self._tls_socket = None
+        for server, _thread, _sock in servers:
+            if server is not None:
+                server.should_exit = True
+        for _server, thread, sock in servers:
+            if thread is not None:
+                thread.join(timeout=10)
+            if sock is not None:  # uvicorn closed it if it served; not if the start failed
+                sock.close()
+        self._ca = None
         if self._runtime is not None:
             self._runtime.close()
             self._runtime = None
@@ -237,6 +292,25 @@ class Simulator:
     @property
     def base_url(self) -> str:
         return self.settings.url
+
+    @property
+    def ca_bundle(self) -> Path:
+        """The test CA the HTTPS listener's certificate chains to (``tls=True``): what
+        ``REQUESTS_CA_BUNDLE`` must name for a client to trust ``base_url``."""
+        self.runtime  # noqa: B018  (not running: SimulatorError)
+        if self._ca is None:
+            raise SimulatorError("this simulator serves no HTTPS: start it with tls=True")
+        return self._ca
+
+    @property
+    def proxy_url(self) -> str:
+        """``HTTPS_PROXY`` for clients that post to ``https://signin.aws.amazon.com/saml``
+        (``connect_proxy=True``): a loopback CONNECT proxy to the console twin."""
+        self.runtime  # noqa: B018  (not running: SimulatorError)
+        if self._proxy is None:
+            raise SimulatorError("this simulator has no CONNECT proxy: start it with "
+                                 "connect_proxy=True")
+        return f"http://127.0.0.1:{self._proxy.port}"
 
     @property
     def sts_endpoint(self) -> str:
@@ -481,6 +555,43 @@ def _fault(fault: str | Fault) -> Fault:
         return parse_fault(fault)
     except ValueError as exc:
         raise SimulatorError(str(exc)) from None
+
+
+def _serve_in_thread(server: uvicorn.Server, sock: socket.socket, name: str) -> threading.Thread:
+    """Run ``server`` on ``sock`` in a daemon thread; return once it serves."""
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name,
+                              daemon=True)
+    thread.start()
+    deadline = time.monotonic() + _START_TIMEOUT
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.002)
+    if not server.started:
+        raise SimulatorError("the simulator's server did not start")
+    return thread
+
+
+class _ProxyThread:
+    """The CONNECT proxy (``idp.web.connect_proxy``) on its own event loop thread."""
+
+    def __init__(self, sock: socket.socket, tls_port: int) -> None:
+        from idp.web.connect_proxy import ConnectProxy
+
+        self.port = int(sock.getsockname()[1])
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name=f"idp-simulator-proxy-{self.port}")
+        self._thread.start()
+        self._proxy = ConnectProxy(upstream_port=tls_port)
+        asyncio.run_coroutine_threadsafe(self._proxy.start(sock), self._loop).result(
+            _START_TIMEOUT)
+
+    def close(self) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self._proxy.close(), self._loop).result(10)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
 
 
 def _bind(base_url: str | None) -> tuple[socket.socket, int]:
