@@ -20,6 +20,7 @@ hold for copies of the cookie, on every worker, across restarts.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any, Final
@@ -47,6 +48,8 @@ __all__ = [
     "Throttled",
     "new_principal",
 ]
+
+log = logging.getLogger("idp.authn")
 
 BAD_CREDENTIALS: Final = "Invalid username or password."
 STEP_ALREADY_USED: Final = "This sign-in step was already completed. Sign in again."
@@ -240,6 +243,8 @@ class Authenticator:
         if self._throttle is not None:
             wait = self._throttle.wait(user_key, attempt.address)
             if wait is not None:
+                log.info("sign-in throttled for %r from %s: %d s to wait", user_key[:64],
+                         attempt.address, wait)
                 return Throttled(retry_after=wait)
         try:
             principal = self.authenticate(attempt.username, attempt.password, attempt.otp,
@@ -251,6 +256,7 @@ class Authenticator:
         except AuthnFailed as exc:
             if self._throttle is not None:
                 self._throttle.failed(user_key, attempt.address)
+            log.info("sign-in refused for %r from %s: %s", username[:64], attempt.address, exc)
             return Refused(message=str(exc), username=username,
                            mfa_step=step is not None and username == step.username)
         if continued is not None and not self.end_mfa_step(continued):

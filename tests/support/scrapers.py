@@ -1,72 +1,79 @@
-"""What the command-line tools that scrape IdP pages need of every tag (``check_page``).
+"""What the command-line tools that scrape IdP pages need of every tag (``assert_scrapable``).
 
 - awsprocesscreds re-escapes every attribute of the first form and its inputs, and
   ``escape(None)`` crashes on a valueless (boolean) attribute such as ``autofocus``
   (``awsprocesscreds/saml.py`` ``FormParser``); it posts every ``<input>`` by its ``name``;
 - saml2aws's AD FS provider stops on an ``<input>`` without a name (``pkg/provider/adfs``);
+  samlkeygen posts the hidden inputs of a form by ``type``, ``name`` and ``value``;
 - awsprocesscreds and samlkeygen read the SAMLResponse from the first form;
 - alohomora joins a form's ``action`` to the IdP's origin, so it must be root-relative, and
-  awsprocesscreds requires ``https://`` once joined.
+  awsprocesscreds requires ``https://`` once joined; an answer page's first form posts to the
+  SP's ACS, an absolute URL wherever the SP lives.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Any
 
-__all__ = ["Scraped", "check_page", "scrape"]
-
-
-@dataclass
-class Scraped:
-    valueless: list[str] = field(default_factory=list)
-    inputs: list[dict[str, str | None]] = field(default_factory=list)
-    forms: list[dict[str, str | None]] = field(default_factory=list)
-    first_form_inputs: list[str] = field(default_factory=list)
+__all__ = ["assert_scrapable", "form_by_id"]
 
 
-class _Parser(HTMLParser):
+class _Forms(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.found = Scraped()
+        self.problems: list[str] = []
+        self.forms: list[dict[str, Any]] = []
+        self._form: dict[str, Any] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for name, value in attrs:
-            if value is None:
-                self.found.valueless.append(f"<{tag} {name}>")
+            if value is None:  # awsprocesscreds' FormParser: escape(None) raises
+                self.problems.append(f"<{tag}> has a valueless attribute {name!r}")
+        attributes = dict(attrs)
         if tag == "form":
-            self.found.forms.append(dict(attrs))
-        if tag == "input":
-            self.found.inputs.append(dict(attrs))
-            if len(self.found.forms) == 1:
-                self.found.first_form_inputs.append(dict(attrs).get("name") or "")
+            self._form = {"attrs": attributes, "inputs": []}
+        elif tag == "input":
+            for required in ("name", "type", "value"):
+                if attributes.get(required) is None:
+                    self.problems.append(f"<input {attributes}> has no {required!r}")
+            if self._form is not None:
+                self._form["inputs"].append(attributes)
 
     handle_startendtag = handle_starttag
 
-
-def scrape(html: str) -> Scraped:
-    parser = _Parser()
-    parser.feed(html)
-    parser.close()
-    return parser.found
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form" and self._form is not None:
+            self.forms.append(self._form)
+            self._form = None
 
 
-def check_page(html: str, *, answer: bool = False) -> Scraped:
-    """Assert the page suits every scraper; with ``answer``, that its first form carries the
-    SAMLResponse (and posts it to the SP's ACS, wherever that is). Returns what was
-    scraped."""
-    found = scrape(html)
-    assert not found.valueless, f"valueless attributes: {found.valueless}"
-    for attrs in found.inputs:
-        assert attrs.get("name"), f"an <input> without a name: {attrs}"
-        assert "type" in attrs and "value" in attrs, f"an <input> without type or value: {attrs}"
-    for index, form in enumerate(found.forms):
+def assert_scrapable(html: str, *, answer: bool = False,
+                     acs: str | None = None) -> list[dict[str, Any]]:
+    """Every attribute has a value, every ``<input>`` a name, type and value, every form
+    action is root-relative or absolute https; with ``answer``, the first form carries the
+    SAMLResponse (first) and posts it to the SP's ACS (``acs`` when given). Returns the forms
+    (``{"attrs": {...}, "inputs": [{...}, ...]}``)."""
+    page = _Forms()
+    page.feed(html)
+    page.close()
+    assert not page.problems, page.problems
+    for index, form in enumerate(page.forms):
+        action = form["attrs"].get("action") or ""
         if answer and index == 0:
-            continue  # the SP's ACS: an absolute URL wherever the SP lives
-        action = form.get("action") or ""
-        assert (action.startswith("/") and not action.startswith("//")) or \
-            action.startswith("https://"), f"form action {action!r}: root-relative or https"
+            assert acs is None or action == acs, action
+            continue
+        assert (action.startswith("/") and not action.startswith("//")) \
+            or action.startswith("https://"), f"form action {action!r}"
     if answer:
-        assert found.forms, "no form"
-        assert "SAMLResponse" in found.first_form_inputs, found.first_form_inputs
-    return found
+        assert page.forms, html[:500]
+        first = page.forms[0]["inputs"]
+        assert first and first[0]["name"] == "SAMLResponse", first
+    return page.forms
+
+
+def form_by_id(html: str, form_id: str) -> dict[str, Any]:
+    for form in assert_scrapable(html):
+        if form["attrs"].get("id") == form_id:
+            return form
+    raise AssertionError(f"no form#{form_id} in\n{html[:2000]}")

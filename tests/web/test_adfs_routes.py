@@ -3,12 +3,11 @@ and samlkeygen send (``idp.compat.forms`` quotes each), and a browser's.
 
 Every Response is checked independently by redeeming it at the app's own STS. Pages are read
 the way the tools read them: ``html.parser`` for the hygiene every scraper needs
-(``assert_scrapable``, shared with the Shibboleth tests), and lxml XPath as aws-adfs does.
+(``tests.support.scrapers``), and lxml XPath as aws-adfs does.
 """
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +28,7 @@ from tests.support.demo import (
     STS_URL,
 )
 from tests.support.http import auto_post
+from tests.support.scrapers import assert_scrapable, form_by_id
 
 ENTRY = "/adfs/ls/IdpInitiatedSignOn.aspx?loginToRp=urn:amazon:webservices"
 USER_BOX = "ctl00$ContentPlaceHolder1$UsernameTextBox"
@@ -38,59 +38,6 @@ ADMIN = "arn:aws:iam::111122223333:role/Admin"
 
 
 # --- reading pages as scrapers do -------------------------------------------------------------
-
-
-class _Forms(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.problems: list[str] = []
-        self.forms: list[dict[str, Any]] = []
-        self._form: dict[str, Any] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if value is None:  # awsprocesscreds' FormParser: escape(None) raises
-                self.problems.append(f"<{tag}> has a valueless attribute {name!r}")
-        attributes = {name: value for name, value in attrs}
-        if tag == "form":
-            self._form = {"attrs": attributes, "inputs": []}
-        elif tag == "input":
-            for required in ("name", "type", "value"):
-                if required not in attributes:
-                    self.problems.append(f"<input {attributes}> has no {required!r}")
-            if self._form is not None:
-                self._form["inputs"].append(attributes)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form" and self._form is not None:
-            self.forms.append(self._form)
-            self._form = None
-
-
-def assert_scrapable(html: str, *, answer: bool = False) -> list[dict[str, Any]]:
-    """Every attribute has a value, every ``<input>`` a name, type and value, every form
-    action is root-relative or absolute https (never from ``Host``: see ``test_host_…``),
-    and on an answer page the first form carries the SAMLResponse. Returns the forms."""
-    page = _Forms()
-    page.feed(html)
-    page.close()
-    assert not page.problems, page.problems
-    for form in page.forms:
-        action = form["attrs"].get("action") or ""
-        assert (action.startswith("/") and not action.startswith("//")) \
-            or action.startswith("https://") or (answer and action == AWS_ACS), action
-    if answer:
-        assert page.forms, html[:500]
-        first = page.forms[0]["inputs"]
-        assert first and first[0]["name"] == "SAMLResponse", first
-    return page.forms
-
-
-def form_by_id(html: str, form_id: str) -> dict[str, Any]:
-    for form in assert_scrapable(html):
-        if form["attrs"].get("id") == form_id:
-            return form
-    raise AssertionError(f"no form#{form_id} in\n{html[:2000]}")
 
 
 def error_text(html: str) -> str | None:
@@ -112,7 +59,7 @@ def assume(client: TestClient, saml: str, role: str, provider: str) -> etree._El
 
 def assert_redeems(client: TestClient, html: str, role: str, provider: str,
                    session_name: str) -> None:
-    assert_scrapable(html, answer=True)
+    assert_scrapable(html, answer=True, acs=AWS_ACS)
     posted = auto_post(html)
     assert posted.action == AWS_ACS
     root = assume(client, posted.saml_response, role, provider)

@@ -16,7 +16,6 @@ import datetime as dt
 import logging
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -28,6 +27,7 @@ from lxml import etree
 from starlette.testclient import TestClient
 
 from idp.web.app import create_app
+from tests.support.asgi import CHUNK, Feed, call, endless, run
 from tests.support.demo import (
     ADMIN,
     AWS_ACS,
@@ -37,18 +37,9 @@ from tests.support.demo import (
     PROD_PROVIDER,
     READ_ONLY,
 )
-from tests.web.test_body import CHUNK, Feed, call, endless, run
+from tests.support.ecp import ECP, NS, SIGN_IN, SOAP, authn_request
 
-ECP = "/idp/profile/SAML2/SOAP/ECP"
-SIGN_IN = "https://signin.aws.amazon.com/saml"
 SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
-#: awscli-login's prefixes (``awscli_login/saml.py``, ``ns``).
-NS = {
-    "S": "http://schemas.xmlsoap.org/soap/envelope/",
-    "saml2": "urn:oasis:names:tc:SAML:2.0:assertion",
-    "saml2p": "urn:oasis:names:tc:SAML:2.0:protocol",
-}
-SOAP = "{" + NS["S"] + "}"
 ECP_NS = "urn:oasis:names:tc:SAML:2.0:profiles:SSO:ecp"
 STS_NS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
 #: ``saml_login``'s session headers (the stray ``charset`` header is the tool's own).
@@ -58,28 +49,6 @@ HEADERS = {"Content-Type": "text/xml", "charset": "utf-8"}
 @pytest.fixture
 def ecp_client(client_factory: Callable[..., TestClient]) -> TestClient:
     return client_factory(compat="ecp")
-
-
-def authn_request(clock: Any, *, request_id: str | None = None, **attrs: str | None) -> bytes:
-    """``awscli_login.saml.authn_request()`` at ``clock``'s time; ``attrs`` override (``None``
-    drops an attribute; ``issuer=`` replaces the Issuer)."""
-    now = clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-    request_id = request_id or "_" + str.upper(str(uuid.uuid4())).replace("-", "")
-    issuer = attrs.pop("issuer", "urn:amazon:webservices")
-    envelope = etree.Element(SOAP + "Envelope", nsmap=NS)
-    body = etree.SubElement(envelope, SOAP + "Body")
-    attr: dict[str, str | None] = {
-        "AssertionConsumerServiceURL": SIGN_IN,
-        "ID": request_id,
-        "IssueInstant": now,
-        "ProtocolBinding": "urn:oasis:names:tc:SAML:2.0:bindings:PAOS",
-        "Version": "2.0",
-        **attrs,
-    }
-    request = etree.SubElement(body, "{" + NS["saml2p"] + "}AuthnRequest",
-                               {k: v for k, v in attr.items() if v is not None})
-    etree.SubElement(request, "{" + NS["saml2"] + "}Issuer").text = issuer
-    return etree.tostring(envelope)
 
 
 def request_id_of(envelope: bytes) -> str:

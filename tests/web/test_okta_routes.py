@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from idp.compat.okta import APP_PATH, AWS_SIGN_IN, MAX_BODY_BYTES
 from idp.directory import Directory
 from idp.settings import Settings
 from idp.web.app import create_app
+from tests.support.asgi import CHUNK, Feed, call, endless, run
 from tests.support.demo import (
     ADMIN,
     BASE_URL,
@@ -31,7 +31,7 @@ from tests.support.demo import (
     READ_ONLY,
 )
 from tests.support.http import auto_post
-from tests.web.test_body import CHUNK, Feed, call, endless, run
+from tests.support.scrapers import assert_scrapable
 
 APP_LINK = BASE_URL + APP_PATH
 STS_NS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
@@ -101,39 +101,12 @@ def cookie_attributes(header: str) -> set[str]:
     return {part.strip().lower() for part in header.split(";")[1:]}
 
 
-class _PageAudit(HTMLParser):
-    """What every scraper needs of a page: attributes with values, inputs named and typed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.problems: list[str] = []
-        self.forms: list[dict[str, Any]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.problems += [f"<{tag}> attribute {name!r} has no value"
-                          for name, value in attrs if value is None]
-        found = dict(attrs)
-        if tag == "form":
-            self.forms.append({"action": found.get("action"), "inputs": []})
-        elif tag == "input":
-            self.problems += [f"<input> without {need}: {attrs}" for need in
-                              ("name", "type", "value") if found.get(need) is None]
-            if self.forms:
-                self.forms[-1]["inputs"].append(found)
-
-
-def audit(html: str, *, answer: bool) -> _PageAudit:
+def audit(html: str, *, answer: bool) -> list[dict[str, Any]]:
     """Assert the page is scrapeable; an answer page's first form posts SAMLResponse to AWS."""
-    page = _PageAudit()
-    page.feed(html)
-    assert page.problems == []
-    if answer:
-        first = page.forms[0]
-        assert first["action"] == AWS_SIGN_IN
-        assert [i["name"] for i in first["inputs"]][:1] == ["SAMLResponse"]
-    else:
+    forms = assert_scrapable(html, answer=answer, acs=AWS_SIGN_IN if answer else None)
+    if not answer:
         assert "SAMLResponse" not in html
-    return page
+    return forms
 
 
 # --- discovery and the surface switch ----------------------------------------------------------

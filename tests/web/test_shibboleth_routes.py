@@ -26,7 +26,8 @@ from tests.support.demo import (
     READ_ONLY,
 )
 from tests.support.http import auto_post, login
-from tests.web.test_adfs_routes import ADMIN, assert_redeems, assert_scrapable
+from tests.support.scrapers import assert_scrapable
+from tests.web.test_adfs_routes import ADMIN, assert_redeems
 
 PATH = "/idp/profile/SAML2/Unsolicited/SSO"
 START = f"{PATH}?providerId=urn:amazon:webservices"
