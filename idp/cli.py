@@ -116,7 +116,7 @@ def _serve(args: argparse.Namespace) -> int:
                 import asyncio
 
                 asyncio.run(_serve_together(app, common, sockets, tls, proxy_sock,
-                                            settings.tls_port))
+                                            settings.tls_port, _loopback_of(settings.host)))
     return 0
 
 
@@ -138,8 +138,15 @@ def _tls_files(settings: Settings) -> TlsFiles | None:
     return ensure_tls(settings.certs_dir, names)
 
 
+def _loopback_of(host: str) -> str:
+    """Where this process reaches a listener bound to ``host`` (a wildcard: its loopback)."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "localhost": "127.0.0.1"}.get(  # noqa: S104
+        host, host)
+
+
 async def _serve_together(app: object, common: dict[str, object], sockets: list[socket.socket],
-                          tls: TlsFiles, proxy_sock: socket.socket | None, tls_port: int) -> None:
+                          tls: TlsFiles, proxy_sock: socket.socket | None, tls_port: int,
+                          tls_host: str) -> None:
     """The plain and the TLS listener (and the CONNECT proxy) in one process and event loop.
 
     uvicorn takes one TLS setting per server, so each listener is its own ``uvicorn.Server``
@@ -166,7 +173,7 @@ async def _serve_together(app: object, common: dict[str, object], sockets: list[
         loop.add_signal_handler(sig, stop, sig)
     proxy = None
     if proxy_sock is not None:
-        proxy = ConnectProxy(upstream_port=tls_port)
+        proxy = ConnectProxy(upstream_port=tls_port, upstream_host=tls_host)
         await proxy.start(proxy_sock)
     tasks = [asyncio.create_task(server.serve(sockets=[sock]))
              for server, sock in zip(servers, sockets, strict=True)]
@@ -192,7 +199,9 @@ def _quiet_server(app: object, options: dict[str, object],
 
     extra = {} if tls is None else {"ssl_certfile": str(tls.server_cert),
                                     "ssl_keyfile": str(tls.server_key)}
-    return Server(uvicorn.Config(app, **options, **extra))  # type: ignore[arg-type]
+    # No lifespan: the application has no start-up or shutdown hooks, and a second Ctrl-C
+    # (force exit) would otherwise log the cancelled lifespan task as a traceback.
+    return Server(uvicorn.Config(app, **options, **extra, lifespan="off"))  # type: ignore[arg-type]
 
 
 def _banner(app: object, settings: Settings, tls: TlsFiles | None) -> str:
@@ -216,7 +225,8 @@ def _banner(app: object, settings: Settings, tls: TlsFiles | None) -> str:
         lines.append(f"  Test CA (REQUESTS_CA_BUNDLE):     {tls.ca_cert}")
     if settings.connect_proxy is not None:
         lines.append(f"  Sign-in proxy (HTTPS_PROXY):      http://127.0.0.1:{settings.connect_proxy}"
-                     "  (signin.aws.amazon.com -> the console twin)")
+                     "  with NO_PROXY=127.0.0.1,localhost (signin.aws.amazon.com -> the "
+                     "console twin)")
     vendors = sorted(v.value for v in app.state.runtime.services.vendors)  # type: ignore[attr-defined]
     if vendors:
         lines.append(f"  Vendor login surfaces:            {', '.join(vendors)}")

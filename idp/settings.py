@@ -65,8 +65,8 @@ class Settings:
     """How often one assertion may be redeemed (``idp.aws.replay``): ``aws`` (default: once at
     the console, which never consumes it for STS; STS accepts it again while it is valid, as
     the CLI tools used against AWS need), ``strict`` (once in all, SAML Profiles §4.1.4.5) or
-    ``off``. The boolean words of earlier versions still work: ``1``/``on`` is ``aws``,
-    ``0``/``off`` is ``off``."""
+    ``off``. The boolean words of earlier versions keep their meaning: ``1``/``on`` (one
+    redemption in all) is ``strict``, ``0``/``off`` is ``off``."""
     trusted_proxies: str | None = None
     """Comma-separated addresses or CIDR networks of the reverse proxies in front of the
     service. Only a request arriving from one of them has its ``X-Forwarded-For`` (client
@@ -99,7 +99,10 @@ class Settings:
     ecp), added to the directory's ``compat:`` list."""
 
     def __post_init__(self) -> None:
-        mode = _REPLAY_WORDS.get(self.replay_protection.strip().lower())
+        word = self.replay_protection
+        if isinstance(word, bool):  # the field's type before it had modes
+            word = "1" if word else "0"
+        mode = _REPLAY_WORDS.get(str(word).strip().lower())
         if mode is None:
             raise ConfigError(f"replay protection {self.replay_protection!r} must be aws, "
                               "strict or off (--replay-protection, IDP_REPLAY_PROTECTION)",
@@ -287,8 +290,9 @@ def _networks(listed: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv
 
 
 #: ``replay_protection`` values, with the boolean words it had before it had modes.
+#: Turning it "on" explicitly meant one redemption in all: that is ``strict`` now.
 _REPLAY_WORDS: Final = {"aws": "aws", "strict": "strict", "off": "off",
-                        "1": "aws", "true": "aws", "yes": "aws", "on": "aws",
+                        "1": "strict", "true": "strict", "yes": "strict", "on": "strict",
                         "0": "off", "false": "off", "no": "off"}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})

@@ -198,3 +198,14 @@ def test_mint_refusals_are_one_line(args: list[str], message: str, tmp_path: Pat
     result = idp("mint", *args, cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip() == message
+
+
+@pytest.mark.parametrize(("host", "reached"), [
+    ("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1"),  # noqa: S104
+    ("::", "::1"), ("::1", "::1"),
+    ("127.0.0.2", "127.0.0.2"), ("localhost", "127.0.0.1")])
+def test_the_sign_in_proxy_dials_the_tls_listener_where_it_listens(host, reached):
+    """``--connect-proxy`` with ``--host ::1`` (or 127.0.0.2) tunnels to that address."""
+    from idp.cli import _loopback_of
+
+    assert _loopback_of(host) == reached

@@ -38,14 +38,21 @@ def test_boolean_typo_is_an_error_not_false(raw):
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("aws", "aws"), ("STRICT", "strict"), (" off ", "off"), ("1", "aws"), ("on", "aws"),
-     ("true", "aws"), ("yes", "aws"), ("0", "off"), ("false", "off"), ("no", "off")],
+    [("aws", "aws"), ("STRICT", "strict"), (" off ", "off"), ("1", "strict"),
+     ("on", "strict"), ("true", "strict"), ("yes", "strict"), ("0", "off"), ("false", "off"),
+     ("no", "off")],
 )
 def test_replay_protection_modes(raw, expected):
-    """The three modes, and the boolean words it took before it had modes (on is the
-    default mode)."""
+    """The three modes, and the boolean words it took before it had modes, with the meaning
+    they had: "on" was one redemption in all (strict)."""
     assert Settings.from_env({"IDP_REPLAY_PROTECTION": raw}).replay_protection == expected
     assert Settings(replay_protection=raw).replay_protection == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [(True, "strict"), (False, "off")])
+def test_replay_protection_as_a_python_boolean(value, expected):
+    """Code written when the field was a bool keeps working, with that meaning."""
+    assert Settings(replay_protection=value).replay_protection == expected  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("raw", ["flase", "2", "enabled", "console", "", "o n"])

@@ -216,7 +216,24 @@ def parse_json(raw: bytes, content_type: str | None) -> JsonObject | Reply:
         return _malformed("The request body is not valid JSON.")
     if not isinstance(value, dict):
         return _malformed("The request body must be a JSON object.")
+    if _has_lone_surrogate(value):
+        return _malformed("The request body is not valid JSON text (a lone surrogate).")
     return value
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """JSON's ``"\ud800"`` decodes to a string no UTF-8 encoder takes (RFC 8259 §8.2)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
 
 
 def _fields(body: JsonObject, *names: str) -> tuple[str, ...] | Reply:
@@ -484,7 +501,10 @@ class OktaApi:
             return self.app_link
         if len(url) > 2048 or any(ord(c) < 0x21 or c == "\\" for c in url):
             return None
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # "http://[::1/home": not a URL at all
+            return None
         base = urlsplit(self.base_url)
         if parts.scheme or parts.netloc:
             if (parts.scheme.lower(), parts.netloc.lower()) != (base.scheme.lower(),

@@ -47,5 +47,7 @@ def verify_password(password: str, stored: str | None) -> bool:
         expected = base64.b64decode(digest_b64, validate=True)
     except ValueError:
         return False
-    actual = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, int(iterations))
+    # surrogatepass: a lone surrogate (JSON's "\ud800") is no password anyone has, not a crash.
+    actual = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8", "surrogatepass"), salt,
+                                 int(iterations))
     return hmac.compare_digest(actual, expected) and stored is not None

@@ -40,7 +40,7 @@ Objects in answers::
     SP    {"entity_id", "acs_urls": [str], "name_id_format", "sign_assertion", "sign_response",
            "signature_algorithm", "digest_algorithm", "want_authn_requests_signed",
            "certificates": [SHA-256 fingerprints], "audience", "release": [str],
-           "session_duration", "role_session_name", "source_identity"}
+           "session_duration", "role_session_name", "source_identity", "role_value_order"}
     KEY   {"slot": "signing"|"next"|"previous"|"retired", "signing": bool, "published": bool,
            "sha256_fingerprint": "AB:CD:…", "not_before", "not_after", "key_size"}
     CLOCK {"now": "2030-01-01T00:00:00.000Z", "frozen": bool, "offset_seconds": float}
@@ -71,7 +71,7 @@ Endpoints (``{…}`` is a path parameter; ``?`` marks an optional field)::
                                           digest_algorithm?, want_authn_requests_signed?,
                                           certificates?: [PEM], audience?, release?,
                                           session_duration?, role_session_name?,
-                                          source_identity?}
+                                          source_identity?, role_value_order?}
                                          or the SP's metadata XML itself as the body
                                           (Content-Type application/samlmetadata+xml,
                                           application/xml or text/xml)
@@ -464,6 +464,7 @@ def _sp_json(sp: ServiceProvider) -> JSON:
         "session_duration": sp.session_duration,
         "role_session_name": sp.role_session_name,
         "source_identity": sp.source_identity,
+        "role_value_order": sp.role_value_order.value,
     }
 
 
@@ -625,6 +626,7 @@ _SP_OPTIONS: Final[Mapping[str, str]] = {
     "digest_algorithm": "string", "want_authn_requests_signed": "boolean",
     "certificates": "strings", "audience": "string", "release": "strings",
     "session_duration": "integer", "role_session_name": "string", "source_identity": "string",
+    "role_value_order": "string",
 }
 
 

@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from idp.compat import ecp
+from idp.errors import SurfaceDisabled
 from idp.vendors import Vendor
 from idp.web import body
 from idp.web.links import link
@@ -77,7 +78,10 @@ def _passcode(request: Request) -> str | None:
 
 async def ecp_sso(request: Request) -> Response:
     """One AuthnRequest in, one Response (or a fault) out; see the module docstring."""
-    services = enabled(request, Vendor.ECP)
+    try:
+        services = enabled(request, Vendor.ECP)
+    except SurfaceDisabled as exc:  # an ECP client reads SOAP, never an HTML page
+        return _client_fault(str(exc), exc.http_status)
     if request.method != "POST":
         return _client_fault("POST a SOAP envelope holding a samlp:AuthnRequest here.", 405,
                              {"Allow": "POST"})
@@ -105,7 +109,8 @@ async def ecp_sso(request: Request) -> Response:
                    else {"WWW-Authenticate": CHALLENGE})
         response = _client_fault(outcome.message, outcome.http_status, headers)
         if outcome.forget_cookie:
-            response.delete_cookie(COOKIE, path=path, secure=request.url.scheme == "https",
+            response.delete_cookie(COOKIE, path=path,
+                                   secure=services.settings.secure_cookies,
                                    httponly=True, samesite="strict")
         return response
     answered = ecp.answer(services.vendor_sign_in, parsed, outcome.principal)
@@ -115,7 +120,7 @@ async def ecp_sso(request: Request) -> Response:
     if outcome.cookie is not None:
         response.set_cookie(COOKIE, outcome.cookie,
                             max_age=services.vendor_sign_in.session_lifetime, path=path,
-                            secure=request.url.scheme == "https", httponly=True,
+                            secure=services.settings.secure_cookies, httponly=True,
                             samesite="strict")
     return response
 

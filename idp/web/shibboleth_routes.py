@@ -71,7 +71,7 @@ def _binding(request: Request) -> str:
 
 def _start_again(request: Request) -> Response:
     """A POST (or a form URL) whose key this session was not given, or no longer holds."""
-    return render("shibboleth_error.html", 400, title="Start again",
+    return render("error.html", 400, hint=None, title="Start again",
                   message="This login form has expired, was already used or did not come "
                   "from this browser session. Start the sign-in again.",
                   start_url=_start_url(request))

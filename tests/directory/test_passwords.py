@@ -13,3 +13,9 @@ def test_password_hash_round_trip_and_salting():
     assert not verify_password("s3cret ", first)
     assert not verify_password("s3cret", None)
     assert not verify_password("s3cret", "not-a-hash")
+
+
+def test_a_lone_surrogate_is_a_wrong_password_not_a_crash():
+    """A JSON body can carry "\\ud800"; no stored password matches it."""
+    assert verify_password("\ud800", hash_password("bob-password")) is False
+    assert verify_password("\ud800", None) is False

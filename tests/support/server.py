@@ -62,7 +62,11 @@ def healthy(url: str) -> bool:
 
 def stop(server: LiveServer) -> int | None:
     """SIGINT, bounded wait; the exit code, or None if the process had to be killed."""
-    process = server.process
+    return stop_process(server.process)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> int | None:
+    """``stop`` for any server process."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
     try:

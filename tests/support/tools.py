@@ -42,7 +42,7 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from tests.support.server import free_port, healthy
+from tests.support.server import free_port, healthy, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS_ROOT = REPO_ROOT / ".tools"
@@ -360,17 +360,6 @@ def _server_env() -> dict[str, str]:
     return env
 
 
-def _stop(process: subprocess.Popen[bytes]) -> int | None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-    try:
-        return process.wait(timeout=SHUTDOWN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=SHUTDOWN_TIMEOUT)
-        return None
-
-
 def _accepts(port: int) -> bool:
     """Something listens on ``127.0.0.1:port`` (the TLS listener and the proxy start beside
     the plain-HTTP one; a tool must not race them)."""
@@ -423,14 +412,14 @@ def running_tool_server(workdir: Path, config: Path | None = None) -> Iterator[T
 
     while not ready():
         if process.poll() is not None or time.monotonic() > deadline:
-            code = _stop(process)
+            code = stop_process(process)
             pytest.fail(f"idp serve did not come up (exit {code}): {' '.join(argv)}\n"
                         f"{server.output()}", pytrace=False)
         time.sleep(0.05)
     try:
         yield server
     finally:
-        code = _stop(process)
+        code = stop_process(process)
         # Shown by pytest only when the test fails.
         print(f"--- idp serve log ({' '.join(argv)}) ---\n{server.output()}")
     assert code == 0, f"idp serve did not exit 0 after SIGINT (got {code}):\n{server.output()}"

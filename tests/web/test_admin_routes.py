@@ -579,6 +579,22 @@ def test_service_providers_from_fields_json_metadata_and_raw_metadata(api: TestC
     assert decoded(saml["saml_response"]).get("Destination") == "https://app.example.test/acs"
 
 
+def test_the_aws_sp_can_put_the_provider_first(api: TestClient) -> None:
+    """``role_value_order`` round-trips through the API and changes what the IdP sends."""
+    answer = ok(api.post("/api/service-providers", json={
+        "entity_id": AWS_ENTITY_ID, "acs_urls": ["http://idp.test/aws/saml"],
+        "role_value_order": "provider,role"}))
+    assert answer["service_provider"]["role_value_order"] == "provider,role"
+    saml = ok(api.post("/api/mint", json={"user": "bob"}))
+    values = [v.text for v in decoded(saml["saml_response"]).iter("{*}AttributeValue")]
+    assert ("arn:aws:iam::111122223333:saml-provider/CorpIdP,"
+            "arn:aws:iam::111122223333:role/ReadOnly") in values
+    refused = api.post("/api/service-providers", json={
+        "entity_id": AWS_ENTITY_ID, "acs_urls": ["http://idp.test/aws/saml"],
+        "role_value_order": "role"})
+    assert refused.status_code == 400 and "role_value_order" in refused.text
+
+
 @pytest.mark.parametrize(("body", "status", "field"), [
     ({"metadata_xml": "<x/>"}, 400, "metadata_xml"),
     ({"metadata_xml": "<!DOCTYPE x [<!ENTITY e 'e'>]><x>&e;</x>"}, 400, "metadata_xml"),

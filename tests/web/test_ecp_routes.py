@@ -108,6 +108,12 @@ def wrong_code(clock: Any) -> str:
 # --- awscli-login's way ---------------------------------------------------------------------
 
 
+def test_a_disabled_surface_answers_a_soap_fault_not_a_page(client_factory, clock):
+    answer = post(client_factory(), authn_request(clock), auth=("bob", "bob-password"))
+    assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/xml")
+    assert "--compat ecp" in fault_of(answer)[1]
+
+
 def test_bob_gets_the_ecp_envelope_and_redeems_it_at_sts(ecp_client, clock):
     body = authn_request(clock)
     answer = post(ecp_client, body, auth=("bob", "bob-password"))
@@ -137,14 +143,19 @@ def test_the_session_cookie_is_httponly_strict_and_scoped_to_the_endpoint(ecp_cl
     assert "secure" not in attributes  # plain http: the cookie must come back over it
 
 
-def test_over_https_the_cookie_is_secure(settings, directory, clock):
-    app = create_app(settings.with_overrides(compat="ecp"), directory=directory, clock=clock)
-    with TestClient(app, base_url="https://idp.test") as client:
+@pytest.mark.parametrize("client_url", ["https://idp.test", "http://idp.test"])
+def test_over_https_the_cookie_is_secure(settings, directory, clock, client_url):
+    """An https base URL makes the cookie Secure, also behind a TLS-terminating proxy that
+    forwards plain HTTP (as the other surfaces' cookies)."""
+    app = create_app(settings.with_overrides(compat="ecp", base_url="https://idp.test"),
+                     directory=directory, clock=clock)
+    with TestClient(app, base_url=client_url) as client:
         answer = post(client, authn_request(clock), auth=("bob", "bob-password"))
         assert answer.status_code == 200
         assert "; secure" in answer.headers["set-cookie"].lower()
-        again = post(client, authn_request(clock))  # the cookie goes back over https
-        assert again.status_code == 200 and succeeded(again.content)
+        if client_url.startswith("https"):
+            again = post(client, authn_request(clock))  # the cookie goes back over https
+            assert again.status_code == 200 and succeeded(again.content)
 
 
 def test_alice_redeems_any_of_her_three_roles(ecp_client, clock):

@@ -545,3 +545,18 @@ def test_fuzz_browser_endpoints(fuzz_okta, token, redirect, sid):
     links = fuzz_okta.get("/api/v1/users/me/appLinks", headers={"Cookie": f"sid={sid}"})
     _no_crash(links)
     assert links.status_code == 403
+
+
+def test_a_lone_surrogate_is_malformed_json_not_a_crash(okta):
+    """JSON's "\\ud800" decodes to text no UTF-8 encoder takes: Okta's E0000003, never a 500."""
+    for body in (b'{"username":"bob","password":"\\ud800"}',
+                 b'{"username":"\\udfff","password":"x"}', b'{"\\ud800":1}'):
+        answer = okta.post("/api/v1/authn", content=body,
+                           headers={"content-type": "application/json"})
+        okta_error(answer, 400, "E0000003")
+
+
+def test_an_unparseable_redirect_url_is_refused_not_a_crash(okta):
+    answer = okta.get("/login/sessionCookieRedirect", follow_redirects=False,
+                      params={"token": "x", "redirectUrl": "http://[::1/home"})
+    assert 400 <= answer.status_code < 500 and "location" not in answer.headers
