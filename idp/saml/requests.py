@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -34,6 +35,9 @@ __all__ = ["MAX_REQUEST_ID", "AuthnRequest", "check_post_signature", "check_prot
 #: Longest AuthnRequest ID accepted. SAML Core §1.3.4 only requires enough randomness (at
 #: least 128 bits); real SPs send 33-45 characters.
 MAX_REQUEST_ID: Final = 256
+#: xs:ID is an NCName (XML Namespaces §3): a letter or ``_`` first, then letters, digits,
+#: ``.``, ``-`` and ``_`` (Unicode letters included); no spaces, no colons.
+_NCNAME: Final = re.compile(r"[^\W\d][\w.\-]*")
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,10 @@ def parse_authn_request(xml: bytes) -> tuple[AuthnRequest, etree._Element]:
             f"AuthnRequest ID is {len(request_id)} characters long; this IdP accepts at most "
             f"{MAX_REQUEST_ID} (the ID is kept while the user signs in and returned as "
             "InResponseTo)")
+    if not _NCNAME.fullmatch(request_id):
+        raise MalformedRequest(
+            f"AuthnRequest ID {request_id[:64]!r} is not an XML ID (SAML Core §1.3.4: xs:ID, "
+            "a name that starts with a letter or '_' and has no spaces or colons)")
     issuer_el = root.find(f"{SAML}Issuer")
     if issuer_el is None or not text_of(issuer_el).strip():
         raise MalformedRequest("AuthnRequest has no Issuer, so the service provider is unknown")

@@ -6,8 +6,8 @@ Basic authentication, as awscli-login (``awscli_login/saml.py``) posts to it. Th
 reads the bounded body and the headers and turns the core's values into HTTP:
 
 * 200 ``text/xml``: the envelope with ``ecp:Response`` and the signed ``samlp:Response``, and
-  a sealed session cookie (``Path`` this endpoint, ``HttpOnly``, ``Secure`` over https) that
-  answers a later cookie-only POST (awscli-login's ``refresh``) without credentials;
+  a sealed session cookie (``Path`` this endpoint, ``HttpOnly``, ``Secure`` with an https
+  base URL) that answers a later cookie-only POST (awscli-login's ``refresh``) without credentials;
 * 401 with ``WWW-Authenticate: Basic`` (RFC 7235 §3.1, RFC 7617): no, malformed or wrong
   credentials, a missing or wrong passcode, a dead cookie; 429 with ``Retry-After`` (RFC 6585
   §4) when login throttling holds the user or address back;

@@ -19,7 +19,8 @@ The key is single-use and bound to the browser session (``idp.compat.forms.FlowK
 POST without the key its own session was given (missing, forged, reused, another browser's)
 never reaches the password check: a ``400`` page says to start again. A login here is an IdP
 session like one at ``/idp/login`` (``idp.web.idp_session.remember``), so the next visit
-signs in at once. Works over http and https.
+signs in at once. Works over http and https; with ``--tls`` the session cookie is
+``Secure``, so a client must then use the https URL.
 """
 
 from __future__ import annotations

@@ -97,12 +97,16 @@ def test_unacceptable_xml(client, xml, message):
           "AssertionConsumerServiceURL": "http://idp.test/aws/saml"}, 400, "SAML allows one"),
         ({"Version": "1.1"}, 400, "Version must be 2.0"),
         ({"ID": None}, 400, "has no ID"),
+        ({"ID": "a b"}, 400, "is not an XML ID"),
+        ({"ID": "1abc"}, 400, "is not an XML ID"),
+        ({"ID": "_a:b"}, 400, "is not an XML ID"),
         ({"IssueInstant": "yesterday"}, 400, "not a dateTime"),
         ({"Destination": "https://other.example/sso"}, 400, "is not the SingleSignOnService"),
         ({"ForceAuthn": "maybe"}, 400, "not an xs:boolean"),
     ],
     ids=["no-issuer", "unknown-sp", "unregistered-acs", "bad-acs-index", "url-and-index",
-         "version", "no-id", "bad-instant", "wrong-destination", "bad-boolean"],
+         "version", "no-id", "id-with-space", "id-with-digit-first", "id-with-colon",
+         "bad-instant", "wrong-destination", "bad-boolean"],
 )
 def test_requests_the_idp_must_not_answer(client, clock, overrides, status, message):
     """Each refusal is a page, never a Response to an ACS we cannot trust."""
