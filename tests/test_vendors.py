@@ -121,16 +121,6 @@ def test_tls_port_of_a_plain_server_is_not_checked_against_the_port():
     assert Settings(port=8443).tls_port == 8443
 
 
-@pytest.mark.parametrize(("word", "mode"), [
-    ("aws", "aws"), ("AWS", "aws"), (" strict ", "strict"), ("off", "off"),
-    ("1", "aws"), ("on", "aws"), ("true", "aws"), ("yes", "aws"),
-    ("0", "off"), ("false", "off"), ("no", "off"),
-])
-def test_replay_protection_words(word, mode):
-    assert Settings(replay_protection=word).replay_protection == mode
-    assert Settings.from_env({"IDP_REPLAY_PROTECTION": word}).replay_protection == mode
-
-
 @pytest.mark.parametrize("word", ["", "once", "always", "2", "aws,strict"])
 def test_an_unknown_replay_protection_word_is_refused(word):
     with pytest.raises(ConfigError, match="must be aws, strict or off"):

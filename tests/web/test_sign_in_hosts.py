@@ -4,7 +4,6 @@ other host is untouched. Through the real app in-process, and as bare ASGI middl
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 
 from idp.web.sign_in_hosts import SignInHosts
 from tests.support import builders
+from tests.support.asgi import run
 from tests.support.demo import ADMIN, BASE_URL
 from tests.support.saml import respond
 
@@ -164,7 +164,7 @@ def call(scope: dict[str, Any]) -> tuple[Recorder, list[dict[str, Any]]]:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(SignInHosts(inner)(scope, receive, send))
+    run(lambda: SignInHosts(inner)(scope, receive, send))
     return inner, sent
 
 
