@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from idp import __version__
 from idp.clock import SystemClock
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 DEFAULT_METADATA_OUT = Path("metadata/idp-metadata.xml")
+#: How long a stopping TLS listener waits for its open connections.
+GRACEFUL_TLS_SECONDS = 2
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -135,7 +138,15 @@ def _tls_files(settings: Settings) -> TlsFiles | None:
                        f"{settings.host}: bind 127.0.0.1 or 0.0.0.0")
     names = default_names(urlsplit(settings.url).hostname,
                           sign_in=settings.connect_proxy is not None)
-    return ensure_tls(settings.certs_dir, names)
+    files = ensure_tls(settings.certs_dir, names)
+    import ssl
+
+    try:  # what uvicorn will do, now: a pair OpenSSL refuses fails before the banner
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            files.server_cert, files.server_key)
+    except (ssl.SSLError, OSError) as exc:
+        raise IdPError(f"cannot serve TLS with {files.server_cert}: {exc}") from None
+    return files
 
 
 def _loopback_of(host: str) -> str:
@@ -182,9 +193,15 @@ async def _serve_together(app: object, common: dict[str, object], sockets: list[
     finally:
         for server in servers:
             server.should_exit = True
-        await asyncio.gather(*tasks, return_exceptions=True)
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
         if proxy is not None:
             await proxy.close()
+    failed = [o for o in outcomes if isinstance(o, BaseException)
+              and not isinstance(o, asyncio.CancelledError | KeyboardInterrupt)]
+    if failed:
+        raise IdPError(f"a listener stopped: {failed[0]}")
+    if not all(server.started for server in servers):
+        raise IdPError("a listener did not start (the server log above says why)")
 
 
 def _quiet_server(app: object, options: dict[str, object],
@@ -197,8 +214,11 @@ def _quiet_server(app: object, options: dict[str, object],
         def capture_signals(self) -> Iterator[None]:
             yield
 
-    extra = {} if tls is None else {"ssl_certfile": str(tls.server_cert),
-                                    "ssl_keyfile": str(tls.server_key)}
+    # A TLS client that keeps its connection alive makes a graceful stop wait for its
+    # close_notify (asyncio: 30 s); pooled clients never send one. Stop waiting after 2 s.
+    extra: dict[str, object] = {} if tls is None else {
+        "ssl_certfile": str(tls.server_cert), "ssl_keyfile": str(tls.server_key),
+        "timeout_graceful_shutdown": GRACEFUL_TLS_SECONDS}
     # No lifespan: the application has no start-up or shutdown hooks, and a second Ctrl-C
     # (force exit) would otherwise log the cancelled lifespan task as a traceback.
     return Server(uvicorn.Config(app, **options, **extra, lifespan="off"))  # type: ignore[arg-type]
@@ -220,13 +240,15 @@ def _banner(app: object, settings: Settings, tls: TlsFiles | None) -> str:
         f"  Mock STS endpoint_url:            {settings.plain_url}/aws/sts",
     ]
     if tls is not None:
-        lines.append(f"  HTTPS listener:                   {url} (plain HTTP stays on "
-                     f"{settings.plain_url})")
-        lines.append(f"  Test CA (REQUESTS_CA_BUNDLE):     {tls.ca_cert}")
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host
+        lines.append(f"  Listening:                        https://{host}:{settings.tls_port} "
+                     f"and http://{host}:{settings.port}")
+        lines.append(f"  Test CA (REQUESTS_CA_BUNDLE):     {tls.ca_cert.resolve()}")
     if settings.connect_proxy is not None:
+        bypass = ",".join(dict.fromkeys(["127.0.0.1", "localhost", _loopback_of(settings.host),
+                                         urlsplit(settings.url).hostname or "localhost"]))
         lines.append(f"  Sign-in proxy (HTTPS_PROXY):      http://127.0.0.1:{settings.connect_proxy}"
-                     "  with NO_PROXY=127.0.0.1,localhost (signin.aws.amazon.com -> the "
-                     "console twin)")
+                     f"  with NO_PROXY={bypass} (signin.aws.amazon.com -> the console twin)")
     vendors = sorted(v.value for v in app.state.runtime.services.vendors)  # type: ignore[attr-defined]
     if vendors:
         lines.append(f"  Vendor login surfaces:            {', '.join(vendors)}")
@@ -339,7 +361,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--certs-dir", type=Path, help="key store folder (default: ./certs)")
-    common.add_argument("--base-url", help="public URL of the service (default http://HOST:PORT)")
+    common.add_argument("--base-url", help="public URL of the service (default http://HOST:PORT, "
+                        "or https://HOST:TLS_PORT with --tls)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser(
@@ -433,6 +456,9 @@ def _parser() -> argparse.ArgumentParser:
     login.add_argument("--password",
                        help="password (default: $IDP_PASSWORD, else one line from stdin)")
     login.add_argument("--otp", metavar="CODE", help="a one-time code, for users with TOTP")
+    login.add_argument("--ca-bundle", type=Path, metavar="FILE",
+                       help="CA certificates to trust for an https --url (idp serve --tls: "
+                       "certs/tls-ca.pem)")
     login.add_argument("--totp-secret", metavar="BASE32",
                        help="compute the one-time code from this secret instead")
     login.add_argument("--duration", type=int, metavar="SECONDS",

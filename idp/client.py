@@ -45,6 +45,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.cookiejar import CookieJar
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, Protocol, TextIO
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
@@ -144,6 +145,9 @@ class LoginOptions:
     otp: str | None = field(default=None, repr=False)
     totp_secret: str | None = field(default=None, repr=False)
     duration: int | None = None
+    ca_bundle: Path | None = None
+    """CA certificates to trust for an https URL (``idp serve --tls``: ``certs/tls-ca.pem``);
+    default: the system's."""
 
     def one_time_code(self) -> str | None:
         """The code to send when the IdP asks for one: ``--otp``, or computed now."""
@@ -232,8 +236,12 @@ def options_from_args(args: argparse.Namespace, *, environ: Mapping[str, str] | 
         raise IdPError("--role is empty")
     password = read_password(args.password, os.environ if environ is None else environ,
                              sys.stdin if stdin is None else stdin, user)
+    ca_bundle = getattr(args, "ca_bundle", None)
+    if ca_bundle is not None and not Path(ca_bundle).is_file():
+        raise IdPError(f"--ca-bundle {ca_bundle}: no such file")
     return LoginOptions(url=url, user=user, password=password, role=role, otp=otp,
-                        totp_secret=args.totp_secret, duration=args.duration)
+                        totp_secret=args.totp_secret, duration=args.duration,
+                        ca_bundle=Path(ca_bundle) if ca_bundle is not None else None)
 
 
 # --- HTTP ------------------------------------------------------------------------------------
@@ -339,15 +347,21 @@ class UrllibHttp:
     come from the environment as for any other command-line tool.
     """
 
-    def __init__(self, base: str, *, timeout: float = TIMEOUT) -> None:
+    def __init__(self, base: str, *, timeout: float = TIMEOUT,
+                 ca_bundle: Path | None = None) -> None:
         self._base = base
         self._timeout = timeout
         self.cookies = CookieJar()
+        try:
+            context = ssl.create_default_context(
+                cafile=str(ca_bundle) if ca_bundle is not None else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise IdPError(f"cannot read CA certificates from {ca_bundle}: {exc}") from None
         opener = urllib.request.OpenerDirector()
         for handler in (
             urllib.request.ProxyHandler(),
             urllib.request.HTTPHandler(),
-            urllib.request.HTTPSHandler(context=ssl.create_default_context()),
+            urllib.request.HTTPSHandler(context=context),
             urllib.request.HTTPDefaultErrorHandler(),
             _SameOriginRedirects(base),
             urllib.request.HTTPErrorProcessor(),
@@ -730,7 +744,7 @@ def assume_role_with_saml(http: Http, base: str, grant: RoleGrant, saml_response
 
 def login(options: LoginOptions, http: Http | None = None) -> Credentials:
     """Sign in, choose the role, assume it: the credentials."""
-    client = http if http is not None else UrllibHttp(options.url)
+    client = http if http is not None else UrllibHttp(options.url, ca_bundle=options.ca_bundle)
     saml_response = sign_in(client, options.url, options.user, options.password,
                             options.one_time_code)
     grant = choose_role(roles_in_response(saml_response), options.role)

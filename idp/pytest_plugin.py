@@ -37,8 +37,9 @@ __all__ = ["aws_credentials", "boto3_session", "saml_idp", "saml_idp_factory"]
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "saml_idp(config=None, *, clock=None, base_url=None): give this test's saml_idp "
-        "fixture a simulator of its own, started with these arguments",
+        "saml_idp(config=None, *, clock=None, base_url=None, settings=None, compat=None, "
+        "tls=False, connect_proxy=False): give this test's saml_idp fixture a simulator of "
+        "its own, started with these arguments (idp.Simulator's)",
     )
 
 

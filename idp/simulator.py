@@ -57,6 +57,9 @@ if TYPE_CHECKING:
 __all__ = ["Credentials", "Login", "Simulator", "SimulatorError"]
 
 _START_TIMEOUT: Final = 10.0
+#: How long closing waits for open TLS connections (a pooled client never sends close_notify,
+#: and asyncio would wait 30 s for it).
+_TLS_GRACE_SECONDS: Final = 1
 
 
 class SimulatorError(IdPError):
@@ -116,13 +119,18 @@ class Simulator:
         self._base_url = base_url
         self._settings_arg = settings or Settings()
         if compat is not None:
+            if not isinstance(compat, str) and not (
+                    isinstance(compat, Iterable) and all(isinstance(c, str) for c in compat)):
+                raise SimulatorError("compat must be a comma-separated string or a list of "
+                                     f"surface names, not {compat!r}")
             names = compat if isinstance(compat, str) else ",".join(compat)
             try:
                 self._settings_arg = self._settings_arg.with_overrides(compat=names)
             except IdPError as exc:
                 raise SimulatorError(str(exc)) from None
-        self._tls = tls or connect_proxy
-        self._proxy_wanted = connect_proxy
+        # Settings may ask for them too: the Simulator serves what the settings advertise.
+        self._proxy_wanted = connect_proxy or self._settings_arg.connect_proxy is not None
+        self._tls = tls or self._proxy_wanted or self._settings_arg.tls
         if self._tls and base_url is not None:
             raise SimulatorError("with tls the public URL is https://127.0.0.1:<its TLS port>; "
                                  "leave base_url out")
@@ -175,13 +183,16 @@ class Simulator:
 
             proxy_sock = self._proxy_socket = proxy_socket("127.0.0.1", 0)
             proxy_port = int(proxy_sock.getsockname()[1])
-        settings = self._settings_arg.with_overrides(
-            tls=True if self._tls else None, tls_port=tls_port, connect_proxy=proxy_port,
-            port=port, base_url=self._base_url,
-            certs_dir=Path(certs_dir) if certs_dir is not None else root / "certs"
-            if root else None,
-            data_dir=Path(data_dir) if data_dir is not None else root / "data" if root else None,
-        )
+        # Its own ports, always: what the settings named is not what this process listens on.
+        given = self._settings_arg
+        settings = replace(
+            given, port=port, tls=self._tls, tls_port=tls_port or given.tls_port,
+            connect_proxy=proxy_port,
+            base_url=self._base_url if self._base_url is not None else given.base_url,
+            certs_dir=Path(certs_dir) if certs_dir is not None
+            else root / "certs" if root else given.certs_dir,
+            data_dir=Path(data_dir) if data_dir is not None
+            else root / "data" if root else given.data_dir)
         clock = self._make_clock(settings)
         document = None
         if isinstance(self._config, Mapping):
@@ -212,6 +223,7 @@ class Simulator:
                                         log_level="warning", lifespan="off",
                                         ssl_certfile=str(files.server_cert),
                                         ssl_keyfile=str(files.server_key),
+                                        timeout_graceful_shutdown=_TLS_GRACE_SECONDS,
                                         **uvicorn_options(settings))
             self._tls_server = uvicorn.Server(tls_config)
             self._tls_thread = _serve_in_thread(self._tls_server, self._tls_socket,

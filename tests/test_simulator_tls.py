@@ -81,3 +81,65 @@ def test_mistakes_are_simulator_errors() -> None:
             _ = plain.ca_bundle
         with pytest.raises(SimulatorError, match="connect_proxy=True"):
             _ = plain.proxy_url
+
+
+def test_a_kept_alive_https_client_does_not_hold_up_close() -> None:
+    """A pooled client never sends close_notify: closing still takes about a second, and
+    leaves no server thread behind."""
+    import threading
+    import time
+
+    before = set(threading.enumerate())
+    sim = Simulator(tls=True).start()
+    host, port = sim.base_url.removeprefix("https://").split(":")
+    connection = http.client.HTTPSConnection(host, int(port), context=_context(sim), timeout=10)
+    try:
+        connection.request("GET", "/healthz")
+        assert connection.getresponse().read() == b"ok"  # the connection stays open
+        started = time.monotonic()
+        sim.close()
+        assert time.monotonic() - started < 5
+        assert not [t for t in set(threading.enumerate()) - before
+                    if t.name.startswith("idp-simulator-")]
+    finally:
+        connection.close()
+        sim.close()
+
+
+def test_settings_that_ask_for_tls_get_it() -> None:
+    from idp.settings import Settings
+
+    with Simulator(settings=Settings(tls=True)) as sim:
+        assert sim.base_url.startswith("https://127.0.0.1:")
+        assert sim.base_url != "https://127.0.0.1:8443" or sim.ca_bundle.exists()
+        assert sim.ca_bundle.exists()
+    with Simulator(settings=Settings(connect_proxy=9)) as sim:
+        assert sim.proxy_url != "http://127.0.0.1:9"
+
+
+def test_reset_ends_the_vendor_sessions_sealed_before_it() -> None:
+    """A reset clears the store that remembered sign-outs and one-time uses, so tokens
+    sealed before it must not open after it (the pytest plugin resets between tests)."""
+    import json
+    import urllib.request
+
+    with Simulator(compat="okta") as sim:
+        def authn() -> dict[str, str]:
+            request = urllib.request.Request(
+                f"{sim.sts_endpoint.removesuffix('/aws/sts')}/api/v1/authn",
+                data=json.dumps({"username": "bob", "password": "bob-password"}).encode(),
+                headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return dict(json.load(answer))
+        token = authn()["sessionToken"]
+        vendor = sim.runtime.services.vendor_sign_in
+        assert vendor.sealer.open("okta-session-token", token) is not None
+        sim.reset()
+        assert sim.runtime.services.vendor_sign_in.sealer.open("okta-session-token",
+                                                               token) is None
+
+
+def test_compat_of_the_wrong_type_is_a_simulator_error() -> None:
+    for wrong in (True, ["okta", 3]):
+        with pytest.raises(SimulatorError, match="compat must be"):
+            Simulator(compat=wrong)  # type: ignore[arg-type]

@@ -124,7 +124,9 @@ SIGN_IN_REGIONS: Final = (
 ).split()
 #: Real AWS sign-in endpoints a Recipient, Destination or Audience may name.
 AWS_SIGN_IN_URLS: Final = frozenset(
-    {"https://signin.aws.amazon.com/saml", "https://signin.aws.amazon.com/static/saml"}
+    {"https://signin.aws.amazon.com/saml", "https://signin.aws.amazon.com/static/saml",
+     # The GovCloud (US) and China partitions' sign-in endpoints.
+     "https://signin.amazonaws-us-gov.com/saml", "https://signin.amazonaws.cn/saml"}
     | {f"https://{region}.signin.aws.amazon.com/saml" for region in SIGN_IN_REGIONS}
 )
 #: Hosts of AWS sign-in (where IdPs post SAML Responses): ``signin.aws.amazon.com``, the

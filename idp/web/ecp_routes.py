@@ -15,8 +15,8 @@ reads the bounded body and the headers and turns the core's values into HTTP:
   be answered; 403 (409) when the user cannot be sent to AWS (no role; an attribute AWS would
   refuse). Never a 5xx, never an HTML page: the client is a SOAP client.
 
-Plain HTTP and HTTPS both answer: the cookie is ``Secure`` only on the connection that can
-send it back.
+Plain HTTP and HTTPS both answer; the cookie is ``Secure`` when the base URL is https (so
+with ``--tls`` a cookie-only refresh must use the https URL).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ changes need one worker (the admin API refuses to start with more).
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -91,6 +92,9 @@ class Runtime:
         self.console_sessions = ConsoleSessions(self.session_secret, store=self.store,
                                                 credentials=self.credentials, clock=self.clock)
         self._lock = threading.RLock()
+        #: Mixed into the vendor tokens' key; empty until a ``reset`` (the same on every
+        #: worker: each derives the key from the shared session secret alone).
+        self._token_epoch = b""
         self._foreign: KeyPair | None = None
         self.services = self._build(self._directory, self._keys)
 
@@ -130,7 +134,9 @@ class Runtime:
             vendors=settings.vendors | directory.compat,
             vendor_sign_in=VendorSignIn(
                 authenticator=authenticator, identity_provider=identity_provider,
-                sealer=Sealer(self.session_secret, clock, store), clock=clock,
+                sealer=Sealer(self.session_secret.encode("utf-8") + self._token_epoch, clock,
+                              store),
+                clock=clock,
                 session_lifetime=settings.idp_session_lifetime),
         )
 
@@ -203,7 +209,14 @@ class Runtime:
         assertions, used codes, throttling, sign-outs, faults or exchanges."""
         with self._lock:
             document, directory, keys = self._initial
-            services = self._build(directory, keys)  # first: if it fails, nothing changed
+            # Sealed vendor tokens made before (Okta sid, MSISAuth, ...) stop opening: the
+            # store that remembered their sign-outs and one-time uses is cleared below.
+            epoch, self._token_epoch = self._token_epoch, secrets.token_bytes(16)
+            try:
+                services = self._build(directory, keys)  # first: if it fails, nothing changed
+            except BaseException:
+                self._token_epoch = epoch
+                raise
             if _fingerprints(keys) != _fingerprints(self._keys):
                 self.keystore.restore(keys)
             self.store.clear()

@@ -22,6 +22,8 @@ module bounds what uvicorn does before and after the application sees a request:
 - the connection cap (``Settings.max_connections``) is enforced here rather than by uvicorn,
   whose 503, like its 400 and the protocol's own 408, would bypass the application's security
   headers; every answer the protocol gives itself carries them (``idp.web.headers``);
+- at shutdown an idle TLS keep-alive connection is dropped rather than closed gracefully (a
+  pooled client never answers the close_notify a graceful TLS close waits for);
 - forwarded headers are never believed by uvicorn itself (``idp.web.app`` honours them only
   from ``Settings.trusted_proxies``), connections are capped per worker, idle keep-alive
   connections close, and there is no WebSocket upgrade.
@@ -341,6 +343,15 @@ class BoundedH11Protocol(H11Protocol):
         super().on_response_complete()
         if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
             self._await_head()
+
+    def shutdown(self) -> None:
+        """uvicorn's graceful stop, except that an idle TLS connection is dropped at once: its
+        graceful close waits for the client's close_notify (asyncio gives it 30 s), which a
+        pooled client that keeps the connection alive never sends."""
+        idle = self.cycle is None or self.cycle.response_complete
+        super().shutdown()
+        if idle and self.transport.get_extra_info("sslcontext") is not None:
+            self.transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True

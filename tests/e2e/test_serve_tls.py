@@ -4,6 +4,7 @@ to the console twin. Clients are ``curl`` (trusting only the test CA), ``httpx2`
 
 from __future__ import annotations
 
+import json
 import shutil
 import ssl
 import stat
@@ -411,3 +412,76 @@ def test_strict_replay_protection_refuses_sts_after_the_console(tmp_path, monkey
         error = caught.value.response["Error"]
         assert error["Code"] == "InvalidIdentityToken"
         assert "already been used" in error["Message"]
+
+
+def test_the_banner_names_the_real_listeners_and_an_absolute_ca_path(server):
+    output = server.output()
+    assert f"Listening:                        https://127.0.0.1:{server.tls_port} and " \
+           f"http://127.0.0.1:{server.http_port}" in output
+    ca_line = next(line for line in output.splitlines() if "REQUESTS_CA_BUNDLE" in line)
+    assert Path(ca_line.split()[-1]).is_absolute()
+    assert "NO_PROXY=127.0.0.1,localhost" in output
+
+
+def test_idp_login_trusts_the_test_ca_when_told(server):
+    """``idp login --ca-bundle certs/tls-ca.pem`` signs in over https; without it, one line."""
+    base = ["login", "--url", server.https, "--user", "bob", "--password", "bob-password"]
+    result = subprocess.run(idp_command(*base, "--ca-bundle", str(server.ca)),
+                            capture_output=True, text=True, env=clean_env(), timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["AccessKeyId"].startswith("ASIA")
+    refused = subprocess.run(idp_command(*base), capture_output=True, text=True,
+                             env=clean_env(), timeout=60, check=False)
+    assert refused.returncode != 0 and len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_a_server_certificate_openssl_refuses_fails_before_the_banner(tmp_path):
+    """A certificate the TLS library will not load (a 1024-bit RSA key) is one line and
+    exit 2, not a banner and a silent exit."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from idp.tls import default_names, ensure_tls
+
+    files = ensure_tls(tmp_path / "certs", default_names("127.0.0.1", sign_in=False))
+    ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), None)
+    ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    server_cert = x509.load_pem_x509_certificate(files.server_cert.read_bytes())
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 (on purpose)
+    cert = (x509.CertificateBuilder().subject_name(server_cert.subject)
+            .issuer_name(ca.subject).public_key(weak.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(server_cert.not_valid_before_utc)
+            .not_valid_after(server_cert.not_valid_after_utc)
+            .add_extension(server_cert.extensions.get_extension_for_class(
+                x509.SubjectAlternativeName).value, critical=False)
+            .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
+    files.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files.server_key.write_bytes(weak.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    result = run_serve(tmp_path, "--tls", "--tls-port", str(free_port()))
+    assert result.returncode == 2, result
+    assert result.stdout == "" and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "cannot serve TLS" in result.stderr
+
+
+def test_ctrl_c_is_quick_with_a_kept_alive_https_client(tmp_path):
+    """A pooled HTTPS client never sends close_notify; Ctrl-C must not wait for it."""
+    import http.client
+
+    server = start_tls(tmp_path / "keep")
+    context = ssl.create_default_context(cafile=str(server.ca))
+    connection = http.client.HTTPSConnection("127.0.0.1", server.tls_port, context=context,
+                                             timeout=10)
+    try:
+        connection.request("GET", "/healthz")
+        assert connection.getresponse().read() == b"ok"
+        started = time.monotonic()
+        stopped_cleanly(server)
+        assert time.monotonic() - started < 8
+    finally:
+        connection.close()
