@@ -35,11 +35,13 @@ from idp.compat.tokens import Sealer
 
 __all__ = [
     "ADFS_FIELDS",
+    "ENTER_CODE",
     "FLOW",
     "FLOW_SECONDS",
     "FORMS_AUTHENTICATION",
     "SECURID_AUTHENTICATION",
     "SHIBBOLETH_FIELDS",
+    "STEP_GONE",
     "AdfsCredentials",
     "AdfsPasscode",
     "AdfsPost",
@@ -50,6 +52,10 @@ __all__ = [
     "read_adfs",
     "read_shibboleth",
 ]
+
+#: What both form surfaces say when a code step is over, and when a code is needed.
+STEP_GONE: Final = "This sign-in step has expired or was already completed. Sign in again."
+ENTER_CODE: Final = "Enter the one-time code from your authenticator app."
 
 # --- AD FS ----------------------------------------------------------------------------------
 

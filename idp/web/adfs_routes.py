@@ -39,7 +39,9 @@ from starlette.routing import BaseRoute, Route
 from idp.authn.login import LoggedIn, OtpNeeded, Principal, Refused, Throttled
 from idp.compat.forms import (
     ADFS_FIELDS,
+    ENTER_CODE,
     SECURID_AUTHENTICATION,
+    STEP_GONE,
     AdfsCredentials,
     AdfsPasscode,
     AdfsPost,
@@ -62,9 +64,7 @@ COOKIE: Final = "MSISAuth"
 #: A login form is a few short fields; the tools post at most five.
 MAX_FORM_BYTES: Final = 16 * 1024
 MAX_FORM_FIELDS: Final = 32
-_STEP_GONE: Final = "This sign-in step has expired or was already completed. Sign in again."
 _SIGN_IN_FIRST: Final = "Sign in with your user name and password."
-_ENTER_CODE: Final = "Enter the one-time code from your authenticator app."
 
 
 def _form_refused(reason: str) -> IdPError:
@@ -182,9 +182,9 @@ def _passcode(request: Request, sign_in: VendorSignIn, post: AdfsPasscode) -> Re
         principal = sign_in.open_login(request.cookies.get(COOKIE))
         if principal is not None:
             return autopost(sign_in.aws_response(principal))
-        return _login_page(request, error=_STEP_GONE if post.context else _SIGN_IN_FIRST)
+        return _login_page(request, error=STEP_GONE if post.context else _SIGN_IN_FIRST)
     if not post.passcode:
-        return _code_page(request, post.context, error=_ENTER_CODE)
+        return _code_page(request, post.context, error=ENTER_CODE)
     outcome = sign_in.submit("", "", post.passcode, _address(request), step=step)
     if isinstance(outcome, Throttled):
         return _code_page(request, post.context, error=_throttled_text(outcome.retry_after),

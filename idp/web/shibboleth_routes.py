@@ -33,7 +33,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from idp.authn.login import OtpNeeded, Refused, Throttled
-from idp.compat.forms import SHIBBOLETH_FIELDS, Flow, FlowKeys, read_shibboleth
+from idp.compat.forms import (
+    ENTER_CODE,
+    SHIBBOLETH_FIELDS,
+    STEP_GONE,
+    Flow,
+    FlowKeys,
+    read_shibboleth,
+)
 from idp.directory.model import AWS_ENTITY_ID
 from idp.errors import IdPError, UnknownServiceProvider
 from idp.vendors import Vendor
@@ -49,8 +56,6 @@ __all__ = ["SESSION_KEY", "routes"]
 SESSION_KEY: Final = "shibboleth_flow"
 MAX_FORM_BYTES: Final = 16 * 1024
 MAX_FORM_FIELDS: Final = 16
-_STEP_GONE: Final = "This sign-in step has expired or was already completed. Sign in again."
-_ENTER_CODE: Final = "Enter the one-time code from your authenticator app."
 
 
 def _form_refused(reason: str) -> IdPError:
@@ -111,7 +116,7 @@ async def unsolicited_sso(request: Request) -> Response:
         if flow is None:
             return _start_again(request)
         return _form_page(request, execution, flow,
-                          notice=_ENTER_CODE if flow.mfa_step is not None else None)
+                          notice=ENTER_CODE if flow.mfa_step is not None else None)
     provider = request.query_params.get("providerId")
     if provider != AWS_ENTITY_ID:
         shown = "no providerId" if provider is None else f"providerId={provider[:200]!r}"
@@ -138,9 +143,9 @@ async def _proceed(request: Request, state: Services, keys: FlowKeys,
     if flow.mfa_step is not None:
         step = sign_in.open_step(flow.mfa_step)
         if step is None:
-            return _form(request, keys, status=401, error=_STEP_GONE)
+            return _form(request, keys, status=401, error=STEP_GONE)
         if not post.password and not post.otp:
-            return _form(request, keys, mfa_step=flow.mfa_step, status=401, error=_ENTER_CODE)
+            return _form(request, keys, mfa_step=flow.mfa_step, status=401, error=ENTER_CODE)
     address = request.client.host if request.client else "unknown"
     outcome = sign_in.submit(post.username, post.password, post.otp, address, step=step)
     if isinstance(outcome, Throttled):

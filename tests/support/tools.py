@@ -507,6 +507,29 @@ TOOL_TIMEOUT = 90.0
 _KEPT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 
 
+def run_detached(argv: Sequence[str], *, stdin: str | None, env: Mapping[str, str],
+                 cwd: Path, timeout: float) -> tuple[int, str, str]:
+    """Run ``argv`` in a session of its own (no controlling terminal: getpass reads stdin),
+    bounded in time; whatever it started is killed when it ends. A timeout fails the test
+    with what it printed."""
+    process = subprocess.Popen(list(argv), stdin=subprocess.PIPE if stdin is not None
+                               else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=dict(env), cwd=cwd,
+                               start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"{argv[0]} did not finish within {timeout:.0f} s:\n{' '.join(argv)}\n"
+                    f"--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}", pytrace=False)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # nothing it started may outlive it
+            os.killpg(process.pid, signal.SIGKILL)
+    return process.returncode, stdout, stderr
+
+
 @dataclass(frozen=True)
 class ToolRun:
     argv: tuple[str, ...]
@@ -563,21 +586,9 @@ class ToolEnv:
             full_env["HTTPS_PROXY"] = full_env["https_proxy"] = self.server.proxy_url
         full_env.update(env or {})
         args = tuple(str(a) for a in argv)
-        process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, env=full_env,
-                                   cwd=self.home, start_new_session=True)
-        try:
-            stdout, stderr = process.communicate(stdin, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            stdout, stderr = process.communicate()
-            pytest.fail(f"{args[0]} did not finish within {timeout:.0f} s:\n"
-                        f"{ToolRun(args, -9, stdout, stderr)}", pytrace=False)
-        finally:
-            with contextlib.suppress(ProcessLookupError):  # nothing it started may outlive it
-                os.killpg(process.pid, signal.SIGKILL)
-        return ToolRun(args, process.returncode, stdout, stderr)
+        code, stdout, stderr = run_detached(args, stdin=stdin, env=full_env, cwd=self.home,
+                                            timeout=timeout)
+        return ToolRun(args, code, stdout, stderr)
 
     def assert_nothing_issued(self, run: ToolRun) -> None:
         """A failed run printed no access key and left none anywhere in ``$HOME`` (credentials

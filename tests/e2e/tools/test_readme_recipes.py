@@ -29,11 +29,9 @@ How a recipe is run:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -47,6 +45,7 @@ from tests.support.tools import (
     TOOLS,
     ToolServer,
     assumed_role_arn,
+    run_detached,
     running_tool_server,
     tool_bin,
 )
@@ -145,21 +144,9 @@ def clean_env(tmp_path: Path, tool_bin_dir: Path) -> dict[str, str]:
 
 def run_bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     argv = ["bash", "-euo", "pipefail", "-c", script]
-    process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
-    try:
-        stdout, stderr = process.communicate(timeout=RECIPE_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        pytest.fail(f"did not finish within {RECIPE_TIMEOUT:.0f} s:\n{script}\n"
-                    f"--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}", pytrace=False)
-    finally:
-        with contextlib.suppress(ProcessLookupError):  # nothing it started may outlive it
-            os.killpg(process.pid, signal.SIGKILL)
-    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+    code, stdout, stderr = run_detached(argv, stdin=None, env=env, cwd=cwd,
+                                        timeout=RECIPE_TIMEOUT)
+    return subprocess.CompletedProcess(argv, code, stdout, stderr)
 
 
 def test_every_tool_block_is_a_known_recipe() -> None:
