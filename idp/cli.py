@@ -76,6 +76,8 @@ def _log_config(level: str) -> dict[str, object]:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -103,8 +105,9 @@ def _serve(args: argparse.Namespace) -> int:
         common = {"log_config": _log_config(args.log_level), "host": settings.host,
                   "port": settings.port, **uvicorn_options(settings)}
         # Ctrl-C any time after the banner is a normal stop (exit 0), even before uvicorn has
-        # installed its own signal handlers.
-        with contextlib.suppress(KeyboardInterrupt):
+        # installed its own signal handlers. (On Python 3.11 asyncio's runner can surface
+        # that early Ctrl-C as the main task's CancelledError instead of KeyboardInterrupt.)
+        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
             print(_banner(app, settings, tls), flush=True)
             if settings.workers > 1:
                 # Workers rebuild the same settings from IDP_* variables; they share certs_dir
@@ -116,8 +119,6 @@ def _serve(args: argparse.Namespace) -> int:
             elif tls is None:
                 uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=sockets)
             else:
-                import asyncio
-
                 asyncio.run(_serve_together(app, common, sockets, tls, proxy_sock,
                                             settings.tls_port, _loopback_of(settings.host)))
     return 0
