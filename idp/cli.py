@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 DEFAULT_METADATA_OUT = Path("metadata/idp-metadata.xml")
-#: How long a stopping TLS listener waits for its open connections.
-GRACEFUL_TLS_SECONDS = 2
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -215,11 +213,9 @@ def _quiet_server(app: object, options: dict[str, object],
         def capture_signals(self) -> Iterator[None]:
             yield
 
-    # A TLS client that keeps its connection alive makes a graceful stop wait for its
-    # close_notify (asyncio: 30 s); pooled clients never send one. Stop waiting after 2 s.
-    extra: dict[str, object] = {} if tls is None else {
-        "ssl_certfile": str(tls.server_cert), "ssl_keyfile": str(tls.server_key),
-        "timeout_graceful_shutdown": GRACEFUL_TLS_SECONDS}
+    from idp.web.server import tls_options
+
+    extra: dict[str, object] = {} if tls is None else tls_options(tls)
     # No lifespan: the application has no start-up or shutdown hooks, and a second Ctrl-C
     # (force exit) would otherwise log the cancelled lifespan task as a traceback.
     return Server(uvicorn.Config(app, **options, **extra, lifespan="off"))  # type: ignore[arg-type]

@@ -57,9 +57,6 @@ if TYPE_CHECKING:
 __all__ = ["Credentials", "Login", "Simulator", "SimulatorError"]
 
 _START_TIMEOUT: Final = 10.0
-#: How long closing waits for open TLS connections (a pooled client never sends close_notify,
-#: and asyncio would wait 30 s for it).
-_TLS_GRACE_SECONDS: Final = 1
 
 
 class SimulatorError(IdPError):
@@ -165,7 +162,7 @@ class Simulator:
         import uvicorn
 
         from idp.web.app import create_app
-        from idp.web.server import uvicorn_options
+        from idp.web.server import tls_options, uvicorn_options
 
         certs_dir, data_dir = self._dirs
         if certs_dir is None or data_dir is None:
@@ -221,10 +218,7 @@ class Simulator:
             self._ca = files.ca_cert
             tls_config = uvicorn.Config(app, log_config=None, access_log=False,
                                         log_level="warning", lifespan="off",
-                                        ssl_certfile=str(files.server_cert),
-                                        ssl_keyfile=str(files.server_key),
-                                        timeout_graceful_shutdown=_TLS_GRACE_SECONDS,
-                                        **uvicorn_options(settings))
+                                        **tls_options(files), **uvicorn_options(settings))
             self._tls_server = uvicorn.Server(tls_config)
             self._tls_thread = _serve_in_thread(self._tls_server, self._tls_socket,
                                                 f"idp-simulator-tls-{tls_port}")

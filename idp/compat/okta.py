@@ -70,6 +70,7 @@ from idp.clock import format_instant
 from idp.compat.signin import VendorSignIn
 from idp.directory.model import User
 from idp.saml.bindings import PostForm
+from idp.text import has_lone_surrogate
 
 __all__ = [
     "APP_ID",
@@ -216,24 +217,9 @@ def parse_json(raw: bytes, content_type: str | None) -> JsonObject | Reply:
         return _malformed("The request body is not valid JSON.")
     if not isinstance(value, dict):
         return _malformed("The request body must be a JSON object.")
-    if _has_lone_surrogate(value):
+    if has_lone_surrogate(value):
         return _malformed("The request body is not valid JSON text (a lone surrogate).")
     return value
-
-
-def _has_lone_surrogate(value: object) -> bool:
-    """JSON's ``"\ud800"`` decodes to a string no UTF-8 encoder takes (RFC 8259 §8.2)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(item) for item in value)
-    return False
 
 
 def _fields(body: JsonObject, *names: str) -> tuple[str, ...] | Reply:

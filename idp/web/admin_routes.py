@@ -145,6 +145,7 @@ from idp.errors import (
 from idp.faults import AWS_ONLY, DESCRIPTIONS, FAULT_RULES, Fault, parse_fault
 from idp.keys import KeyPair, atomic_write
 from idp.saml.providers import ServiceProvider
+from idp.text import has_lone_surrogate
 from idp.web.body import BodyTimeout, BodyTooLarge, ClientGone, read_body
 from idp.web.runtime import Runtime
 
@@ -310,19 +311,8 @@ def _finite(text: str) -> float:
 
 def _check_text(data: Any) -> None:
     """Every string is valid Unicode (no lone surrogates): it must survive YAML and UTF-8."""
-    stack = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                _refuse("the JSON body has an unpaired surrogate escape (\\ud800-\\udfff)")
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+    if has_lone_surrogate(data):
+        _refuse("the JSON body has an unpaired surrogate escape (\\ud800-\\udfff)")
 
 
 def _parse_json_object(raw: bytes) -> dict[str, Any]:

@@ -56,6 +56,7 @@ from uvicorn.server import ServerState
 
 from idp.errors import IdPError
 from idp.settings import Settings
+from idp.tls import TlsFiles
 from idp.web.headers import DEFAULT_HEADERS
 
 __all__ = [
@@ -64,8 +65,10 @@ __all__ = [
     "MAX_CONNECTION_SECONDS",
     "MAX_HEAD_BYTES",
     "MAX_REQUESTS_PER_CONNECTION",
+    "TLS_GRACE_SECONDS",
     "BoundedH11Protocol",
     "listen",
+    "tls_options",
     "uvicorn_options",
 ]
 
@@ -398,6 +401,18 @@ def listen(host: str, port: int) -> socket.socket:
         raise IdPError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.set_inheritable(True)
     return sock
+
+
+#: How long a stopping TLS listener waits for a request still in progress (idle keep-alive
+#: connections are dropped at once: ``BoundedH11Protocol.shutdown``).
+TLS_GRACE_SECONDS: Final = 2
+
+
+def tls_options(files: TlsFiles) -> dict[str, Any]:
+    """What ``uvicorn.Config`` needs beyond ``uvicorn_options`` to serve HTTPS with ``files``
+    (``idp serve --tls`` and ``Simulator(tls=True)`` alike)."""
+    return {"ssl_certfile": str(files.server_cert), "ssl_keyfile": str(files.server_key),
+            "timeout_graceful_shutdown": TLS_GRACE_SECONDS}
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
