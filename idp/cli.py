@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import os
 import socket
 import sys
@@ -235,6 +236,8 @@ def _banner(app: object, settings: Settings, tls: TlsFiles | None) -> str:
         f"  AWS console twin (ACS):           {url}/aws/saml",
         f"  AWS console session:              {url}/aws/console",
         f"  Mock STS endpoint_url:            {settings.plain_url}/aws/sts",
+        f"  Mock IAM endpoint_url:            {settings.plain_url}/aws/iam",
+        f"  IAM user console sign-in:         {url}/aws/signin",
     ]
     if tls is not None:
         host = f"[{settings.host}]" if ":" in settings.host else settings.host
@@ -249,7 +252,25 @@ def _banner(app: object, settings: Settings, tls: TlsFiles | None) -> str:
     vendors = sorted(v.value for v in app.state.runtime.services.vendors)  # type: ignore[attr-defined]
     if vendors:
         lines.append(f"  Vendor login surfaces:            {', '.join(vendors)}")
-    return "\n".join(lines) + "\n" + demo + _admin_lines(app, settings) + "Press Ctrl-C to stop."
+    return ("\n".join(lines) + "\n" + demo + _iam_lines(app, settings)
+            + _admin_lines(app, settings) + "Press Ctrl-C to stop.")
+
+
+def _iam_lines(app: object, settings: Settings) -> str:
+    """The demo's IAM access keys (fixed test values, README "IAM users and roles"), so the
+    first IAM or STS call can be made; for another directory only where to find them."""
+    directory = app.state.runtime.directory  # type: ignore[attr-defined]
+    users = [(account.id, user) for account in directory.accounts.values()
+             for user in account.iam_users if user.access_keys]
+    if not users:
+        return ""
+    if settings.config is not None:
+        return (f"  IAM users with access keys:       {len(users)} (keys in "
+                f"{settings.config})\n")
+    lines = ["  Demo IAM users (console password '<user>-password'; access key / secret):"]
+    lines += [f"    {account} {user.name:<8} {user.access_keys[0].id} / "
+              f"{user.access_keys[0].secret}" for account, user in users]
+    return "\n".join(lines) + "\n"
 
 
 def _admin_lines(app: object, settings: Settings) -> str:
@@ -343,9 +364,21 @@ def _config(args: argparse.Namespace) -> int:
     if args.check is not None:
         settings = _settings(args)
         directory = load_directory(args.check, aws_acs=settings.console_acs_url)
+        from idp.aws.iam.seed import seed_document
+
+        seed_document(directory, dt.datetime.now(dt.UTC))  # reads provider metadata files
+        accounts = directory.accounts.values()
+        iam_users = [u for a in accounts for u in a.iam_users]
+        policies = sum(len(r.policies) for a in accounts for r in a.roles) + sum(
+            len(u.policies) for u in iam_users) + sum(
+            len(g.policies) for a in accounts for g in a.iam_groups)
         print(f"{args.check}: OK ({len(directory.users)} users, {len(directory.groups)} groups, "
               f"{len(directory.accounts)} accounts, "
-              f"{len(directory.service_providers)} service providers)")
+              f"{len(directory.service_providers)} service providers; IAM: "
+              f"{sum(len(a.roles) for a in accounts)} roles, {len(iam_users)} users, "
+              f"{sum(len(u.access_keys) for u in iam_users)} access keys, "
+              f"{sum(u.mfa_seed is not None for u in iam_users)} MFA devices, "
+              f"{policies} inline policies)")
         return 0
     print("idp config: pass --demo to print the demo directory, or --check FILE", file=sys.stderr)
     return 2

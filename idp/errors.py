@@ -31,6 +31,9 @@ test_architecture.py`` checks that every ``IdPError`` subclass in the package ap
      │    └── MalformedForm
      ├── SimulatorError             idp.simulator: the test harness could not start, sign
      │                              in or get credentials (says why)
+     ├── MetadataProblem            idp.aws.iam.metadata: IdP metadata IAM would not import
+     ├── ConcurrentChange           idp.aws.iam.store: the IAM state kept changing under a
+     │                              change (answered as ConcurrentModification)
      ├── SamlStatusError            idp.saml.status: answer the SP with a non-Success
      │    ├── NoPassive             <samlp:Response> (SAML Core §3.2.2.2)
      │    ├── InvalidNameIDPolicy
@@ -39,9 +42,9 @@ test_architecture.py`` checks that every ``IdPError`` subclass in the package ap
      └── AwsError                   idp.aws.errors: an AWS Query API error; the wire ``code``,
           ├── AccessDenied          ``http_status`` and fault type are class attributes
           ├── ExpiredToken          (codes and statuses from botocore's
-          ├── ExpiredTokenException  ``data/sts/2011-06-15/service-2.json`` and the AWS
-          ├── IncompleteSignature    "Common Errors" page)
-          ├── InternalFailure
+          ├── ExpiredTokenException  ``data/sts/2011-06-15/service-2.json`` and
+          ├── IncompleteSignature    ``data/iam/2010-05-08/service-2.json`` and the AWS
+          ├── InternalFailure        "Common Errors" pages)
           ├── InvalidAction
           ├── InvalidClientTokenId
           ├── InvalidIdentityToken
@@ -53,8 +56,18 @@ test_architecture.py`` checks that every ``IdPError`` subclass in the package ap
           ├── PackedPolicyTooLarge
           ├── RequestTimeout
           ├── SignatureDoesNotMatch
-          └── ValidationError
-               └── RequestTooLarge
+          ├── ValidationError
+          │    └── RequestTooLarge
+          ├── NoSuchEntity          IAM: 404
+          ├── EntityAlreadyExists   IAM: 409
+          ├── LimitExceeded         IAM: 409
+          ├── DeleteConflict        IAM: 409
+          ├── InvalidInput
+          ├── InvalidAuthenticationCode
+          ├── PasswordPolicyViolation
+          ├── EntityTemporarilyUnmodifiable
+          ├── UnmodifiableEntity
+          └── ConcurrentModification
 
 ``Rule`` names every check that can refuse a SAML Response at the console or the STS: one
 vocabulary for the verifier, the console and the STS, whose values the console's error page
@@ -128,6 +141,12 @@ class Rule(StrEnum):
     SESSION_END = "session-end"
     TRUST_POLICY = "trust-policy"
     REPLAY = "replay"
+    # AssumeRole, GetSessionToken, the IAM API and IAM-user console sign-in (idp.aws).
+    IDENTITY_POLICY = "identity-policy"
+    EXTERNAL_ID = "external-id"
+    MFA = "mfa"
+    ROLE_CHAINING = "role-chaining"
+    CREDENTIALS = "credentials"
 
 
 class IdPError(Exception):
@@ -163,14 +182,21 @@ class DirectoryEditError(ConfigError):
 class MalformedPolicyError(IdPError, ValueError):
     """A policy document IAM would refuse (IAM's ``MalformedPolicyDocument``).
 
+    ``message`` says what is wrong and where (logs, the CLI, the directory loader).
     ``statement`` is the 1-based index of the offending ``Statement`` entry, when there is
-    one, so a file loader can point at its line.
+    one, so a file loader can point at its line. ``aws_message`` is the text IAM's API
+    returns in its ``MalformedPolicyDocument`` error (``Has prohibited field Resource``...);
+    IAM's catch-all ``Syntax errors in policy.`` when the parser knows no more specific one.
     """
 
-    def __init__(self, message: str, *, statement: int | None = None) -> None:
+    AWS_DEFAULT = "Syntax errors in policy."
+
+    def __init__(self, message: str, *, statement: int | None = None,
+                 aws_message: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.statement = statement
+        self.aws_message: str = aws_message or self.AWS_DEFAULT
 
 
 class KeyStoreError(IdPError):

@@ -326,6 +326,12 @@ class Simulator:
         return f"{self._internal_url}/aws/sts"
 
     @property
+    def iam_endpoint(self) -> str:
+        """``endpoint_url`` for boto3's IAM client and ``aws iam --endpoint-url``."""
+        self.runtime  # noqa: B018  (not running: SimulatorError)
+        return f"{self._internal_url}/aws/iam"
+
+    @property
     def entity_id(self) -> str:
         return self.settings.entity_id
 
@@ -491,19 +497,42 @@ class Simulator:
 
     def boto3_session(self, user: str, *, role: str | None = None, password: str | None = None,
                       region: str = "us-east-1") -> boto3.Session:
-        """A boto3 Session holding ``user``'s credentials for ``role``, whose STS clients
-        use the simulator's endpoint."""
+        """A boto3 Session holding ``user``'s credentials for ``role``, whose STS and IAM
+        clients use the simulator's endpoints."""
+        credentials = self.login(user, password, role=role).credentials
+        return self._boto3_session(credentials.access_key_id, credentials.secret_access_key,
+                                   credentials.session_token, region)
+
+    def iam_session(self, user: str, *, account: str | None = None,
+                    region: str = "us-east-1") -> boto3.Session:
+        """A boto3 Session signing as IAM user ``user`` with the user's first active access
+        key (from the directory file or made through the IAM API), whose STS and IAM clients
+        use the simulator's endpoints. ``account`` picks among users of the same name."""
+        state = self.runtime.services.federation.iam.state()
+        found = [(a.id, u) for a in state.accounts.values() for u in a.users.values()
+                 if u.name.lower() == user.lower() and account in (None, a.id)]
+        if not found:
+            raise SimulatorError(f"no IAM user {user!r}" + (f" in {account}" if account else ""))
+        if len(found) > 1:
+            raise SimulatorError(f"IAM user {user!r} exists in accounts "
+                                 f"{', '.join(a for a, _ in found)}: pass account=")
+        keys = [k for k in found[0][1].access_keys if k.active]
+        if not keys:
+            raise SimulatorError(f"IAM user {user!r} has no active access key")
+        return self._boto3_session(keys[0].id, keys[0].secret, None, region)
+
+    def _boto3_session(self, key_id: str, secret: str, token: str | None,
+                       region: str) -> boto3.Session:
         try:
             import boto3
         except ImportError:  # pragma: no cover - boto3 is the user's own dependency
-            raise SimulatorError("boto3_session needs boto3: pip install boto3") from None
-        credentials = self.login(user, password, role=role).credentials
-        endpoint = self.sts_endpoint
+            raise SimulatorError("boto3 sessions need boto3: pip install boto3") from None
+        endpoints = {"sts": self.sts_endpoint, "iam": self.iam_endpoint}
 
         class _SimulatorSession(boto3.Session):  # type: ignore[misc]
             def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
-                if service_name == "sts" and len(args) < 5:  # endpoint_url not positional
-                    kwargs.setdefault("endpoint_url", endpoint)
+                if service_name in endpoints and len(args) < 5:  # endpoint_url not positional
+                    kwargs.setdefault("endpoint_url", endpoints[service_name])
                 return super().client(service_name, *args, **kwargs)
 
         import botocore.session  # type: ignore[import-untyped]
@@ -513,10 +542,8 @@ class Simulator:
         ambient_free = botocore.session.Session(session_vars={"profile": (None, None, None,
                                                                           None)})
         return _SimulatorSession(
-            aws_access_key_id=credentials.access_key_id,
-            aws_secret_access_key=credentials.secret_access_key,
-            aws_session_token=credentials.session_token, region_name=region,
-            botocore_session=ambient_free)
+            aws_access_key_id=key_id, aws_secret_access_key=secret, aws_session_token=token,
+            region_name=region, botocore_session=ambient_free)
 
     # --- observing and resetting ------------------------------------------------------------
 

@@ -6,7 +6,10 @@ What must be shared between workers (and survive a restart) is tiny and append-m
   insert that succeeds for exactly one caller until the entry expires;
 - ``advance``: a per-key high-water mark (the last TOTP time step used per user): an atomic
   compare-and-set that succeeds only for a value greater than the stored one;
-- ``attempts``: failed logins per user and per address, for throttling.
+- ``attempts``: failed logins per user and per address, for throttling;
+- ``document`` / ``put_document``: a few named, versioned documents (the IAM twin's state,
+  ``idp.aws.iam.store``) written with compare-and-set on the version, so of two workers
+  changing one document at once exactly one succeeds and the other retries on the new state.
 
 SQLite gives atomicity and crash safety (a SIGKILL mid-write leaves the previous committed
 state); WAL lets readers and one writer work at once; ``busy_timeout`` makes concurrent
@@ -70,6 +73,12 @@ _SCHEMA: Final = (
         until REAL NOT NULL,
         PRIMARY KEY (namespace, key)
     ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS documents (
+        name TEXT NOT NULL PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 32),
+        version INTEGER NOT NULL,
+        seed TEXT NOT NULL CHECK (length(seed) <= 128),
+        body TEXT NOT NULL
+    ) WITHOUT ROWID""",
 )
 #: Tables of the first schema (raw keys), migrated then dropped on open.
 _LEGACY: Final = {
@@ -88,6 +97,8 @@ _PRUNE_EVERY: Final = 200
 _PRUNE_GRACE: Final = 86_400
 _NAMESPACE: Final = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _INT64: Final = range(-(2**63), 2**63)
+#: The largest document kept (the IAM twin's quotas keep its state far below this).
+MAX_DOCUMENT_CHARS: Final = 64 * 1024 * 1024
 
 
 def _digest(key: str) -> bytes:
@@ -240,12 +251,13 @@ class StateStore:
                     (_checked(namespace), _digest(key)))
 
     def clear(self) -> None:
-        """Forget everything: claims, marks and attempts (a simulator's ``reset``)."""
+        """Forget everything: claims, marks, attempts and documents (a simulator's
+        ``reset``)."""
         try:
             with self._lock:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    for table in ("claims_v2", "marks", "attempts_v2"):
+                    for table in ("claims_v2", "marks", "attempts_v2", "documents"):
                         self._db.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
                     self._db.execute("COMMIT")
                 except BaseException:
@@ -253,6 +265,35 @@ class StateStore:
                     raise
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write the state file {self.path}: {exc}") from None
+
+    # --- versioned documents ----------------------------------------------------------------
+
+    def document_version(self, name: str) -> int | None:
+        """The document's version (``None``: there is none); one indexed read."""
+        row = self._read("SELECT version FROM documents WHERE name = ?", (_checked(name),))
+        return None if row is None else int(row[0])
+
+    def document(self, name: str) -> tuple[int, str, str] | None:
+        """``(version, seed, body)`` of the named document, if there is one."""
+        row = self._read("SELECT version, seed, body FROM documents WHERE name = ?",
+                         (_checked(name),))
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+    def put_document(self, name: str, *, seed: str, body: str,
+                     expected: int | None) -> int | None:
+        """Write the document if its version is still ``expected`` (``None``: if there is
+        none yet); the new version, or ``None`` when another writer got there first."""
+        if len(body) > MAX_DOCUMENT_CHARS:
+            raise StoreError(f"the {name} document would be {len(body)} characters; the "
+                             f"state file holds at most {MAX_DOCUMENT_CHARS}")
+        if expected is None:
+            cursor = self._write("INSERT OR IGNORE INTO documents (name, version, seed, body) "
+                                 "VALUES (?, 1, ?, ?)", (_checked(name), seed, body))
+            return 1 if cursor.rowcount == 1 else None
+        cursor = self._write("UPDATE documents SET version = version + 1, seed = ?, body = ? "
+                             "WHERE name = ? AND version = ?",
+                             (seed, body, _checked(name), expected))
+        return expected + 1 if cursor.rowcount == 1 else None
 
     def close(self) -> None:
         with self._lock:

@@ -519,6 +519,30 @@ def test_boto3_session_ignores_an_ambient_profile(saml_idp: Simulator,
     assert client.get_caller_identity()["Arn"].endswith("assumed-role/ReadOnly/bob@corp.example")
 
 
+def test_iam_session_signs_as_an_iam_user_at_sts_and_iam(saml_idp: Simulator) -> None:
+    """The demo's IAM users (fixed keys) sign STS and IAM calls; a user made through the IAM
+    API gets a session too, from the key the API made."""
+    ops = saml_idp.iam_session("ops")
+    assert ops.client("sts").get_caller_identity()["Arn"] == \
+        "arn:aws:iam::444455556666:user/ops"
+    admin = saml_idp.iam_session("admin", account="111122223333")
+    iam = admin.client("iam")
+    iam.create_user(UserName="erin")
+    iam.create_access_key(UserName="erin")
+    assert saml_idp.iam_session("erin").client("sts").get_caller_identity()["Arn"] == \
+        "arn:aws:iam::111122223333:user/erin"
+    assert saml_idp.iam_endpoint == saml_idp.sts_endpoint.replace("/aws/sts", "/aws/iam")
+
+
+def test_iam_session_says_which_user_it_cannot_find(saml_idp: Simulator) -> None:
+    with pytest.raises(SimulatorError, match="no IAM user 'nobody'"):
+        saml_idp.iam_session("nobody")
+    with pytest.raises(SimulatorError, match="pass account="):
+        saml_idp.iam_session("admin")
+    with pytest.raises(SimulatorError, match="no IAM user 'ops' in 111122223333"):
+        saml_idp.iam_session("ops", account="111122223333")
+
+
 def test_base_url_rules(saml_idp_factory: Callable[..., Simulator]) -> None:
     with pytest.raises(SimulatorError, match="give its port"):
         Simulator(base_url="http://localhost").start()

@@ -217,7 +217,7 @@ def test_an_old_state_file_opens_and_keeps_its_live_entries(tmp_path, clock):
     with sqlite3.connect(path) as conn:
         tables = {name for (name,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert tables == {"claims_v2", "attempts_v2", "marks"}
+        assert tables == {"claims_v2", "attempts_v2", "marks", "documents"}
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     conn.close()
     reopened = StateStore(path, clock)  # and again: nothing left to migrate
@@ -240,3 +240,42 @@ def test_a_claim_survives_pruning_when_the_clock_moves_forward_and_back(tmp_path
     clock.advance(-7200)
     assert store.claimed("assertion", "redeemed")
     assert not store.claim("assertion", "redeemed", start + dt.timedelta(minutes=6))
+
+
+# --- versioned documents (the IAM twin's state) --------------------------------------------
+
+def test_a_document_is_written_once_then_only_over_the_version_read(store, second):
+    """Compare-and-set: of two workers writing over version 1, exactly one wins."""
+    assert store.document("iam") is None and store.document_version("iam") is None
+    assert store.put_document("iam", seed="s", body="{}", expected=None) == 1
+    assert second.put_document("iam", seed="s", body="{}", expected=None) is None
+    assert store.put_document("iam", seed="s", body='{"a":1}', expected=1) == 2
+    assert second.put_document("iam", seed="s", body='{"b":1}', expected=1) is None
+    assert second.document("iam") == (2, "s", '{"a":1}')
+    assert second.document_version("iam") == 2
+
+
+def test_documents_are_cleared_with_the_rest(store):
+    store.put_document("iam", seed="s", body="{}", expected=None)
+    store.clear()
+    assert store.document("iam") is None
+
+
+def test_a_document_past_the_limit_is_refused_and_nothing_changes(store, monkeypatch):
+    import idp.store as module
+
+    monkeypatch.setattr(module, "MAX_DOCUMENT_CHARS", 10)
+    store.put_document("iam", seed="s", body="{}", expected=None)
+    with pytest.raises(module.StoreError, match="at most 10"):
+        store.put_document("iam", seed="s", body="x" * 11, expected=1)
+    assert store.document("iam") == (1, "s", "{}")
+
+
+def test_a_document_survives_reopening_the_file(store, clock):
+    store.put_document("iam", seed="s", body='{"k":"v"}', expected=None)
+    store.close()
+    again = StateStore(store.path, clock)
+    try:
+        assert again.document("iam") == (1, "s", '{"k":"v"}')
+    finally:
+        again.close()

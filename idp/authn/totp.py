@@ -22,19 +22,52 @@ import pyotp
 from idp.clock import Clock
 from idp.store import StateStore
 
-__all__ = ["TotpGuard"]
+__all__ = ["TotpGuard", "matching_step", "normalized_code"]
 
 _STEP: Final = 30
 _DRIFT_STEPS: Final = 1
 _NAMESPACE: Final = "totp-step"
 
 
-class TotpGuard:
-    """Checks codes and refuses reuse, across threads and processes."""
+def normalized_code(code: str) -> str | None:
+    """The six digits of ``code`` (spaces dropped), or ``None`` when it is not six digits."""
+    code = code.strip().replace(" ", "")
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
+        return None
+    return code
 
-    def __init__(self, clock: Clock, store: StateStore) -> None:
+
+def matching_step(secret: str, code: str, now: dt.datetime,
+                  drift: int = _DRIFT_STEPS) -> int | None:
+    """The time step (``now`` ±``drift`` steps) whose code of ``secret`` is ``code``."""
+    digits = normalized_code(code)
+    if digits is None:
+        return None
+    totp = pyotp.TOTP(secret)
+    now_step = int(now.timestamp()) // _STEP
+    for step in range(now_step - drift, now_step + drift + 1):
+        if hmac.compare_digest(totp.generate_otp(step), digits):
+            return step
+    return None
+
+
+def step_expiry(step: int) -> dt.datetime:
+    """How long a high-water mark at ``step`` must be kept: until no drift window holds it
+    (steps up to ``step`` match until now_step > step + drift; one more step of margin)."""
+    return dt.datetime.fromtimestamp((step + 2 + _DRIFT_STEPS) * _STEP, dt.UTC)
+
+
+class TotpGuard:
+    """Checks codes and refuses reuse, across threads and processes.
+
+    ``namespace`` keeps the high-water marks of different kinds of authenticators apart in
+    the shared store (the IdP's users here, AWS's virtual MFA devices in ``idp.aws.mfa``).
+    """
+
+    def __init__(self, clock: Clock, store: StateStore, *, namespace: str = _NAMESPACE) -> None:
         self._clock = clock
         self._store = store
+        self._namespace = namespace
 
     def current_code(self, secret: str) -> str:
         """The code an authenticator shows right now (for tests and the demo page)."""
@@ -46,21 +79,9 @@ class TotpGuard:
         ``"reused"``: the code is right for its time step, but a code of that step or a later
         one was already accepted for ``username``.
         """
-        code = code.strip().replace(" ", "")
-        if len(code) != 6 or not (code.isascii() and code.isdigit()):
-            return "invalid"
-        totp = pyotp.TOTP(secret)
-        now_step = int(self._clock.now().timestamp()) // _STEP
-        matched = None
-        for step in range(now_step - _DRIFT_STEPS, now_step + _DRIFT_STEPS + 1):
-            if hmac.compare_digest(totp.generate_otp(step), code):
-                matched = step
-                break
+        matched = matching_step(secret, code, self._clock.now())
         if matched is None:
             return "invalid"
-        # Steps up to ``matched`` match until now_step > matched + _DRIFT_STEPS; one more
-        # step of margin.
-        until = dt.datetime.fromtimestamp((matched + 2 + _DRIFT_STEPS) * _STEP, dt.UTC)
-        if not self._store.advance(_NAMESPACE, username, matched, until):
+        if not self._store.advance(self._namespace, username, matched, step_expiry(matched)):
             return "reused"
         return None

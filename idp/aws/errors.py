@@ -23,22 +23,33 @@ from idp.errors import IdPError, Rule
 __all__ = [
     "AccessDenied",
     "AwsError",
+    # IAM (IAM API Reference, "Common Errors" and each operation's errors)
+    "ConcurrentModification",
+    "DeleteConflict",
+    "EntityAlreadyExists",
+    "EntityTemporarilyUnmodifiable",
     "ExpiredToken",
     "ExpiredTokenException",
     "IncompleteSignature",
     "InternalFailure",
     "InvalidAction",
+    "InvalidAuthenticationCode",
     "InvalidClientTokenId",
     "InvalidIdentityToken",
+    "InvalidInput",
+    "LimitExceeded",
     "MalformedPolicyDocument",
     "MalformedQueryString",
     "MissingAction",
     "MissingAuthenticationToken",
     "MissingParameter",
+    "NoSuchEntity",
     "PackedPolicyTooLarge",
+    "PasswordPolicyViolation",
     "RequestTimeout",
     "RequestTooLarge",
     "SignatureDoesNotMatch",
+    "UnmodifiableEntity",
     "ValidationError",
 ]
 
@@ -93,9 +104,12 @@ class ExpiredTokenException(AwsError):
 
 
 class ExpiredToken(AwsError):
-    """The request was signed with temporary credentials past their expiration."""
+    """The request was signed with temporary credentials past their expiration (403 on every
+    API, as AWS answers it: the botocore model's ``ExpiredTokenException``/400 is what STS
+    uses for an expired SAML assertion or web identity token, not for credentials)."""
 
     code = "ExpiredToken"
+    http_status = 403
     default_message = "The security token included in the request is expired"
 
 
@@ -161,7 +175,7 @@ class MissingParameter(AwsError):
 
 
 class MalformedPolicyDocument(AwsError):
-    """The session policy is not a valid policy document."""
+    """A policy document (session, trust or inline policy) is not one IAM accepts."""
 
     code = "MalformedPolicyDocument"
 
@@ -199,3 +213,71 @@ class InternalFailure(AwsError):
     sender = False
     default_message = ("The request processing has failed because of an unknown error, "
                        "exception or failure.")
+
+
+# --------------------------------------------------------------------------- IAM
+
+
+class NoSuchEntity(AwsError):
+    """The named user, role, group, policy, provider, key or device does not exist."""
+
+    code = "NoSuchEntity"
+    http_status = 404
+
+
+class EntityAlreadyExists(AwsError):
+    """An entity with that name (compared regardless of case) already exists."""
+
+    code = "EntityAlreadyExists"
+    http_status = 409
+
+
+class LimitExceeded(AwsError):
+    """An IAM quota (access keys per user, policy size, providers per account...)."""
+
+    code = "LimitExceeded"
+    http_status = 409
+
+
+class DeleteConflict(AwsError):
+    """The entity still has what must be removed first (IAM deletes never cascade)."""
+
+    code = "DeleteConflict"
+    http_status = 409
+
+
+class InvalidInput(AwsError):
+    """A parameter IAM cannot use (bad metadata, a bad ARN...)."""
+
+    code = "InvalidInput"
+
+
+class InvalidAuthenticationCode(AwsError):
+    """``EnableMFADevice``: the two codes are not two consecutive codes of the device."""
+
+    code = "InvalidAuthenticationCode"
+    http_status = 403
+    default_message = "Authentication code for device is not valid."
+
+
+class PasswordPolicyViolation(AwsError):
+    """A console password the account's password policy refuses."""
+
+    code = "PasswordPolicyViolation"
+
+
+class EntityTemporarilyUnmodifiable(AwsError):
+    code = "EntityTemporarilyUnmodifiable"
+    http_status = 409
+
+
+class UnmodifiableEntity(AwsError):
+    code = "UnmodifiableEntity"
+
+
+class ConcurrentModification(AwsError):
+    """Other requests kept changing the IAM state; retry."""
+
+    code = "ConcurrentModification"
+    http_status = 409
+    default_message = "Multiple concurrent requests changed the IAM state; retry the request."

@@ -129,12 +129,11 @@ class AwsFederation:
                                detail=f"the Role attribute has no pair ({role_arn}, "
                                f"{provider.arn})",
                                hint="add that role,provider pair to the Role attribute")
-        found = self.iam.role(role_arn)
-        if found is None or found[0].id != provider.account.id:
+        role = self.iam.role(role_arn)
+        if role is None or role.account_id != provider.account_id:
             raise AccessDenied(NOT_AUTHORIZED, rule=Rule.ROLE_MISSING,
                                detail=f"role {role_arn} does not exist in account "
-                               f"{provider.account.id}")
-        account, role = found
+                               f"{provider.account_id}")
         session = SessionRequest(session_name=claims.session_name(assertion),
                                  source_identity=claims.source_identity(assertion),
                                  tags=claims.session_tags(assertion))
@@ -150,7 +149,7 @@ class AwsFederation:
             credentials=credentials, claims=session_claims, audience=assertion.recipient,
             issuer=assertion.issuer, subject=assertion.name_id,
             subject_type=subject_type(assertion.name_id_format),
-            name_qualifier=name_qualifier(assertion.issuer, account.id, provider.name),
+            name_qualifier=name_qualifier(assertion.issuer, provider.account_id, provider.name),
             source_identity=session.source_identity, packed_policy_size=packed,
         )
         return RoleSession(credentials=credentials, claims=session_claims, result=result)

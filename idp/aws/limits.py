@@ -26,7 +26,8 @@ from idp.aws.errors import ExpiredTokenException, MalformedPolicyDocument, Packe
 from idp.errors import Rule
 from idp.saml.validation import VerifiedAssertion
 
-__all__ = ["DEFAULT_SESSION_SECONDS", "api_duration", "console_duration", "packed_policy_size"]
+__all__ = ["DEFAULT_SESSION_SECONDS", "api_duration", "console_duration", "packed_policy_size",
+           "session_packed_size"]
 
 #: One hour, when neither the caller nor the IdP asks for another duration.
 DEFAULT_SESSION_SECONDS: Final = 3600
@@ -82,3 +83,21 @@ def packed_policy_size(policy: str | None, policy_arns: tuple[str, ...],
         raise PackedPolicyTooLarge(
             f"Packed size of the session policy and tags is {percent}% of the limit")
     return percent
+
+
+def session_packed_size(policy: str | None, policy_arns: tuple[str, ...],
+                        tags: tuple[tuple[str, str], ...]) -> int | None:
+    """``AssumeRole``'s ``PackedPolicySize``: as ``packed_policy_size``, and also reported
+    when only session tags are passed (STS API Reference, AssumeRole, "PackedPolicySize": "the
+    percentage of the maximum allowed size" of "the policies and session tags"); ``None``
+    without any of them."""
+    if policy is None and not policy_arns and not tags:
+        return None
+    if policy is None and not policy_arns:
+        size = sum(len(k) + len(v) for k, v in tags)
+        percent = max(1, -(-size * 100 // _PACKED_LIMIT_CHARS))
+        if percent > 100:
+            raise PackedPolicyTooLarge(
+                f"Packed size of the session policy and tags is {percent}% of the limit")
+        return percent
+    return packed_policy_size(policy, policy_arns, dict(tags))

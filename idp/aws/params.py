@@ -12,20 +12,40 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from idp.aws.errors import InvalidIdentityToken, MissingParameter, ValidationError
+from idp.aws.assume_role import AssumeRoleRequest
+from idp.aws.errors import (
+    InvalidIdentityToken,
+    MalformedPolicyDocument,
+    MissingParameter,
+    ValidationError,
+)
 from idp.aws.vocabulary import (
     MAX_ASSERTION_CHARS,
     MAX_SESSION_SECONDS,
+    MAX_SESSION_TAGS,
     MIN_SESSION_SECONDS,
+    is_tag_key,
+    is_tag_value,
     whole_number,
 )
-from idp.errors import Rule
+from idp.directory.policy import PolicyKind, parse_policy_text
+from idp.errors import MalformedPolicyError, Rule
 
-__all__ = ["AssumeRoleWithSamlParams", "assume_role_with_saml_params", "decode_saml_assertion"]
+__all__ = [
+    "AssumeRoleWithSamlParams",
+    "SessionTokenParams",
+    "assume_role_params",
+    "assume_role_with_saml_params",
+    "check_session_policy",
+    "decode_saml_assertion",
+    "get_access_key_info_params",
+    "get_session_token_params",
+]
 
 _MIN_ASSERTION_CHARS: Final = 4
 _MAX_POLICY_CHARS: Final = 2048
@@ -112,3 +132,227 @@ def assume_role_with_saml_params(params: Mapping[str, str]) -> AssumeRoleWithSam
         saml_xml=decode_saml_assertion(params["SAMLAssertion"]),
         duration=duration, policy=policy, policy_arns=policy_arns,
     )
+
+
+# --------------------------------------------------------------------------- signed operations
+#
+# botocore's ``sts/2011-06-15/service-2.json`` input shapes; botocore itself checks only
+# ``required`` and ``min``, so every maximum and pattern comes from here, in AWS's words. All
+# violations of one request are reported together, joined with ``; `` ("2 validation errors
+# detected: …"), the pattern before the length for one member (miquella/vaulted#138).
+
+#: ``roleSessionNameType``, ``sourceIdentityType``: ``[\w+=,.@-]*`` (Java's ``\w`` is ASCII).
+_NAME_PATTERN: Final = r"[\w+=,.@-]*"
+_EXTERNAL_ID_PATTERN: Final = r"[\w+=,.@:\/-]*"
+_SERIAL_PATTERN: Final = r"[\w+=/:,.@-]*"
+_CODE_PATTERN: Final = r"[\d]*"
+_ACCESS_KEY_PATTERN: Final = r"[\w]*"
+_POLICY_PATTERN: Final = r"[\u0009\u000A\u000D\u0020-\u00FF]+"
+_PATTERNS: Final = {
+    _NAME_PATTERN: re.compile(r"[A-Za-z0-9_+=,.@-]*"),
+    _EXTERNAL_ID_PATTERN: re.compile(r"[A-Za-z0-9_+=,.@:/-]*"),
+    _SERIAL_PATTERN: re.compile(r"[A-Za-z0-9_+=/:,.@-]*"),
+    _CODE_PATTERN: re.compile(r"[0-9]*"),
+    _ACCESS_KEY_PATTERN: re.compile(r"[A-Za-z0-9_]*"),
+    _POLICY_PATTERN: re.compile("[\t\n\r\u0020-\u00ff]+"),
+}
+#: ``GetSessionToken``'s ``durationSecondsType``: 900-129600 (IAM users; default 43200).
+MAX_USER_SESSION_SECONDS: Final = 129_600
+MAX_POLICY_ARNS: Final = 10
+MAX_TRANSITIVE_TAG_KEYS: Final = 50
+_MEMBER: Final = re.compile(r"(?P<list>[A-Za-z]+)\.member\.(?P<n>[1-9][0-9]{0,3})(?:\.(?P<f>\w+))?")
+
+
+class _Violations:
+    """Collects constraint violations; ``raise_any`` raises them as one ``ValidationError``."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def add(self, value: str | None, member: str, constraint: str) -> None:
+        shown = "" if value is None else f" '{value}'"
+        self.found.append(f"Value{shown} at '{member}' failed to satisfy constraint: "
+                          f"Member must {constraint}")
+
+    def text(self, value: str | None, member: str, *, low: int, high: int,
+             pattern: str | None = None, echo: bool = True) -> None:
+        if value is None:
+            return
+        shown = value if echo else None
+        if pattern is not None and not _PATTERNS[pattern].fullmatch(value):
+            self.add(shown, member, f"satisfy regular expression pattern: {pattern}")
+        if len(value) < low:
+            self.add(shown, member, f"have length greater than or equal to {low}")
+        elif len(value) > high:
+            self.add(shown, member, f"have length less than or equal to {high}")
+
+    def number(self, value: str | None, member: str, *, low: int, high: int) -> int | None:
+        if value is None:
+            return None
+        seconds = whole_number(value)
+        if seconds is None:
+            self.add(value, member, "be an integer")
+            return None
+        if seconds < low:
+            self.add(str(seconds), member, f"have value greater than or equal to {low}")
+        elif seconds > high:
+            self.add(str(seconds), member, f"have value less than or equal to {high}")
+        return seconds
+
+    def raise_any(self) -> None:
+        if self.found:
+            count = len(self.found)
+            raise ValidationError(
+                f"{count} validation error{'s' if count > 1 else ''} detected: "
+                + "; ".join(self.found))
+
+
+def _required(params: Mapping[str, str], *names: str) -> None:
+    for name in names:
+        if name not in params:
+            raise MissingParameter(f"The request must contain the parameter {name}")
+
+
+def _members(params: Mapping[str, str], name: str) -> dict[int, dict[str, str]]:
+    """``Name.member.N[.Field]`` entries by N (an empty list arrives as ``Name=``)."""
+    found: dict[int, dict[str, str]] = {}
+    for key, value in params.items():
+        match = _MEMBER.fullmatch(key)
+        if match is not None and match["list"] == name:
+            found.setdefault(int(match["n"]), {})[match["f"] or ""] = value
+    return dict(sorted(found.items()))
+
+
+@dataclass(frozen=True)
+class MfaParams:
+    serial_number: str | None
+    token_code: str | None
+
+
+def _mfa(params: Mapping[str, str], problems: _Violations) -> MfaParams:
+    serial, code = params.get("SerialNumber"), params.get("TokenCode")
+    problems.text(serial, "serialNumber", low=9, high=256, pattern=_SERIAL_PATTERN)
+    problems.text(code, "tokenCode", low=6, high=6, pattern=_CODE_PATTERN)
+    return MfaParams(serial_number=serial, token_code=code)
+
+
+def _session_policy(policy: str | None, problems: _Violations) -> None:
+    if policy is None:
+        return
+    if not policy or not _PATTERNS[_POLICY_PATTERN].fullmatch(policy):
+        problems.add(None, "policy",
+                     f"satisfy regular expression pattern: {_POLICY_PATTERN}")
+    if len(policy) > _MAX_POLICY_CHARS:
+        problems.add(None, "policy",
+                     f"have length less than or equal to {_MAX_POLICY_CHARS}")
+
+
+def check_session_policy(policy: str | None) -> None:
+    """A session policy must be a valid identity policy (``MalformedPolicyDocument``, with
+    IAM's message for what is wrong)."""
+    if policy is None:
+        return
+    try:
+        parse_policy_text(policy, kind=PolicyKind.IDENTITY, max_chars=_MAX_POLICY_CHARS)
+    except MalformedPolicyError as exc:
+        raise MalformedPolicyDocument(exc.aws_message, detail=exc.message,
+                                      rule=Rule.IDENTITY_POLICY) from None
+
+
+def assume_role_params(params: Mapping[str, str]) -> AssumeRoleRequest:
+    """``AssumeRole``'s parameters checked as STS does (``MissingParameter``,
+    ``ValidationError`` with every violation, ``MalformedPolicyDocument`` for a session policy
+    that is not a valid identity policy)."""
+    _required(params, "RoleArn", "RoleSessionName")
+    problems = _Violations()
+    role_arn, session_name = params["RoleArn"], params["RoleSessionName"]
+    problems.text(role_arn, "roleArn", low=20, high=2048)
+    problems.text(session_name, "roleSessionName", low=2, high=64, pattern=_NAME_PATTERN)
+    duration = problems.number(params.get("DurationSeconds"), "durationSeconds",
+                               low=MIN_SESSION_SECONDS, high=MAX_SESSION_SECONDS)
+    policy = params.get("Policy")
+    _session_policy(policy, problems)
+    arns = _members(params, "PolicyArns")
+    if len(arns) > MAX_POLICY_ARNS:
+        problems.add(None, "policyArns", f"have length less than or equal to {MAX_POLICY_ARNS}")
+    policy_arns = tuple(member.get("arn", "") for member in arns.values())
+    for index, arn in enumerate(policy_arns, 1):
+        problems.text(arn, f"policyArns.{index}.member.arn", low=20, high=2048)
+    tags = _tags(params, problems)
+    keys = tuple(m.get("", "") for m in _members(params, "TransitiveTagKeys").values())
+    if len(keys) > MAX_TRANSITIVE_TAG_KEYS:
+        problems.add(None, "transitiveTagKeys",
+                     f"have length less than or equal to {MAX_TRANSITIVE_TAG_KEYS}")
+    external_id = params.get("ExternalId")
+    problems.text(external_id, "externalId", low=2, high=1224, pattern=_EXTERNAL_ID_PATTERN)
+    mfa = _mfa(params, problems)
+    source_identity = params.get("SourceIdentity")
+    problems.text(source_identity, "sourceIdentity", low=2, high=64, pattern=_NAME_PATTERN)
+    problems.raise_any()
+    tag_keys = {key.lower() for key, _ in tags}
+    for key in keys:
+        if key.lower() not in tag_keys:
+            raise ValidationError(f"The transitive tag key {key} is not a session tag key of "
+                                  "this request.", rule=Rule.TAGS)
+    check_session_policy(policy)
+    return AssumeRoleRequest(
+        role_arn=role_arn, session_name=session_name, duration=duration,
+        external_id=external_id, serial_number=mfa.serial_number, token_code=mfa.token_code,
+        policy=policy, policy_arns=policy_arns, tags=tags, transitive_tag_keys=keys,
+        source_identity=source_identity)
+
+
+def _tags(params: Mapping[str, str], problems: _Violations) -> tuple[tuple[str, str], ...]:
+    """``Tags.member.N.Key``/``.Value``: at most 50, keys unique ignoring case (STS API
+    Reference, "Tag"; IAM User Guide, "Passing session tags in AWS STS")."""
+    members = _members(params, "Tags")
+    if len(members) > MAX_SESSION_TAGS:
+        problems.add(None, "tags", f"have length less than or equal to {MAX_SESSION_TAGS}")
+        return ()
+    tags: list[tuple[str, str]] = []
+    for index, member in enumerate(members.values(), 1):
+        key, value = member.get("Key"), member.get("Value", "")
+        if key is None:
+            problems.add(None, f"tags.{index}.member.key", "not be null")
+            continue
+        problems.text(key, f"tags.{index}.member.key", low=1, high=128)
+        problems.text(value, f"tags.{index}.member.value", low=0, high=256)
+        if key and not is_tag_key(key) and len(key) <= 128:
+            problems.add(key, f"tags.{index}.member.key",
+                         r"satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]+")
+        if not is_tag_value(value) and len(value) <= 256:
+            problems.add(value, f"tags.{index}.member.value",
+                         r"satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]*")
+        tags.append((key, value))
+    if len({key.lower() for key, _ in tags}) != len(tags):
+        problems.found.append("Duplicate tag keys found. Please note that Tag keys are case "
+                              "insensitive.")
+    return tuple(tags)
+
+
+@dataclass(frozen=True)
+class SessionTokenParams:
+    duration: int | None
+    serial_number: str | None
+    token_code: str | None
+
+
+def get_session_token_params(params: Mapping[str, str]) -> SessionTokenParams:
+    """``GetSessionToken``: ``DurationSeconds`` 900-129600, ``SerialNumber``, ``TokenCode``."""
+    problems = _Violations()
+    duration = problems.number(params.get("DurationSeconds"), "durationSeconds",
+                               low=MIN_SESSION_SECONDS, high=MAX_USER_SESSION_SECONDS)
+    mfa = _mfa(params, problems)
+    problems.raise_any()
+    return SessionTokenParams(duration=duration, serial_number=mfa.serial_number,
+                              token_code=mfa.token_code)
+
+
+def get_access_key_info_params(params: Mapping[str, str]) -> str:
+    """``GetAccessKeyInfo``'s ``AccessKeyId``: 16-128 characters of ``[\\w]*``."""
+    _required(params, "AccessKeyId")
+    problems = _Violations()
+    problems.text(params["AccessKeyId"], "accessKeyId", low=16, high=128,
+                  pattern=_ACCESS_KEY_PATTERN)
+    problems.raise_any()
+    return params["AccessKeyId"]

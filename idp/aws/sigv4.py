@@ -23,9 +23,9 @@ import functools
 import hashlib
 import hmac
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from idp.aws.credentials import CredentialIssuer, SessionClaims
@@ -43,9 +43,12 @@ __all__ = [
     "MAX_CLOCK_SKEW",
     "SigV4Authorization",
     "SignedRequest",
+    "authenticate_request",
     "parse_authorization",
     "verify_request",
 ]
+
+T = TypeVar("T")
 
 #: AWS refuses a signed request whose time is more than 15 minutes from its own.
 MAX_CLOCK_SKEW: Final = dt.timedelta(minutes=15)
@@ -200,12 +203,38 @@ def verify_request(
     clock: Clock,
     service: str = "sts",
 ) -> SessionClaims:
-    """Check a SigV4 header-signed request and return the caller's session claims.
+    """Check a SigV4 header-signed request made with temporary credentials and return the
+    caller's session claims (``authenticate_request`` with only ``ASIA`` keys known).
 
     Raises ``MissingAuthenticationToken``, ``IncompleteSignature``, ``SignatureDoesNotMatch``
     (wrong signature, scope (service, or a Region that does not exist: ``idp.aws.regions``),
     or time more than 15 minutes off), ``InvalidClientTokenId`` or
     ``ExpiredToken``.
+    """
+
+    def temporary(access_key_id: str, token: str | None) -> tuple[str, SessionClaims]:
+        if not access_key_id.startswith("ASIA") or token is None:
+            # A temporary key is meaningless without its token.
+            raise InvalidClientTokenId()
+        claims = credentials.resolve(access_key_id, token)
+        return credentials.secret_for(access_key_id), claims
+
+    return authenticate_request(request, clock=clock, service=service, lookup=temporary)
+
+
+def authenticate_request(
+    request: SignedRequest,
+    *,
+    clock: Clock,
+    service: str,
+    lookup: Callable[[str, str | None], tuple[str, T]],
+) -> T:
+    """Check a SigV4 header-signed request; ``lookup(access_key_id, session_token)`` returns
+    the key's secret and whatever the key stands for (or raises ``InvalidClientTokenId`` /
+    ``ExpiredToken``), which is returned once the signature matches.
+
+    Checks run in the order AWS reports them: missing or malformed header, time, scope
+    (service, Region), skew, the key and token (``lookup``), the signature.
     """
     method, url, headers, body = request.method, request.url, request.headers, request.body
     by_name: dict[str, list[str]] = {}
@@ -251,11 +280,9 @@ def verify_request(
     # follows the simulated clock.
     _check_skew(when, wall_clock(clock).now())
 
-    if not auth.access_key_id.startswith("ASIA") or "x-amz-security-token" not in by_name:
-        # No long-term keys exist here; a temporary key is meaningless without its token.
-        raise InvalidClientTokenId()
-    token = by_name["x-amz-security-token"][0].strip()
-    claims = credentials.resolve(auth.access_key_id, token)
+    token = (by_name["x-amz-security-token"][0].strip()
+             if "x-amz-security-token" in by_name else None)
+    secret, identity = lookup(auth.access_key_id, token)
 
     if "x-amz-content-sha256" in auth.signed_headers:
         declared = by_name.get("x-amz-content-sha256", [""])[0].strip()
@@ -270,7 +297,7 @@ def verify_request(
             botocore_request.headers[name] = value
     botocore_request.context["timestamp"] = timestamp
     signer = signer_class(
-        botocore_credentials(auth.access_key_id, credentials.secret_for(auth.access_key_id), token),
+        botocore_credentials(auth.access_key_id, secret, token),
         auth.service, auth.region, auth.signed_headers,
     )
     try:
@@ -281,4 +308,4 @@ def verify_request(
         raise SignatureDoesNotMatch() from None
     if not hmac.compare_digest(expected.encode("ascii"), auth.signature.encode("ascii")):
         raise SignatureDoesNotMatch()
-    return claims
+    return identity

@@ -11,7 +11,9 @@ Operations (STS API Reference):
 * ``AssumeRoleWithSAML``: unsigned; parameters (``idp.aws.params``) → provider → the SAML
   verifier (``AwsFederation.verify``) → ``DurationSeconds`` against the role's
   ``MaxSessionDuration`` → ``AwsFederation.assume``.
-* ``GetCallerIdentity``: SigV4-signed with temporary credentials (``idp.aws.sigv4``).
+* Signed operations (SigV4, ``idp.aws.callers``: long-term ``AKIA`` keys of IAM users and
+  temporary ``ASIA`` keys): ``GetCallerIdentity`` (no permission needed), ``AssumeRole`` and
+  ``GetSessionToken`` (``idp.aws.assume_role``), ``GetAccessKeyInfo``.
 """
 
 from __future__ import annotations
@@ -19,18 +21,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from idp.aws.credentials import SessionClaims
+from idp.aws.assume_role import AssumedRole, RoleAssumption
+from idp.aws.callers import Callers
+from idp.aws.credentials import account_of_key
 from idp.aws.errors import (
     AccessDenied,
     AwsError,
     ExpiredTokenException,
     InvalidIdentityToken,
+    NoSuchEntity,
     ValidationError,
 )
 from idp.aws.federation import AwsFederation
 from idp.aws.limits import DEFAULT_SESSION_SECONDS
-from idp.aws.params import assume_role_with_saml_params
-from idp.aws.sigv4 import SignedRequest, verify_request
+from idp.aws.mfa import MfaCodes
+from idp.aws.params import (
+    assume_role_params,
+    assume_role_with_saml_params,
+    get_access_key_info_params,
+    get_session_token_params,
+)
+from idp.aws.principals import Caller
+from idp.aws.sigv4 import SignedRequest
 from idp.aws.trust import NOT_AUTHORIZED
 from idp.aws.wire import AssumeRoleWithSamlResult
 from idp.errors import Rule, SamlValidationError
@@ -64,8 +76,14 @@ def sts_error(exc: SamlValidationError) -> AwsError:
 class Sts:
     """The STS operations, over one ``AwsFederation``."""
 
-    def __init__(self, federation: AwsFederation) -> None:
+    def __init__(self, federation: AwsFederation, *, callers: Callers | None = None,
+                 roles: RoleAssumption | None = None) -> None:
         self.federation = federation
+        self.callers = callers if callers is not None else Callers(
+            federation.iam, federation.credentials, federation.clock)
+        self.roles = roles if roles is not None else RoleAssumption(
+            federation.iam, federation.credentials, MfaCodes(federation.clock, None),
+            federation.clock)
 
     def assume_role_with_saml(self, params: Mapping[str, str]) -> AssumeRoleWithSamlResult:
         """``AssumeRoleWithSAML``, parameters as the Query protocol sends them."""
@@ -81,16 +99,52 @@ class Sts:
             raise sts_error(exc) from None
         found = federation.iam.role(request.role_arn)
         requested = request.duration if request.duration is not None else DEFAULT_SESSION_SECONDS
-        if found is not None and requested > found[1].max_session_duration:
+        if found is not None and requested > found.max_session_duration:
             raise ValidationError("The requested DurationSeconds exceeds the MaxSessionDuration "
                                   "set for this role.", rule=Rule.SESSION_DURATION,
                                   detail=f"DurationSeconds {requested} > MaxSessionDuration "
-                                  f"{found[1].max_session_duration} of {request.role_arn}")
+                                  f"{found.max_session_duration} of {request.role_arn}")
         duration = federation.api_duration(verified, request.duration)
         return federation.assume(verified, request.role_arn, duration=duration,
                                  policy=request.policy, policy_arns=request.policy_arns).result
 
-    def get_caller_identity(self, request: SignedRequest) -> SessionClaims:
-        """``GetCallerIdentity``: who the SigV4-signed request's temporary credentials are."""
-        return verify_request(request, credentials=self.federation.credentials,
-                              clock=self.federation.clock)
+    def get_caller_identity(self, request: SignedRequest) -> Caller:
+        """``GetCallerIdentity``: who signed the request (no permission is needed; IAM User
+        Guide, "Permissions for GetCallerIdentity")."""
+        return self.callers.authenticate(request, service="sts")
+
+    def assume_role(self, request: SignedRequest, params: Mapping[str, str]) -> AssumedRole:
+        """``AssumeRole``: the signer first (a bad signature says nothing about the role),
+        then the parameters, then ``RoleAssumption.assume_role``."""
+        caller = self.callers.authenticate(request, service="sts")
+        return self.roles.assume_role(caller, assume_role_params(params))
+
+    def get_session_token(self, request: SignedRequest,
+                          params: Mapping[str, str]) -> AssumedRole:
+        """``GetSessionToken``: an IAM user's own temporary credentials."""
+        caller = self.callers.authenticate(request, service="sts")
+        checked = get_session_token_params(params)
+        return self.roles.session_token(caller, duration=checked.duration,
+                                        serial_number=checked.serial_number,
+                                        token_code=checked.token_code)
+
+    def get_access_key_info(self, request: SignedRequest, params: Mapping[str, str]) -> str:
+        """``GetAccessKeyInfo``: the account an access key ID belongs to.
+
+        AWS reads the account from the key ID itself and "does not indicate the state of the
+        access key" (STS API Reference, GetAccessKeyInfo). Here: a long-term key is looked up
+        in the IAM state (Inactive keys too); a temporary ``ASIA`` key issued here carries its
+        account in its ID (``idp.aws.credentials.account_of_key``), whether or not it has
+        expired. Any other ID is ``NoSuchEntity`` ("The Access Key with id … cannot be
+        found."), AWS's "error that the key doesn't exist" for a deleted key.
+        """
+        self.callers.authenticate(request, service="sts")
+        key_id = get_access_key_info_params(params)
+        key = self.federation.iam.state().access_key(key_id)
+        if key is not None:
+            return key.account_id
+        account = account_of_key(key_id)
+        if account is None:
+            raise NoSuchEntity(f"The Access Key with id {key_id} cannot be found.",
+                               detail="neither a key of the IAM state nor one issued here")
+        return account

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from idp.aws.errors import AccessDenied
-from idp.aws.iam import SamlProvider
+from idp.aws.iam import IamRole, SamlProvider
 from idp.aws.policy import (
     ASSUME_ROLE_WITH_SAML,
     SET_SOURCE_IDENTITY,
@@ -27,7 +27,6 @@ from idp.aws.policy import (
     TrustRequest,
     evaluate_trust_policy,
 )
-from idp.directory.model import Role
 from idp.errors import Rule
 from idp.saml.validation import VerifiedAssertion
 
@@ -107,14 +106,14 @@ def saml_trust_request(provider: SamlProvider, assertion: VerifiedAssertion,
         actions.append(TAG_SESSION)
     if session.source_identity is not None:
         actions.append(SET_SOURCE_IDENTITY)
-    account = provider.account
+    account_id = provider.account_id
     context: dict[str, tuple[str, ...]] = {
         "saml:aud": (assertion.recipient,),
         "saml:iss": (assertion.issuer,),
         "saml:sub": (assertion.name_id,),
         "saml:sub_type": (subject_type(assertion.name_id_format),),
-        "saml:namequalifier": (name_qualifier(assertion.issuer, account.id, provider.name),),
-        "saml:doc": (f"{account.id}/{provider.name}",),
+        "saml:namequalifier": (name_qualifier(assertion.issuer, account_id, provider.name),),
+        "saml:doc": (f"{account_id}/{provider.name}",),
         "sts:rolesessionname": (session.session_name,),
     }
     for name, key in SAML_CONDITION_KEYS.items():
@@ -130,7 +129,7 @@ def saml_trust_request(provider: SamlProvider, assertion: VerifiedAssertion,
                         context=context)
 
 
-def check_trust(role: Role, request: TrustRequest) -> None:
+def check_trust(role: IamRole, request: TrustRequest) -> None:
     """``AccessDenied`` unless the role's trust policy allows every requested action."""
     decision = evaluate_trust_policy(role.trust_policy, request)
     if not decision.allowed:

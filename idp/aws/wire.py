@@ -30,13 +30,18 @@ from lxml import etree
 
 from idp.aws.credentials import SessionClaims, TemporaryCredentials
 from idp.aws.errors import AwsError
+from idp.aws.principals import Caller
 
 __all__ = [
     "STS_NAMESPACE",
     "AssumeRoleWithSamlResult",
+    "assume_role_response",
     "assume_role_with_saml_response",
+    "caller_identity_response",
     "error_response",
+    "get_access_key_info_response",
     "get_caller_identity_response",
+    "get_session_token_response",
     "new_request_id",
 ]
 
@@ -140,6 +145,48 @@ def get_caller_identity_response(claims: SessionClaims, request_id: str) -> byte
     _sub(body, "Arn", claims.assumed_role_arn)
     _sub(body, "UserId", claims.assumed_role_id)
     _sub(body, "Account", claims.account)
+    return _finish(root, request_id)
+
+
+def caller_identity_response(caller: Caller, request_id: str) -> bytes:
+    """``GetCallerIdentityResponse`` for any caller: an IAM user (``arn:aws:iam::ACCT:user/NAME``,
+    ``AIDA…``), a user's session (the same) or a role session (STS API Reference,
+    GetCallerIdentity)."""
+    root, body = _response("GetCallerIdentity")
+    _sub(body, "Arn", caller.arn)
+    _sub(body, "UserId", caller.user_id)
+    _sub(body, "Account", caller.account)
+    return _finish(root, request_id)
+
+
+def assume_role_response(credentials: TemporaryCredentials, caller: Caller,
+                         packed_policy_size: int | None, request_id: str) -> bytes:
+    """``AssumeRoleResponse`` (STS API Reference, AssumeRole; the IAM User Guide's sample in
+    "Requesting temporary security credentials"): ``Credentials``, ``AssumedRoleUser`` and,
+    when they apply, ``PackedPolicySize`` and ``SourceIdentity``."""
+    root, body = _response("AssumeRole")
+    if caller.source_identity is not None:
+        _sub(body, "SourceIdentity", caller.source_identity)
+    user = _sub(body, "AssumedRoleUser")
+    _sub(user, "AssumedRoleId", caller.user_id)
+    _sub(user, "Arn", caller.arn)
+    _credentials(body, credentials)
+    if packed_policy_size is not None:
+        _sub(body, "PackedPolicySize", str(packed_policy_size))
+    return _finish(root, request_id)
+
+
+def get_session_token_response(credentials: TemporaryCredentials, request_id: str) -> bytes:
+    """``GetSessionTokenResponse``: only ``Credentials`` (STS API Reference, GetSessionToken)."""
+    root, body = _response("GetSessionToken")
+    _credentials(body, credentials)
+    return _finish(root, request_id)
+
+
+def get_access_key_info_response(account: str, request_id: str) -> bytes:
+    """``GetAccessKeyInfoResponse``: the ``Account`` the key belongs to."""
+    root, body = _response("GetAccessKeyInfo")
+    _sub(body, "Account", account)
     return _finish(root, request_id)
 
 

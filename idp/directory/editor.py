@@ -65,6 +65,13 @@ class DirectoryDocument:
             if isinstance(body, dict) and "password" in body:
                 body.pop("password")
                 body["password_hash"] = directory.users[str(name)].password_hash
+        for account_id, account in (data.get("accounts") or {}).items():
+            iam_users = account.get("iam_users") if isinstance(account, dict) else None
+            specs = {u.name: u for u in directory.accounts[str(account_id)].iam_users}
+            for name, body in (iam_users or {}).items():
+                if isinstance(body, dict) and "password" in body:
+                    body.pop("password")
+                    body["password_hash"] = specs[str(name)].password_hash
         return cls(data=data, aws_acs=aws_acs, base=base), directory
 
     @classmethod

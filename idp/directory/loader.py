@@ -19,19 +19,27 @@ import yaml
 from cryptography import x509
 
 from idp.directory.model import (
+    ACCESS_KEY_ID_RE,
+    ACCOUNT_ALIAS_RE,
     ACCOUNT_ID_RE,
     AWS_ENTITY_ID,
+    IAM_GROUP_NAME_RE,
+    IAM_USER_NAME_RE,
     PROVIDER_NAME_RE,
     ROLE_ARN_RE,
     ROLE_NAME_RE,
+    SECRET_ACCESS_KEY_RE,
+    AccessKeySpec,
     Account,
     Directory,
     Group,
+    IamGroupSpec,
+    IamUserSpec,
     Role,
     User,
 )
 from idp.directory.passwords import hash_password, is_hash
-from idp.directory.policy import PolicyDocument, parse_policy
+from idp.directory.policy import PolicyDocument, PolicyKind, parse_policy
 from idp.errors import ConfigError, MalformedPolicyError
 from idp.saml.constants import ISSUABLE_NAMEID_FORMATS, NameIDFormat
 from idp.saml.providers import RoleValueOrder, ServiceProvider
@@ -239,14 +247,42 @@ def _default_trust_policy(provider_arn: str) -> PolicyDocument:
 def _trust_policy(node: _Node) -> PolicyDocument:
     """Parse a role's trust policy as IAM would on ``CreateRole``; errors point at the line
     of the offending statement (or of ``trust_policy:``)."""
+    return _policy(node, "trust_policy", PolicyKind.TRUST)
+
+
+def _policy(node: _Node, what: str, kind: PolicyKind) -> PolicyDocument:
     raw = node.plain()
     if not isinstance(raw, dict):
-        raise node.fail("trust_policy must be a policy document (a mapping)")
+        raise node.fail(f"{what} must be a policy document (a mapping)")
     try:
-        return parse_policy(raw)
+        return parse_policy(raw, kind=kind)
     except MalformedPolicyError as exc:
         where = _statement_node(node, exc.statement) or node
-        raise where.fail(f"trust_policy is malformed: {exc.message}") from None
+        raise where.fail(f"{what} is malformed: {exc.message}") from None
+
+
+#: IAM's policy names (``policyNameType``): 1-128 of letters, digits and +=,.@_-.
+_POLICY_NAME_RE: Final = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
+
+
+def _inline_policies(fields: _Fields, who: str) -> dict[str, PolicyDocument]:
+    """``policies: {NAME: DOCUMENT}``: inline identity policies (what the identity may do)."""
+    out: dict[str, PolicyDocument] = {}
+    for name, body in fields.mapping("policies", f"policies of {who}").items():
+        if not _POLICY_NAME_RE.fullmatch(name):
+            raise body.fail(f"policy name {name!r} must be 1-128 of letters, digits and "
+                            "+=,.@_-")
+        out[name] = _policy(body, f"policy {name} of {who}", PolicyKind.IDENTITY)
+    return out
+
+
+def _path(fields: _Fields) -> str:
+    path = fields.string("path", "/")
+    if not (path.startswith("/") and path.endswith("/")) or len(path) > 512 or any(
+            not "\u0021" <= c <= "\u007e" for c in path):
+        raise fields["path"].fail("path must start and end with '/' and hold only printable "
+                                  "ASCII (at most 512 characters)")
+    return path
 
 
 def _statement_node(policy: _Node, index: int | None) -> _Node | None:
@@ -263,17 +299,19 @@ def _statement_node(policy: _Node, index: int | None) -> _Node | None:
 
 _ACCOUNT_KEYS: Final = frozenset({
     "alias", "saml_provider", "roles", "provider_metadata", "provider_signatures",
-    "provider_allow_sha1",
+    "provider_allow_sha1", "iam_users", "iam_groups",
 })
 _SIGNATURE_CHOICES: Final = ("assertion", "response", "both", "either")
-_ROLE_KEYS: Final = frozenset({"max_session_duration", "path", "trust_policy"})
+_ROLE_KEYS: Final = frozenset({"max_session_duration", "path", "trust_policy", "policies",
+                               "tags", "description"})
 
 
 def _role(account_id: str, provider_arn: str, name: str, body: _Node) -> Role:
     fields = _Fields(body, f"role {name}", _ROLE_KEYS)
-    path = fields.string("path", "/")
-    if not (path.startswith("/") and path.endswith("/")):
-        raise fields["path"].fail("path must start and end with '/'")
+    path = _path(fields)
+    description = fields.string("description", None)
+    if description is not None and len(description) > 1000:
+        raise fields["description"].fail("description is longer than 1000 characters")
     role = Role(
         account_id=account_id,
         name=name,
@@ -282,6 +320,9 @@ def _role(account_id: str, provider_arn: str, name: str, body: _Node) -> Role:
         trust_policy=(_trust_policy(fields["trust_policy"])
                       if "trust_policy" in fields and not fields["trust_policy"].is_null
                       else _default_trust_policy(provider_arn)),
+        policies=_inline_policies(fields, f"role {name}"),
+        tags=_tags(fields, "tags"),
+        description=description,
     )
     if not ROLE_NAME_RE.fullmatch(name) or not ROLE_ARN_RE.fullmatch(role.arn):
         raise body.fail(f"role name {name!r} is not a valid IAM role name "
@@ -318,16 +359,109 @@ def _accounts(node: _Node, base: Path | None) -> dict[str, Account]:
             _role(account_id, provider_arn, name, role_body)
             for name, role_body in fields.mapping("roles", f"roles of {account_id}").items()
         )
+        alias = fields.string("alias", None)
+        if alias is not None and (not ACCOUNT_ALIAS_RE.fullmatch(alias) or alias.isdigit()):
+            raise fields["alias"].fail(f"alias {alias!r} must be 3-63 lower-case letters, "
+                                       "digits and single hyphens, not all digits")
+        if alias is not None and alias in {a.alias for a in accounts.values()}:
+            raise fields["alias"].fail(f"alias {alias!r} is already another account's")
+        for lower in {r.name.lower() for r in roles}:
+            same = [r.name for r in roles if r.name.lower() == lower]
+            if len(same) > 1:
+                raise fields["roles"].fail(f"roles {' and '.join(same)} differ only in case; "
+                                           "IAM names are unique regardless of case")
+        groups = _iam_groups(fields, account_id)
         accounts[account_id] = Account(
             id=account_id,
-            alias=fields.string("alias", None),
+            alias=alias,
             saml_provider=provider,
             roles=roles,
             provider_metadata=_resolve(fields.string("provider_metadata", None), base),
             provider_signatures=_provider_signatures(fields),
             provider_allow_sha1=fields.boolean("provider_allow_sha1", False),
+            iam_users=_iam_users(fields, account_id, {g.name for g in groups}),
+            iam_groups=groups,
         )
+    keys = [key.id for account in accounts.values() for user in account.iam_users
+            for key in user.access_keys]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise node.fail(f"access key {repeated[0]} is given to more than one IAM user")
     return accounts
+
+
+_IAM_USER_KEYS: Final = frozenset({"path", "password", "password_hash", "access_keys",
+                                   "mfa_seed", "groups", "policies", "tags"})
+_ACCESS_KEY_KEYS: Final = frozenset({"id", "secret", "status"})
+
+
+def _unique_names(names: list[tuple[str, _Node]], what: str) -> None:
+    seen: dict[str, str] = {}
+    for name, node in names:
+        if name.lower() in seen:
+            raise node.fail(f"{what} {seen[name.lower()]} and {name} differ only in case; IAM "
+                            "names are unique regardless of case")
+        seen[name.lower()] = name
+
+
+def _iam_groups(fields: _Fields, account_id: str) -> tuple[IamGroupSpec, ...]:
+    out: list[IamGroupSpec] = []
+    items = fields.mapping("iam_groups", f"iam_groups of {account_id}")
+    _unique_names(list(items.items()), "IAM groups")
+    for name, body in items.items():
+        group = _Fields(body, f"IAM group {name}", frozenset({"path", "policies"}))
+        if not IAM_GROUP_NAME_RE.fullmatch(name):
+            raise body.fail(f"IAM group name {name!r} must be 1-128 of letters, digits and "
+                            "+=,.@_-")
+        out.append(IamGroupSpec(name=name, path=_path(group),
+                                policies=_inline_policies(group, f"IAM group {name}")))
+    return tuple(out)
+
+
+def _iam_users(fields: _Fields, account_id: str, groups: set[str]) -> tuple[IamUserSpec, ...]:
+    out: list[IamUserSpec] = []
+    items = fields.mapping("iam_users", f"iam_users of {account_id}")
+    _unique_names(list(items.items()), "IAM users")
+    for name, body in items.items():
+        user = _Fields(body, f"IAM user {name}", _IAM_USER_KEYS)
+        if not IAM_USER_NAME_RE.fullmatch(name):
+            raise body.fail(f"IAM user name {name!r} must be 1-64 of letters, digits and "
+                            "+=,.@_-")
+        password_hash = None
+        if "password" in user or "password_hash" in user:
+            password_hash = _password_hash(user, f"IAM user {name}")
+        keys: list[AccessKeySpec] = []
+        for item in user.sequence("access_keys", f"access_keys of {name}"):
+            key = _Fields(item, f"an access key of {name}", _ACCESS_KEY_KEYS)
+            if "id" not in key or "secret" not in key:
+                raise item.fail(f"each access key of {name} needs an id and a secret")
+            key_id, secret = key["id"].string("id"), key["secret"].string("secret")
+            if not ACCESS_KEY_ID_RE.fullmatch(key_id):
+                raise key["id"].fail(f"access key id {key_id!r} must be AKIA and 16 upper-case "
+                                     "letters or digits")
+            if not SECRET_ACCESS_KEY_RE.fullmatch(secret):
+                raise key["secret"].fail("a secret access key is 40 of A-Z, a-z, 0-9, /, + "
+                                         "and =")
+            status = key.string("status", "Active")
+            if status not in ("Active", "Inactive"):
+                raise key["status"].fail(f"status must be Active or Inactive, not {status!r}")
+            keys.append(AccessKeySpec(id=key_id, secret=secret, active=status == "Active"))
+        if len(keys) > 2:  # IAM quota: two access keys per user
+            raise user["access_keys"].fail(f"IAM user {name} has {len(keys)} access keys; "
+                                           "IAM allows 2")
+        member_of = user.strings("groups")
+        for group in member_of:
+            if group not in groups:
+                raise user["groups"].fail(f"IAM user {name} is in IAM group {group!r}, which "
+                                          f"account {account_id} does not define")
+        out.append(IamUserSpec(
+            name=name, path=_path(user), password_hash=password_hash,
+            access_keys=tuple(keys),
+            mfa_seed=_totp_secret(user["mfa_seed"], "mfa_seed") if "mfa_seed" in user else None,
+            groups=member_of, policies=_inline_policies(user, f"IAM user {name}"),
+            tags=_tags(user, "tags"),
+        ))
+    return tuple(out)
 
 
 _GROUP_KEYS: Final = frozenset({"roles", "attributes", "principal_tags", "session_duration"})
@@ -361,14 +495,14 @@ def _role_arns(fields: _Fields, known_roles: set[str], who: str) -> tuple[str, .
     return tuple(roles)
 
 
-def _totp_secret(node: _Node) -> str:
-    secret = node.string("totp_secret").replace(" ", "").upper()
+def _totp_secret(node: _Node, what: str = "totp_secret") -> str:
+    secret = node.string(what).replace(" ", "").upper()
     try:
         raw = base64.b32decode(secret + "=" * (-len(secret) % 8))
     except (binascii.Error, ValueError):
-        raise node.fail("totp_secret must be base32 (A-Z, 2-7)") from None
+        raise node.fail(f"{what} must be base32 (A-Z, 2-7)") from None
     if len(raw) * 8 < 128:
-        raise node.fail(f"totp_secret is {len(raw) * 8} bits; use at least 128 (RFC 4226 §4)")
+        raise node.fail(f"{what} is {len(raw) * 8} bits; use at least 128 (RFC 4226 §4)")
     return secret
 
 
@@ -378,9 +512,10 @@ _USER_KEYS: Final = frozenset({
 })
 
 
-def _password_hash(fields: _Fields, username: str) -> str:
+def _password_hash(fields: _Fields, who: str) -> str:
+    """``who``: ``user bob``, ``IAM user ops``."""
     if ("password" in fields) == ("password_hash" in fields):
-        raise fields.node.fail(f"user {username} needs exactly one of password / password_hash")
+        raise fields.node.fail(f"{who} needs exactly one of password / password_hash")
     if "password" in fields:
         return hash_password(fields["password"].string("password"))
     password_hash = fields["password_hash"].string("password_hash")
@@ -397,7 +532,7 @@ def _users(node: _Node, groups: dict[str, Group],
     users: dict[str, User] = {}
     for username, body in node.mapping("users").items():
         fields = _Fields(body, f"user {username}", _USER_KEYS)
-        password_hash = _password_hash(fields, username)
+        password_hash = _password_hash(fields, f"user {username}")
         if "email" not in fields:
             raise body.fail(f"user {username} needs an email")
         email = fields["email"].string("email")

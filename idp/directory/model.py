@@ -13,9 +13,12 @@ from idp.vendors import Vendor
 
 __all__ = [
     "AWS_ENTITY_ID",
+    "AccessKeySpec",
     "Account",
     "Directory",
     "Group",
+    "IamGroupSpec",
+    "IamUserSpec",
     "Role",
     "RoleGrant",
     "User",
@@ -32,6 +35,15 @@ ROLE_ARN_RE: Final = re.compile(
 )
 PROVIDER_NAME_RE: Final = re.compile(r"[\w._-]{1,128}", re.ASCII)
 ROLE_NAME_RE: Final = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+#: ``userNameType`` (1-64) and ``groupNameType`` (1-128) of the IAM API.
+IAM_USER_NAME_RE: Final = ROLE_NAME_RE
+IAM_GROUP_NAME_RE: Final = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
+#: Long-term access key IDs: ``AKIA`` and 16 of A-Z, 2-7 (IAM User Guide, "Unique
+#: identifiers"); real ones are 20 characters. Secrets are 40 characters.
+ACCESS_KEY_ID_RE: Final = re.compile(r"AKIA[A-Z0-9]{16}", re.ASCII)
+SECRET_ACCESS_KEY_RE: Final = re.compile(r"[A-Za-z0-9/+=]{40}", re.ASCII)
+#: ``accountAliasType``: 3-63 lower-case letters, digits and single hyphens.
+ACCOUNT_ALIAS_RE: Final = re.compile(r"[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -44,10 +56,48 @@ class Role:
     path: str = "/"
     max_session_duration: int = 3600
     """IAM ``MaxSessionDuration``: 3600..43200 seconds."""
+    policies: Mapping[str, PolicyDocument] = field(default_factory=dict, hash=False)
+    """Inline identity policies by name: what a session of this role may do."""
+    tags: Mapping[str, str] = field(default_factory=dict, hash=False)
+    description: str | None = None
 
     @property
     def arn(self) -> str:
         return f"arn:aws:iam::{self.account_id}:role{self.path}{self.name}"
+
+
+@dataclass(frozen=True)
+class AccessKeySpec:
+    """A long-term access key of an IAM user, as the directory file gives it."""
+
+    id: str
+    secret: str = field(repr=False)
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class IamUserSpec:
+    """An IAM user of one account (not a directory user: IAM users sign in to AWS itself)."""
+
+    name: str
+    path: str = "/"
+    password_hash: str | None = field(default=None, repr=False)
+    """The console password (IAM's login profile); ``None``: no console access."""
+    access_keys: tuple[AccessKeySpec, ...] = ()
+    mfa_seed: str | None = field(default=None, repr=False)
+    """Base32 seed of an enabled virtual MFA device ``arn:aws:iam::ACCOUNT:mfa/NAME``."""
+    groups: tuple[str, ...] = ()
+    policies: Mapping[str, PolicyDocument] = field(default_factory=dict, hash=False)
+    tags: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class IamGroupSpec:
+    """An IAM group of one account and its inline policies."""
+
+    name: str
+    path: str = "/"
+    policies: Mapping[str, PolicyDocument] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -65,6 +115,8 @@ class Account:
     ``either`` (AWS documents only that a signed Assertion works)."""
     provider_allow_sha1: bool = False
     """Accept RSA-SHA1/SHA-1 signatures from this provider's IdP (legacy; never MD5/HMAC)."""
+    iam_users: tuple[IamUserSpec, ...] = ()
+    iam_groups: tuple[IamGroupSpec, ...] = ()
 
     @property
     def provider_arn(self) -> str:

@@ -20,9 +20,11 @@ from idp.web import (
     adfs_routes,
     console_routes,
     ecp_routes,
+    iam_routes,
     idp_routes,
     okta_routes,
     shibboleth_routes,
+    signin_routes,
     sts_routes,
 )
 from idp.web.body import EXCEPTION_HANDLERS
@@ -83,7 +85,8 @@ def create_app(
         admin = admin_routes.routes()
     app = Starlette(
         routes=[Route("/healthz", _healthz), *idp_routes.routes(), *sts_routes.routes(),
-                *console_routes.routes(), *okta_routes.routes(), *adfs_routes.routes(),
+                *iam_routes.routes(), *console_routes.routes(), *signin_routes.routes(),
+                *okta_routes.routes(), *adfs_routes.routes(),
                 *shibboleth_routes.routes(), *ecp_routes.routes(), *admin],
         middleware=[
             *_proxy_middleware(settings),

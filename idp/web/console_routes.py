@@ -14,6 +14,7 @@ and what the Response claims (untrusted).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlencode
 
@@ -30,7 +31,8 @@ from idp.aws.console import (
     role_choices,
     select_roles,
 )
-from idp.aws.console_session import ConsoleSession
+from idp.aws.console_session import ConsoleSession, RoleLink
+from idp.aws.credentials import SessionClaims
 from idp.aws.diagnostics import summarize
 from idp.aws.errors import AwsError
 from idp.aws.federation import RoleSession
@@ -41,7 +43,7 @@ from idp.web.links import link
 from idp.web.pages import render
 from idp.web.state import services
 
-__all__ = ["COOKIE", "routes"]
+__all__ = ["COOKIE", "clear_cookie", "routes", "set_cookie"]
 
 log = logging.getLogger("idp.console")
 
@@ -94,12 +96,23 @@ def _role_page(request: Request, selection: RoleSelection, saml: str, relay: str
                   relay_state=relay or "", accounts=accounts, error=error)
 
 
+def set_cookie(request: Request, response: Response, session: ConsoleSession) -> None:
+    """Seal ``session`` into the console cookie (``ValueError`` if it cannot fit)."""
+    state = services(request)
+    value, max_age = state.console_sessions.seal(session)
+    response.set_cookie(COOKIE, value, max_age=max_age, path=state.settings.base_path + "/aws",
+                        httponly=True, samesite="lax", secure=state.settings.secure_cookies)
+
+
 def _start_console(request: Request, selection: RoleSelection, role: RoleSession,
                    relay: str | None) -> Response:
     """Set the console session cookie and go to the console page RelayState asked for."""
     state = services(request)
     target = console_target(relay)
     claims = role.claims
+    previous = state.console_sessions.open(request.cookies.get(COOKIE))
+    if previous is not None:  # a new sign-in replaces the old one everywhere
+        state.console_sessions.end(previous)
     session = ConsoleSession(
         access_key_id=role.credentials.access_key_id,
         session_token=role.credentials.session_token,
@@ -107,10 +120,8 @@ def _start_console(request: Request, selection: RoleSelection, role: RoleSession
         account_alias=state.federation.iam.account_alias(claims.account),
         deep_link=target if target != CONSOLE_HOME else None,
     )
-    value, max_age = state.console_sessions.seal(session)
     response = _redirect(state.settings.base_path + target)
-    response.set_cookie(COOKIE, value, max_age=max_age, path=state.settings.base_path + "/aws",
-                        httponly=True, samesite="lax", secure=state.settings.secure_cookies)
+    set_cookie(request, response, session)
     return response
 
 
@@ -167,61 +178,129 @@ def _back_to_idp(request: Request, path: str | None) -> Response:
         target += "?" + urlencode({"RelayState": relay})
     response = _redirect(target)
     if COOKIE in request.cookies:
-        _clear(response, request)
+        clear_cookie(request, response)
     return response
 
 
-def _clear(response: Response, request: Request) -> None:
+def _sign_in_again(request: Request, session: ConsoleSession) -> str:
+    """Where this session's user signs in again: the IAM sign-in page (their account
+    prefilled) or the IdP."""
+    if session.user_arn is None:
+        return _path(request, "idp_init")
+    account = session.account_alias or session.user_arn.split(":")[4]
+    return link(request, "aws_signin", account=account)
+
+
+def clear_cookie(request: Request, response: Response) -> None:
     settings = services(request).settings
     response.delete_cookie(COOKIE, path=settings.base_path + "/aws", httponly=True,
                            samesite="lax", secure=settings.secure_cookies)
 
 
+@dataclass(frozen=True)
+class _HistoryLink:
+    link: RoleLink
+    label: str
+    current: bool
+
+
+def _identity(claims: SessionClaims) -> str:
+    """The navigation bar's name: ``user @ account`` or ``role/session @ account``."""
+    return claims.assumed_role_arn.split(":", 5)[5].removeprefix("assumed-role/")
+
+
 async def console(request: Request) -> Response:
-    """The signed-in console: who you are, until when, and the credentials for the CLI."""
+    """The signed-in console: who you are, the role you switched to, the roles you used,
+    until when, and the credentials for the CLI."""
     state = services(request)
     sessions = state.console_sessions
     path = request.path_params.get("path") or None
     session = sessions.open(request.cookies.get(COOKIE))
     claims = sessions.claims(session) if session is not None else None
+    if session is not None and claims is None and session.user_arn is not None:
+        gone = _redirect(_sign_in_again(request, session))
+        clear_cookie(request, gone)
+        return gone
     if session is None or claims is None:
         return _back_to_idp(request, path)
-    remaining = max(0, int((claims.expiration - state.clock.now()).total_seconds()))
+    notice = None
+    role_claims = sessions.role_claims(session)
+    if session.role is not None and role_claims is None:
+        # The role session ended before the sign-in did: back to the signed-in identity.
+        notice = (f"Your session as {session.role.link.display_name} has ended; you are "
+                  "back to your sign-in identity.")
+        session = session.back()
+    current = role_claims or claims
+    remaining = max(0, int((current.expiration - state.clock.now()).total_seconds()))
     shown_path = f"{CONSOLE_HOME}/{path}" if path else None
     if shown_path and request.url.query:
         shown_path += f"?{request.url.query}"
-    return render(
-        "console.html", claims=claims, alias=session.account_alias, name_id=session.name_id,
-        issuer=session.issuer, deep_link=session.deep_link, path=shown_path,
-        expires=claims.expiration.strftime("%Y-%m-%d %H:%M:%S UTC"),
+    role = session.role.link if session.role is not None else None
+    history = [_HistoryLink(link=h, label=h.display_name,
+                            current=role is not None and h.same_role(role))
+               for h in session.history]
+    access_key_id, session_token = session.current_credentials
+    response = render(
+        "console.html", claims=current, signin=claims, alias=session.account_alias,
+        role_alias=state.federation.iam.account_alias(current.account),
+        name_id=session.name_id, issuer=session.issuer, deep_link=session.deep_link,
+        path=shown_path, iam_user=session.user_arn, user_name=session.user_name,
+        back_name=session.user_name or claims.session_name, mfa=session.mfa,
+        mfa_present=_mfa_present(current), role=role,
+        role_ink=_ink(role.color if role is not None else None), history=history,
+        identity=_identity(current), notice=notice,
+        expires=current.expiration.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        signin_expires=claims.expiration.strftime("%Y-%m-%d %H:%M:%S UTC"),
         remaining_minutes=(remaining + 59) // 60,
-        access_key_id=session.access_key_id,
+        access_key_id=access_key_id,
         secret_access_key=sessions.secret_access_key(session),
-        session_token=session.session_token, sts_endpoint=f"{state.settings.url}/aws/sts",
-        logout_url=_path(request, "aws_logout"), switch_url=_path(request, "idp_init"),
+        session_token=session_token, sts_endpoint=f"{state.settings.url}/aws/sts",
+        logout_url=_path(request, "aws_logout"), idp_url=_path(request, "idp_init"),
+        switch_url=_path(request, "aws_switchrole"),
+        back_url=_path(request, "aws_switch_back"),
         csrf_token=sessions.csrf_token(session),
     )
+    if notice is not None:
+        set_cookie(request, response, session)
+    return response
+
+
+def _ink(color: str | None) -> str:
+    """Readable text on the role's colour (WCAG relative luminance, roughly)."""
+    if not color or len(color) != 6:
+        return "111827"
+    red, green, blue = (int(color[i:i + 2], 16) for i in (0, 2, 4))
+    return "111827" if 0.299 * red + 0.587 * green + 0.114 * blue > 150 else "ffffff"
+
+
+def _mfa_present(claims: SessionClaims) -> str:
+    """``aws:MultiFactorAuthPresent`` of the credentials the console acts with (console
+    sessions are temporary credentials: the key is always present)."""
+    return "true" if claims.mfa_at is not None else "false"
 
 
 async def logout(request: Request) -> Response:
     """Sign out of the console only (the IdP session stays, as with real AWS).
 
-    The form's token must match the session: another site cannot sign the user out.
+    The form's token must match the session: another site cannot sign the user out. The
+    sign-in and any role switched to end together.
     """
     sessions = services(request).console_sessions
     session = sessions.open(request.cookies.get(COOKIE))
+    start_url = _path(request, "idp_init")
     if session is not None:
+        start_url = _sign_in_again(request, session)
         try:
             form = await _form(request)
         except SamlValidationError:
             form = FormData()
         if not sessions.check_csrf(session, form.get("csrf_token")):
-            return render("signed_out.html", 400, start_url=_path(request, "idp_init"),
+            return render("signed_out.html", 400, start_url=start_url,
                           error="This sign-out form did not come from the console; "
                           "you are still signed in.")
         sessions.end(session)
-    response = render("signed_out.html", start_url=_path(request, "idp_init"))
-    _clear(response, request)
+    response = render("signed_out.html", start_url=start_url)
+    clear_cookie(request, response)
     return response
 
 

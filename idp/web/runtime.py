@@ -21,10 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from idp.authn.login import Authenticator
 from idp.authn.throttle import LoginThrottle
 from idp.authn.totp import TotpGuard
+from idp.aws.assume_role import RoleAssumption
+from idp.aws.callers import Callers
 from idp.aws.console_session import ConsoleSessions
 from idp.aws.credentials import CredentialIssuer
 from idp.aws.federation import AwsFederation
 from idp.aws.iam import Iam
+from idp.aws.iam.api import IamApi
+from idp.aws.mfa import MfaCodes
 from idp.aws.replay import ReplayMode
 from idp.aws.sts import Sts
 from idp.clock import Clock, SettableClock
@@ -103,8 +107,12 @@ class Runtime:
     def _build(self, directory: Directory, keys: dict[str, KeyPair]) -> Services:
         settings, clock, store = self.settings, self.clock, self.store
         published = published_pairs(keys)
+        iam = Iam(directory, settings.entity_id, published, store=store, clock=clock)
+        mfa = MfaCodes(clock, store)
+        callers = Callers(iam, self.credentials, clock)
+        roles = RoleAssumption(iam, self.credentials, mfa, clock)
         federation = AwsFederation(
-            iam=Iam(directory, settings.entity_id, published),
+            iam=iam,
             credentials=self.credentials,
             clock=clock,
             console_url=settings.console_acs_url,
@@ -126,7 +134,7 @@ class Runtime:
             identity_provider=identity_provider,
             authenticator=authenticator,
             federation=federation,
-            sts=Sts(federation),
+            sts=Sts(federation, callers=callers, roles=roles),
             console_sessions=self.console_sessions,
             session_secret=self.session_secret,
             exchanges=self.exchanges,
@@ -138,6 +146,10 @@ class Runtime:
                               store),
                 clock=clock,
                 session_lifetime=settings.idp_session_lifetime),
+            callers=callers,
+            roles=roles,
+            iam_api=IamApi(iam, clock, mfa),
+            mfa=mfa,
         )
 
     def foreign_keys(self) -> KeyPair:

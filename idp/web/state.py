@@ -8,8 +8,12 @@ from typing import cast
 from starlette.requests import Request
 
 from idp.authn.login import Authenticator
+from idp.aws.assume_role import RoleAssumption
+from idp.aws.callers import Callers
 from idp.aws.console_session import ConsoleSessions
 from idp.aws.federation import AwsFederation
+from idp.aws.iam.api import IamApi
+from idp.aws.mfa import MfaCodes
 from idp.aws.sts import Sts
 from idp.clock import Clock
 from idp.compat.signin import VendorSignIn
@@ -46,6 +50,14 @@ class Services:
     """The vendor login surfaces enabled (settings' ``compat`` and the directory's)."""
     vendor_sign_in: VendorSignIn
     """How the vendor surfaces sign users in and answer (``idp.compat.signin``)."""
+    callers: Callers
+    """Who signed an AWS request (IAM users' keys, temporary credentials)."""
+    roles: RoleAssumption
+    """AssumeRole, GetSessionToken and the console's switch role."""
+    iam_api: IamApi
+    """The IAM API's operations."""
+    mfa: MfaCodes
+    """IAM users' virtual MFA codes, each accepted once."""
 
 
 def enabled(request: Request, vendor: Vendor) -> Services:

@@ -26,6 +26,7 @@ from idp.aws.errors import (
     RequestTimeout,
     RequestTooLarge,
 )
+from idp.aws.params import assume_role_params
 from idp.aws.sigv4 import SignedRequest
 from idp.exchanges import ExchangeKind, decode_message
 from idp.web.body import BodyTimeout, BodyTooLarge, ClientGone, read_body
@@ -84,16 +85,53 @@ def _assume_role_with_saml(request: Request, params: Mapping[str, str], body: by
     return wire.assume_role_with_saml_response(result, request.state.request_id)
 
 
+def _signed(request: Request, body: bytes) -> SignedRequest:
+    return SignedRequest(method=request.method, url=str(request.url),
+                         headers=list(request.headers.items()), body=body)
+
+
 def _get_caller_identity(request: Request, params: Mapping[str, str], body: bytes) -> bytes:
-    signed = SignedRequest(method=request.method, url=str(request.url),
-                           headers=list(request.headers.items()), body=body)
-    claims = services(request).sts.get_caller_identity(signed)
-    return wire.get_caller_identity_response(claims, request.state.request_id)
+    caller = services(request).sts.get_caller_identity(_signed(request, body))
+    return wire.caller_identity_response(caller, request.state.request_id)
+
+
+def _assume_role(request: Request, params: Mapping[str, str], body: bytes) -> bytes:
+    state = services(request)
+    facts = {"role": params.get("RoleArn") or "", "session": params.get("RoleSessionName") or "",
+             "caller": ""}
+    try:
+        caller = state.callers.authenticate(_signed(request, body), service="sts")
+        facts["caller"] = caller.arn
+        assumed = state.roles.assume_role(caller, assume_role_params(params))
+    except AwsError as exc:
+        state.exchanges.decision(
+            ExchangeKind.STS, message=None, rule=exc.rule or exc.code,
+            found=exc.detail or exc.message,
+            facts={**facts, "code": exc.code, "message": exc.message})
+        raise
+    state.exchanges.decision(ExchangeKind.STS, message=None, facts={
+        **facts, "assumed_role": assumed.caller.arn,
+        "access_key_id": assumed.credentials.access_key_id})
+    return wire.assume_role_response(assumed.credentials, assumed.caller,
+                                     assumed.packed_policy_size, request.state.request_id)
+
+
+def _get_session_token(request: Request, params: Mapping[str, str], body: bytes) -> bytes:
+    issued = services(request).sts.get_session_token(_signed(request, body), params)
+    return wire.get_session_token_response(issued.credentials, request.state.request_id)
+
+
+def _get_access_key_info(request: Request, params: Mapping[str, str], body: bytes) -> bytes:
+    account = services(request).sts.get_access_key_info(_signed(request, body), params)
+    return wire.get_access_key_info_response(account, request.state.request_id)
 
 
 _ACTIONS = {
+    "AssumeRole": _assume_role,
     "AssumeRoleWithSAML": _assume_role_with_saml,
+    "GetAccessKeyInfo": _get_access_key_info,
     "GetCallerIdentity": _get_caller_identity,
+    "GetSessionToken": _get_session_token,
 }
 
 

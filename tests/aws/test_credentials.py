@@ -132,14 +132,14 @@ def test_token_of_another_key_is_invalid(issuer):
 
 
 def test_expired_token(issuer, clock):
-    """At the expiration instant the token is ExpiredToken 400; a second earlier it works."""
+    """At the expiration instant the token is ExpiredToken 403; a second earlier it works."""
     creds, _ = issuer.issue(ROLE, "bob", 900)
     clock.advance(899)
     issuer.resolve(creds.access_key_id, creds.session_token)
     clock.advance(1)
     with pytest.raises(AwsError) as info:
         issuer.resolve(creds.access_key_id, creds.session_token)
-    assert (info.value.code, info.value.http_status) == ("ExpiredToken", 400)
+    assert (info.value.code, info.value.http_status) == ("ExpiredToken", 403)
     assert info.value.message == "The security token included in the request is expired"
 
 

@@ -340,7 +340,7 @@ def test_yaml_policy_with_unquoted_version_and_boolean_null():
     (policy({"Effect": "Allow", "Action": "sts:*"}), "exactly one of Principal and NotPrincipal"),
     (policy(statement(Principal={"Federated": 3})), "Principal.Federated must be a string"),
     (policy(statement(Principal={"Nobody": "x"})), "unknown principal type 'Nobody'"),
-    (policy(statement({"NumericLessThan": {"saml:sub": "3"}})), "not supported"),
+    (policy(statement({"BinaryEquals": {"saml:sub": "QQ=="}})), "not supported"),
     (policy(statement({"ForSomeValues:StringEquals": {"saml:sub": "a"}})), "set qualifier"),
     (policy(statement({"Null": {"saml:sub": "maybe"}})), "Null takes true or false"),
     (policy(statement({"ForAnyValue:Null": {"saml:sub": "true"}})), "Null takes no"),
@@ -369,3 +369,144 @@ def test_trust_request_rejects_obvious_mistakes(kwargs, message):
                             "actions": (ASSUME_ROLE_WITH_SAML,), "context": {}, **kwargs}
     with pytest.raises(ValueError, match=message):
         TrustRequest(**args)
+
+
+# --- principals other than a SAML provider ---------------------------------------------------
+
+OPS_ACCOUNT = "444455556666"
+OPS_USER = f"arn:aws:iam::{OPS_ACCOUNT}:user/ops"
+OPS_NAMES = (OPS_ACCOUNT, f"arn:aws:iam::{OPS_ACCOUNT}:root", OPS_USER)
+SESSION_NAMES = (OPS_ACCOUNT, f"arn:aws:iam::{OPS_ACCOUNT}:root",
+                 f"arn:aws:iam::{OPS_ACCOUNT}:role/Deploy",
+                 f"arn:aws:sts::{OPS_ACCOUNT}:assumed-role/Deploy/alice")
+
+
+def aws_request(names: tuple[str, ...] = OPS_NAMES, **context: tuple[str, ...]) -> TrustRequest:
+    return TrustRequest(principal_aws=names, actions=("sts:AssumeRole",), context=context)
+
+
+def trust(principal: Any, *, key: str = "Principal", effect: str = "Allow",
+          condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"Effect": effect, key: principal, "Action": "sts:AssumeRole"}
+    if condition:
+        body["Condition"] = condition
+    return policy(body)
+
+
+@pytest.mark.parametrize(("principal", "names", "allowed"), [
+    ({"AWS": OPS_ACCOUNT}, OPS_NAMES, True),
+    ({"AWS": f"arn:aws:iam::{OPS_ACCOUNT}:root"}, OPS_NAMES, True),
+    ({"AWS": OPS_USER}, OPS_NAMES, True),
+    ({"AWS": [f"arn:aws:iam::{OPS_ACCOUNT}:user/other", OPS_USER]}, OPS_NAMES, True),
+    ({"AWS": f"arn:aws:iam::{OPS_ACCOUNT}:user/OPS"}, OPS_NAMES, False),  # exact, cased
+    ({"AWS": f"arn:aws:iam::{OPS_ACCOUNT}:user/*"}, OPS_NAMES, False),  # no wildcards
+    ({"AWS": "111122223333"}, OPS_NAMES, False),
+    ({"AWS": "*"}, OPS_NAMES, True),
+    ("*", OPS_NAMES, True),
+    ({"AWS": f"arn:aws:iam::{OPS_ACCOUNT}:role/Deploy"}, SESSION_NAMES, True),
+    ({"AWS": f"arn:aws:sts::{OPS_ACCOUNT}:assumed-role/Deploy/alice"}, SESSION_NAMES, True),
+    ({"AWS": f"arn:aws:sts::{OPS_ACCOUNT}:assumed-role/Deploy/bob"}, SESSION_NAMES, False),
+    ({"Federated": PROVIDER}, OPS_NAMES, False),
+    ({"Service": "ec2.amazonaws.com"}, OPS_NAMES, False),
+])
+def test_aws_principals(principal, names, allowed):
+    """{"AWS": X} names an account, its root, a user, a role or a role session, exactly."""
+    assert decide(trust(principal), aws_request(names)).allowed is allowed
+
+
+def test_aws_principal_mismatch_names_the_most_specific_caller():
+    decision = decide(trust({"AWS": "111122223333"}), aws_request())
+    assert decision == Decision(False, "no statement allows sts:AssumeRole: statement 1: "
+                                       f"Principal does not name {OPS_USER}")
+
+
+@pytest.mark.parametrize(("principal", "allowed"), [
+    ({"Service": "ec2.amazonaws.com"}, True),
+    ({"Service": ["lambda.amazonaws.com", "ec2.amazonaws.com"]}, True),
+    ({"Service": "lambda.amazonaws.com"}, False),
+    ("*", True),
+    ({"AWS": "*"}, False),  # "AWS": "*" is every AWS identity, not a service
+    ({"Federated": PROVIDER}, False),
+])
+def test_service_principals(principal, allowed):
+    req = TrustRequest(principal_service="ec2.amazonaws.com", actions=("sts:AssumeRole",),
+                       context={})
+    decision = decide(trust(principal), req)
+    assert decision.allowed is allowed
+    if not allowed:
+        assert decision.reason.endswith("Principal does not name ec2.amazonaws.com")
+
+
+def test_not_principal_deny_with_aws_principals():
+    """A Deny with NotPrincipal spares the users it names and denies other callers."""
+    doc = policy({"Effect": "Allow", "Principal": {"AWS": OPS_ACCOUNT}, "Action": "sts:*"},
+                 {"Effect": "Deny", "NotPrincipal": {"AWS": OPS_USER}, "Action": "sts:*"})
+    assert decide(doc, aws_request()).allowed
+    other = (OPS_ACCOUNT, f"arn:aws:iam::{OPS_ACCOUNT}:root",
+             f"arn:aws:iam::{OPS_ACCOUNT}:user/eve")
+    assert decide(doc, aws_request(other)).reason == (
+        "explicit Deny in statement 2 for sts:AssumeRole")
+
+
+def test_trust_request_needs_a_principal():
+    with pytest.raises(ValueError, match="needs a principal"):
+        TrustRequest(actions=("sts:AssumeRole",), context={})
+
+
+# --- typed operators in trust policies ------------------------------------------------------
+
+@pytest.mark.parametrize(("condition", "context", "allowed"), [
+    ({"Bool": {"aws:MultiFactorAuthPresent": "true"}}, {"aws:MultiFactorAuthPresent": "TRUE"},
+     True),
+    ({"Bool": {"aws:MultiFactorAuthPresent": "true"}}, {"aws:MultiFactorAuthPresent": "false"},
+     False),
+    ({"Bool": {"aws:MultiFactorAuthPresent": "true"}}, {}, False),
+    ({"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}}, {}, True),
+    ({"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}},
+     {"aws:MultiFactorAuthPresent": "false"}, False),
+    ({"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}},
+     {"aws:MultiFactorAuthAge": "120"}, True),
+    ({"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}},
+     {"aws:MultiFactorAuthAge": "7200"}, False),
+    ({"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}, {}, False),
+    ({"NumericLessThanIfExists": {"aws:MultiFactorAuthAge": "3600"}}, {}, True),
+    ({"DateGreaterThan": {"aws:CurrentTime": "2026-01-01T00:00:00Z"}},
+     {"aws:CurrentTime": "2026-06-01T00:00:00Z"}, True),
+    ({"DateGreaterThan": {"aws:CurrentTime": "2026-01-01T00:00:00Z"}},
+     {"aws:CurrentTime": "2025-06-01T00:00:00Z"}, False),
+    ({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:user/ops"}},
+     {"aws:PrincipalArn": OPS_USER}, True),
+    ({"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:user/ops"}},
+     {"aws:PrincipalArn": OPS_USER}, False),
+    ({"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}, {"aws:SourceIp": "203.0.113.7"}, True),
+    ({"NotIpAddress": {"aws:SourceIp": "203.0.113.0/24"}}, {"aws:SourceIp": "203.0.113.7"},
+     False),
+    ({"NotIpAddress": {"aws:SourceIp": "203.0.113.0/24"}}, {}, True),
+])
+def test_typed_operators_in_trust_policies(condition, context, allowed):
+    """Trust policies evaluate Bool, Numeric, Date, Arn and IpAddress conditions too."""
+    ctx = {key: (value,) for key, value in context.items()}
+    assert decide(trust({"AWS": OPS_ACCOUNT}, condition=condition),
+                  aws_request(**ctx)).allowed is allowed
+
+
+@pytest.mark.parametrize(("version", "sub", "allowed"), [
+    ("2012-10-17", "alice", True),
+    ("2012-10-17", "bob", False),
+    ("2008-10-17", "alice", False),  # variables are literal text in 2008-10-17 documents
+    ("2008-10-17", "${saml:namequalifier}", True),
+])
+def test_variables_in_trust_conditions(version, sub, allowed):
+    """${saml:namequalifier} in a condition value is the request's value in 2012-10-17."""
+    doc = {"Version": version, "Statement": [statement(
+        {"StringEquals": {"saml:sub": "${saml:namequalifier}"}})]}
+    req = request(saml_sub=sub, saml_namequalifier="alice")
+    assert decide(doc, req).allowed is allowed
+
+
+def test_numeric_failure_reason_reads_as_a_comparison():
+    doc = trust({"AWS": OPS_ACCOUNT},
+                condition={"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}})
+    decision = decide(doc, aws_request(**{"aws:MultiFactorAuthAge": ("7200",)}))
+    assert decision.reason.endswith("condition NumericLessThan aws:MultiFactorAuthAge "
+                                    "failed: got 7200, wanted less than 3600")

@@ -193,12 +193,12 @@ def test_long_term_key_is_unknown(creds, issuer, clock):
 
 
 def test_expired_credentials(issuer, clock):
-    """Credentials past their expiration give ExpiredToken 400 even when correctly signed."""
+    """Credentials past their expiration give ExpiredToken 403 even when correctly signed."""
     past = FixedClock(clock.now() - dt.timedelta(hours=2))
     old, _ = CredentialIssuer(SECRET, past).issue(ROLE, "alice", 900)
     with pytest.raises(AwsError) as info:
         verify(sign(old), issuer=issuer, clock=clock)
-    assert code_of(info) == ("ExpiredToken", 400)
+    assert code_of(info) == ("ExpiredToken", 403)
 
 
 def test_stale_request(creds, issuer, clock):

@@ -158,3 +158,48 @@ def test_expiration_is_written_in_utc(sts_model, issued):
                           local)
     xml = assume_role_with_saml_response(make_result((shifted, claims)), REQUEST_ID)
     assert creds.expiration.strftime("%Y-%m-%dT%H:%M:%SZ").encode() in xml
+
+
+# --- signed operations (users and role sessions) -----------------------------------------
+
+def _role_caller(issued):
+    from idp.aws.callers import caller_of
+    from idp.aws.iam.model import IamState
+    creds, claims = issued
+    return creds, caller_of(claims, IamState(accounts={}))
+
+
+def test_assume_role_response_round_trips(sts_model, issued):
+    from idp.aws.wire import assume_role_response
+    creds, caller = _role_caller(issued)
+    parsed = parse(sts_model, "AssumeRole",
+                   assume_role_response(creds, caller, 7, REQUEST_ID))
+    assert parsed["AssumedRoleUser"] == {"Arn": caller.arn, "AssumedRoleId": caller.user_id}
+    assert parsed["Credentials"]["AccessKeyId"] == creds.access_key_id
+    assert parsed["Credentials"]["SessionToken"] == creds.session_token
+    assert parsed["PackedPolicySize"] == 7
+    assert parsed["SourceIdentity"] == "alice"
+    assert parsed["ResponseMetadata"]["RequestId"] == REQUEST_ID
+    bare = parse(sts_model, "AssumeRole", assume_role_response(creds, caller, None, REQUEST_ID))
+    assert "PackedPolicySize" not in bare
+
+
+def test_user_identity_session_token_and_key_info_round_trip(sts_model, issued):
+    from idp.aws.principals import Caller, CallerKind
+    from idp.aws.wire import (
+        caller_identity_response,
+        get_access_key_info_response,
+        get_session_token_response,
+    )
+    user = Caller(kind=CallerKind.USER, account="444455556666",
+                  arn="arn:aws:iam::444455556666:user/ops", user_id="AIDAEXAMPLEEXAMPLE123",
+                  access_key_id="AKIAOPSUSEREXAMPLE00", user_name="ops")
+    parsed = parse(sts_model, "GetCallerIdentity", caller_identity_response(user, REQUEST_ID))
+    assert (parsed["Arn"], parsed["UserId"], parsed["Account"]) == (
+        user.arn, user.user_id, user.account)
+    creds, _ = issued
+    parsed = parse(sts_model, "GetSessionToken", get_session_token_response(creds, REQUEST_ID))
+    assert parsed["Credentials"]["SecretAccessKey"] == creds.secret_access_key
+    parsed = parse(sts_model, "GetAccessKeyInfo",
+                   get_access_key_info_response("111122223333", REQUEST_ID))
+    assert parsed["Account"] == "111122223333"

@@ -21,13 +21,24 @@ def parse(text: str):
 def test_demo_directory_has_the_documented_accounts_roles_and_users(directory):
     """The demo names are a contract the README and later issues rely on."""
     assert {a.id: a.alias for a in directory.accounts.values()} == {
-        "111122223333": "corp-prod", "444455556666": "corp-dev"}
+        "111122223333": "corp-prod", "444455556666": "corp-dev", "999988887777": "vendor"}
     assert {a.saml_provider for a in directory.accounts.values()} == {"CorpIdP"}
     roles = {r.arn: r.max_session_duration for a in directory.accounts.values() for r in a.roles}
     assert roles == {
         "arn:aws:iam::111122223333:role/Admin": 43200,
         "arn:aws:iam::111122223333:role/ReadOnly": 3600,
+        "arn:aws:iam::111122223333:role/BreakGlass": 3600,
+        "arn:aws:iam::111122223333:role/VendorAudit": 3600,
         "arn:aws:iam::444455556666:role/Developer": 3600,
+        "arn:aws:iam::444455556666:role/Deployer": 3600,
+    }
+    iam_users = {(a.id, u.name): ([k.id for k in u.access_keys], u.mfa_seed)
+                 for a in directory.accounts.values() for u in a.iam_users}
+    assert iam_users == {
+        ("111122223333", "admin"): (["AKIAPRODADMINEXAMPLE"], None),
+        ("444455556666", "admin"): (["AKIADEVADMINEXAMPLE0"], None),
+        ("444455556666", "ops"): (["AKIAOPSUSEREXAMPLE00"], "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+        ("999988887777", "auditor"): (["AKIAVENDORAUDITOR000"], None),
     }
     grants = {u: [g.role_arn.rsplit("/", 1)[1] for g in directory.roles_for(directory.user(u))]
               for u in directory.users}
@@ -169,3 +180,69 @@ def test_sp_certificate_must_be_a_regular_file():
     with pytest.raises(ConfigError, match="not a regular file"):
         parse("service_providers:\n  - entity_id: e\n    acs_urls: [https://x]\n"
               "    certificates: /dev/zero\n")
+
+
+# --- IAM users, groups, policies (the IAM twin's starting state) ---------------------------
+
+def _dev(edit):
+    """The demo with corp-dev's account body changed by ``edit``."""
+    return lambda demo: edit(demo["accounts"]["444455556666"])
+
+
+def _ops(edit):
+    return _dev(lambda dev: edit(dev["iam_users"]["ops"]))
+
+
+IDENTITY = {"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (_ops(lambda ops: ops["access_keys"][0].update(id="AKIAshort")), "must be AKIA and 16"),
+    (_ops(lambda ops: ops["access_keys"][0].update(secret="x" * 39)), "40 of A-Z"),
+    (_ops(lambda ops: ops["access_keys"][0].update(status="Gone")), "Active or Inactive"),
+    (_ops(lambda ops: ops["access_keys"].extend([
+        {"id": "AKIAOPSUSEREXAMPLE01", "secret": "a" * 40},
+        {"id": "AKIAOPSUSEREXAMPLE02", "secret": "b" * 40}])), "IAM allows 2"),
+    (_ops(lambda ops: ops["access_keys"].append({"id": "AKIAOPSUSEREXAMPLE00",
+                                                  "secret": "c" * 40})),
+     "more than one IAM user"),
+    (_ops(lambda ops: ops["access_keys"].append({"secret": "c" * 40})), "needs an id"),
+    (_ops(lambda ops: ops.update(mfa_seed="GEZDGNBV")), "mfa_seed is 40 bits"),
+    (_ops(lambda ops: ops.update(groups=["nope"])), "IAM group 'nope'"),
+    (_ops(lambda ops: ops.update(path="no-slash")), "path must start and end"),
+    (_ops(lambda ops: ops.update(policies={"P": {**IDENTITY, "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*",
+         "Principal": "*"}]}})), "is malformed"),
+    (_ops(lambda ops: ops.update(policies={"P": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole"}]}})), "is malformed"),
+    (_ops(lambda ops: ops.update(policies={"bad name!": IDENTITY})), "policy name"),
+    (_ops(lambda ops: ops.update(password="x", password_hash="y")), "exactly one of"),
+    (_ops(lambda ops: ops.update(unknown=1)), "unknown key 'unknown'"),
+    (_dev(lambda dev: dev["iam_users"].update(OPS={})), "differ only in case"),
+    (_dev(lambda dev: dev["iam_users"].update({"bad/name": {}})), "IAM user name"),
+    (_dev(lambda dev: dev.update(alias="corp-prod")), "already another account's"),
+    (_dev(lambda dev: dev.update(alias="Not-Lower")), "lower-case"),
+    (_dev(lambda dev: dev.update(alias="123456")), "not all digits"),
+    (_dev(lambda dev: dev["roles"].update(deployer={})), "differ only in case"),
+    (_dev(lambda dev: dev["roles"]["Deployer"].update(description="d" * 1001)),
+     "longer than 1000"),
+    (_dev(lambda dev: dev["roles"]["Deployer"].update(tags={"aws:x": "y"})), "aws:"),
+])
+def test_iam_mistakes_are_reported_with_the_field(edit, message):
+    with pytest.raises(ConfigError, match=message):
+        edited_demo(edit)
+
+
+def test_iam_users_groups_and_role_policies_are_read():
+    d = edited_demo(_dev(lambda dev: (
+        dev.update(iam_groups={"Deployers": {"policies": {"Deploy": IDENTITY}}}),
+        dev["iam_users"]["ops"].update(groups=["Deployers"], tags={"team": "ops"}),
+        dev["roles"]["Deployer"].update(tags={"app": "deploy"}, description="CI"))))
+    dev = d.accounts["444455556666"]
+    ops = next(u for u in dev.iam_users if u.name == "ops")
+    assert ops.groups == ("Deployers",) and ops.tags == {"team": "ops"}
+    assert [g.name for g in dev.iam_groups] == ["Deployers"]
+    deployer = next(r for r in dev.roles if r.name == "Deployer")
+    assert deployer.tags == {"app": "deploy"} and deployer.description == "CI"
+    assert list(deployer.policies) == ["ChainToProdReadOnly"]

@@ -3,13 +3,21 @@ file line of the offending statement, as IAM refuses them when the role is creat
 
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 
 import pytest
 
 from idp.aws.policy import TrustRequest, evaluate_trust_policy
 from idp.directory import parse_directory
-from idp.directory.policy import ConditionOperator, Effect, SetQualifier, parse_policy
+from idp.directory.policy import (
+    ConditionOperator,
+    Effect,
+    PolicyKind,
+    SetQualifier,
+    parse_policy,
+    parse_policy_text,
+)
 from idp.errors import ConfigError, MalformedPolicyError
 
 PROVIDER = "arn:aws:iam::111122223333:saml-provider/CorpIdP"
@@ -45,7 +53,7 @@ def test_document_keeps_its_source():
     ([statement(), statement(Effect="allow")], 2),
     ([statement(Resource="*"), statement()], 1),
     ([statement(), statement(), {"Effect": "Deny", "Action": "sts:*"}], 3),
-    ([statement(Condition={"NumericLessThan": {"saml:sub": "3"}})], 1),
+    ([statement(Condition={"BinaryEquals": {"saml:sub": "QQ=="}})], 1),
 ])
 def test_errors_name_the_statement(statements, index):
     """A statement's mistake carries its 1-based index (so a file loader can show its line)."""
@@ -149,13 +157,13 @@ def test_document_level_mistakes_point_at_trust_policy(policy, message):
 
 def test_an_unsupported_operator_is_refused_at_load():
     """An operator the simulator cannot evaluate fails the load, not a sign-in later."""
-    with pytest.raises(ConfigError, match=r"dir\.yaml:7: .*NumericLessThan.*not supported"):
+    with pytest.raises(ConfigError, match=r"dir\.yaml:7: .*BinaryEquals.*not supported"):
         load("""
             Statement:
               - Effect: Allow
                 Principal: "*"
                 Action: sts:AssumeRoleWithSAML
-                Condition: {NumericLessThan: {"saml:sub": "3"}}
+                Condition: {BinaryEquals: {"saml:sub": "QQ=="}}
         """)
 
 
@@ -192,3 +200,162 @@ def test_a_self_referencing_policy_is_refused_without_hanging():
             &policy
             Statement: [*policy]
         """)
+
+
+# --- identity policies, typed operators and IAM's own wording --------------------------------
+
+def identity(**extra: object) -> dict[str, object]:
+    return {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*", **extra}
+
+
+def test_identity_policy_parses_resources():
+    """An identity statement keeps its Resource patterns and no principal."""
+    doc = parse_policy({"Version": "2012-10-17", "Statement": [
+        identity(Resource=["arn:aws:iam::111122223333:user/*", "arn:aws:s3:::b"]),
+        {"Effect": "Deny", "Action": "*", "NotResource": "arn:aws:iam::*:role/Admin"},
+    ]}, PolicyKind.IDENTITY, name="ops")
+    first, second = doc.statements
+    assert first.resources == ("arn:aws:iam::111122223333:user/*", "arn:aws:s3:::b")
+    assert (first.not_resource, first.principals) == (False, ())
+    assert (second.resources, second.not_resource) == (("arn:aws:iam::*:role/Admin",), True)
+    assert (doc.kind, doc.name) == (PolicyKind.IDENTITY, "ops")
+
+
+def test_trust_policies_are_the_default_kind():
+    doc = parse_policy({"Statement": statement()})
+    assert doc.kind is PolicyKind.TRUST
+    assert doc.statements[0].resources == ()
+
+
+@pytest.mark.parametrize(("kind", "body", "aws_message", "detail"), [
+    (PolicyKind.TRUST, statement(Resource="*"), "Has prohibited field Resource",
+     "statement 1 has prohibited field Resource"),
+    (PolicyKind.TRUST, statement(NotResource="*"), "Has prohibited field NotResource",
+     "statement 1 has prohibited field NotResource"),
+    (PolicyKind.IDENTITY, identity(Principal="*"),
+     "Policy document should not specify a principal.", "prohibited field Principal"),
+    (PolicyKind.IDENTITY, identity(NotPrincipal={"AWS": "*"}),
+     "Policy document should not specify a principal.", "prohibited field NotPrincipal"),
+    (PolicyKind.IDENTITY, {"Effect": "Allow", "Action": "iam:GetUser"},
+     "Policy statement must contain resources.", "Resource and NotResource"),
+    (PolicyKind.IDENTITY, {"Effect": "Allow", "Resource": "*"},
+     "Policy statement must contain actions.", "Action and NotAction"),
+    (PolicyKind.TRUST, {"Effect": "Allow", "Principal": "*"},
+     "Policy statement must contain actions.", "Action and NotAction"),
+    (PolicyKind.IDENTITY, identity(NotResource="*"), "Syntax errors in policy.",
+     "exactly one of Resource and NotResource"),
+    (PolicyKind.IDENTITY, identity(Effect="allow"), "Syntax errors in policy.",
+     'Effect must be "Allow" or "Deny"'),
+    (PolicyKind.IDENTITY, identity(Resource=[]), "Syntax errors in policy.",
+     "Resource must not be an empty list"),
+    (PolicyKind.IDENTITY, identity(Resource=3), "Syntax errors in policy.",
+     "Resource must be a string"),
+    (PolicyKind.TRUST, {"Effect": "Allow", "Action": "sts:AssumeRole"},
+     "Syntax errors in policy.", "exactly one of Principal and NotPrincipal"),
+])
+def test_malformed_statements_carry_iam_wording(kind, body, aws_message, detail):
+    """Each refusal keeps a detailed message and carries the text IAM's API would answer."""
+    with pytest.raises(MalformedPolicyError) as raised:
+        parse_policy({"Version": "2012-10-17", "Statement": [body]}, kind)
+    assert raised.value.aws_message == aws_message
+    assert detail in raised.value.message
+    assert raised.value.statement == 1
+
+
+@pytest.mark.parametrize(("text", "aws_message", "detail"), [
+    ("{not json", "This policy contains invalid Json", "not valid JSON"),
+    ('{"Statement": NaN}', "This policy contains invalid Json", "not valid JSON"),
+    ("[" * 100_000 + "]" * 100_000, "This policy contains invalid Json", "not valid JSON"),
+    ("[]", "Syntax errors in policy.", "must be a JSON object"),
+    ('"x"', "Syntax errors in policy.", "must be a JSON object"),
+    ('{"Statement": []}', "Syntax errors in policy.", "Statement must be"),
+    ('{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", '
+     '"Resource": "*"}}', "Has prohibited field Resource", "prohibited field Resource"),
+])
+def test_policy_text_refusals(text, aws_message, detail):
+    """parse_policy_text refuses non-JSON (even absurdly deep) as IAM does, without crashing."""
+    with pytest.raises(MalformedPolicyError) as raised:
+        parse_policy_text(text, PolicyKind.TRUST, max_chars=1_000_000)
+    assert raised.value.aws_message == aws_message
+    assert detail in raised.value.message
+
+
+def test_policy_text_size_cap():
+    text = '{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}'
+    assert parse_policy_text(text, PolicyKind.IDENTITY).statements[0].resources == ("*",)
+    with pytest.raises(MalformedPolicyError, match="at most 20 are read") as raised:
+        parse_policy_text(text, PolicyKind.IDENTITY, max_chars=20)
+    assert raised.value.aws_message == "Syntax errors in policy."
+
+
+def test_policy_text_repeated_key_keeps_the_last():
+    """IAM accepts a repeated key and keeps the last value; so does the simulator."""
+    doc = parse_policy_text('{"Statement": {"Effect": "Deny", "Effect": "Allow", '
+                            '"Action": "*", "Resource": "*"}}', PolicyKind.IDENTITY, name="p")
+    assert doc.statements[0].effect is Effect.ALLOW
+    assert doc.name == "p"
+
+
+def test_malformed_policy_error_defaults_to_the_catch_all():
+    assert MalformedPolicyError("x").aws_message == "Syntax errors in policy."
+    assert MalformedPolicyError("x", aws_message="y").aws_message == "y"
+
+
+@pytest.mark.parametrize("operator", [
+    "NumericEquals", "NumericNotEquals", "NumericLessThan", "NumericLessThanEquals",
+    "NumericGreaterThan", "NumericGreaterThanEqualsIfExists", "ForAnyValue:NumericEquals",
+    "DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan",
+    "DateGreaterThanEqualsIfExists", "Bool", "BoolIfExists", "ArnEquals", "ArnLike",
+    "ArnNotEquals", "ArnNotLikeIfExists", "IpAddress", "NotIpAddressIfExists",
+    "ForAllValues:ArnLike",
+])
+def test_typed_operators_are_supported(operator):
+    value = {"Numeric": "3", "Date": "2026-01-01T00:00:00Z", "Bool": "true",
+             "Arn": "arn:aws:iam::*:role/*", "IpAd": "10.0.0.0/8", "NotI": "10.0.0.0/8"}
+    bare = operator.split(":")[-1]
+    wanted = next(v for k, v in value.items() if bare.startswith(k))
+    doc = parse_policy({"Statement": statement(Condition={operator: {"k": wanted}})})
+    (cond,) = doc.statements[0].conditions
+    assert cond.base.value in bare
+    assert cond.if_exists is bare.endswith("IfExists")
+
+
+@pytest.mark.parametrize(("operator", "value", "fragment"), [
+    ("NumericLessThan", "three", "NumericLessThan takes numbers, got 'three'"),
+    ("NumericEquals", "1e99999", "takes numbers"),
+    ("NumericEquals", "١٢", "takes numbers"),  # Arabic-Indic digits are not numbers to IAM
+    ("DateLessThan", "next tuesday", "takes ISO 8601 dates or epoch seconds"),
+    ("DateGreaterThan", "2026-13-01", "takes ISO 8601 dates"),
+    ("IpAddress", "10.0.0.0/33", "takes CIDR blocks"),
+    ("NotIpAddress", "example.com", "takes CIDR blocks"),
+    ("Bool", "yes", "Bool takes true or false, got 'yes'"),
+    ("BoolIfExists", "${aws:x}", "Bool takes true or false"),  # 2008-10-17: no variables
+    ("BinaryEquals", "QQ==", "not supported by this simulator"),
+    ("StringMatches", "a", "not supported by this simulator"),
+])
+def test_typed_operator_values_are_checked(operator, value, fragment):
+    """A value the operator cannot read is refused at parse time, naming the statement."""
+    with pytest.raises(MalformedPolicyError) as raised:
+        parse_policy({"Version": "2008-10-17",
+                      "Statement": statement(Condition={operator: {"k": value}})})
+    assert fragment in raised.value.message
+    assert raised.value.aws_message == "Syntax errors in policy."
+    assert raised.value.statement == 1
+
+
+def test_typed_values_from_json_and_yaml_scalars():
+    """Numbers, booleans and YAML dates are read in their JSON spelling."""
+    doc = parse_policy({"Statement": statement(Condition={
+        "NumericLessThan": {"aws:MultiFactorAuthAge": 3600},
+        "Bool": {"aws:SecureTransport": True},
+        "DateLessThan": {"aws:CurrentTime": dt.datetime(2030, 1, 1, tzinfo=dt.UTC)},
+        "DateGreaterThan": {"aws:CurrentTime": dt.date(2020, 1, 1)},
+    })})
+    values = [c.values for c in doc.statements[0].conditions]
+    assert values == [("3600",), ("true",), ("2030-01-01T00:00:00+00:00",), ("2020-01-01",)]
+
+
+def test_bool_may_hold_a_variable_in_2012_documents():
+    doc = parse_policy({"Version": "2012-10-17", "Statement": statement(
+        Condition={"Bool": {"aws:SecureTransport": "${aws:x, 'true'}"}})})
+    assert doc.statements[0].conditions[0].values == ("${aws:x, 'true'}",)

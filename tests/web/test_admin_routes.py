@@ -491,7 +491,9 @@ def test_an_ambiguous_role_name_is_refused(api: TestClient) -> None:
 
 def test_list_and_add_roles(api: TestClient) -> None:
     roles = {r["arn"]: r for r in ok(api.get("/api/roles"))["roles"]}
-    assert set(roles) == {ADMIN, READ_ONLY, DEVELOPER}
+    assert set(roles) == {ADMIN, READ_ONLY, DEVELOPER, f"arn:aws:iam::{PROD}:role/BreakGlass",
+                          f"arn:aws:iam::{PROD}:role/VendorAudit",
+                          f"arn:aws:iam::{DEV}:role/Deployer"}
     assert roles[ADMIN]["max_session_duration"] == 43200
     assert roles[ADMIN]["provider_arn"] == PROD_PROVIDER
     assert roles[ADMIN]["trust_policy"]["Statement"][0]["Action"] == "sts:AssumeRoleWithSAML"

@@ -448,11 +448,12 @@ def test_a_cookie_copied_before_sign_out_is_dead_after_it(client):
 
 
 def test_switch_role_with_the_idp_session_gives_the_role_page(client):
-    """"Switch role" re-enters at /idp/init: a fresh assertion and the role page."""
+    """"Choose another role at the IdP" re-enters at /idp/init: a fresh assertion, the role
+    page."""
     posted = saml_response(client, "alice")
     post(client, posted.saml_response, roleIndex=ADMIN)
     page = lxml.html.fromstring(client.get("/aws/console").text)
-    switch = page.xpath("string(//a[@id='switch-role']/@href)")
+    switch = page.xpath("string(//a[@id='idp-roles']/@href)")
     again = auto_post(client.get(switch, follow_redirects=True).text)
     assert again.saml_response != posted.saml_response
     response = post(client, again.saml_response)

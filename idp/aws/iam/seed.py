@@ -1,0 +1,118 @@
+"""The IAM document a directory starts with (``idp.aws.iam.model`` describes the document).
+
+Each directory account becomes an IAM account with its alias, its SAML provider (this IdP's
+own metadata, or the file ``provider_metadata`` names, read now), its roles with their trust
+and inline policies, and its IAM users (console password, access keys, an enabled virtual MFA
+device ``arn:aws:iam::ACCOUNT:mfa/USER`` when ``mfa_seed`` is given), groups and policies.
+
+``fingerprint`` identifies the starting state, so the store can tell a document grown from this
+directory from one grown from another (``idp.aws.iam.store``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from idp.aws.iam.metadata import MAX_METADATA_CHARS, MetadataProblem, parse_metadata
+from idp.aws.iam.model import iso
+from idp.directory.model import Account, Directory
+from idp.directory.policy import PolicyDocument
+from idp.errors import ConfigError
+
+__all__ = ["fingerprint", "seed_document"]
+
+#: What ``fingerprint`` hashes the seed at, so the creation times do not change it.
+_EPOCH: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def _text(policy: PolicyDocument) -> str:
+    return json.dumps(dict(policy.source), separators=(",", ":"), default=str)
+
+
+def _policies(policies: Mapping[str, PolicyDocument]) -> dict[str, str]:
+    return {name: _text(doc) for name, doc in policies.items()}
+
+
+def _metadata_text(path: str) -> str:
+    where = Path(path)
+    if not where.is_file() or where.stat().st_size > MAX_METADATA_CHARS:
+        raise ConfigError("provider metadata must be a regular file under 10 MB", source=path)
+    try:
+        raw = where.read_bytes()
+        text = raw.decode("utf-8")
+        parse_metadata(raw)
+    except OSError as exc:
+        raise ConfigError(f"cannot read provider metadata: {exc.strerror}", source=path) from None
+    except UnicodeDecodeError:
+        raise ConfigError("provider metadata must be UTF-8", source=path) from None
+    except MetadataProblem as exc:
+        raise ConfigError(f"provider metadata: {exc}", source=path) from None
+    return text
+
+
+def _account(account: Account, created: str) -> dict[str, Any]:
+    mfa: dict[str, Any] = {}
+    users: dict[str, Any] = {}
+    for user in account.iam_users:
+        users[user.name] = {
+            "path": user.path, "created": created, "password_hash": user.password_hash,
+            "password_created": created if user.password_hash else None,
+            "password_reset_required": False,
+            "access_keys": [{"id": key.id, "secret": key.secret, "active": key.active,
+                             "created": created} for key in user.access_keys],
+            "policies": _policies(user.policies), "groups": list(user.groups),
+            "tags": [[k, v] for k, v in user.tags.items()],
+        }
+        if user.mfa_seed is not None:
+            serial = f"arn:aws:iam::{account.id}:mfa/{user.name}"
+            mfa[serial] = {"name": user.name, "path": "/", "seed": user.mfa_seed,
+                           "user": user.name, "enabled": created, "created": created}
+    metadata = (_metadata_text(account.provider_metadata)
+                if account.provider_metadata else None)
+    valid_until = None
+    if metadata is not None:
+        until = parse_metadata(metadata.encode("utf-8")).valid_until
+        valid_until = iso(until) if until is not None else None
+    return {
+        "alias": account.alias,
+        "providers": {account.saml_provider: {
+            "metadata": metadata, "created": created, "valid_until": valid_until,
+            "signatures": account.provider_signatures,
+            "allow_sha1": account.provider_allow_sha1, "tags": []}},
+        "roles": {role.name: {
+            "path": role.path, "created": created, "description": role.description,
+            "max_session_duration": role.max_session_duration,
+            "trust_policy": _text(role.trust_policy), "policies": _policies(role.policies),
+            "tags": [[k, v] for k, v in role.tags.items()]} for role in account.roles},
+        "users": users,
+        "groups": {group.name: {"path": group.path, "created": created,
+                                "policies": _policies(group.policies)}
+                   for group in account.iam_groups},
+        "mfa": mfa,
+    }
+
+
+def seed_document(directory: Directory, now: dt.datetime) -> dict[str, Any]:
+    """The IAM document for ``directory``, every entity created at ``now``."""
+    created = iso(now)
+    return {"accounts": {account.id: _account(account, created)
+                         for account in directory.accounts.values()}}
+
+
+def fingerprint(directory: Directory) -> str:
+    """SHA-256 (hex) of the starting document, independent of when it is made.
+
+    Password hashes are left out: a plain ``password:`` is hashed with a new salt at every
+    load, so including them would make every start look like a new directory.
+    """
+    document = seed_document(directory, _EPOCH)
+    for account in document["accounts"].values():
+        for user in account["users"].values():
+            user["password_hash"] = user["password_hash"] is not None
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,0 +1,145 @@
+"""The IAM twin's state: seeded from the directory, kept in the shared store, changed by
+compare-and-set, the same for every worker and across restarts."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from idp.aws.iam import Iam
+from idp.aws.iam.model import unique_id
+from idp.aws.iam.seed import fingerprint
+from idp.aws.iam.store import IamStore
+from idp.directory.model import Directory
+from idp.keys import KeyPair
+from idp.store import StateStore
+from tests.support.demo import edited_demo
+
+ENTITY = "http://idp.test/idp/metadata"
+BREAK_GLASS = "arn:aws:iam::111122223333:role/BreakGlass"
+
+
+def iam(directory: Directory, keypair: KeyPair, store: StateStore | None, clock: Any) -> Iam:
+    return Iam(directory, ENTITY, (keypair,), store=store, clock=clock)
+
+
+def add_user(name: str):
+    def edit(data: dict[str, Any], state: Any) -> str:
+        data["accounts"]["111122223333"]["users"][name] = {
+            "path": "/", "created": "2026-01-01T00:00:00Z", "password_hash": None,
+            "access_keys": [], "policies": {}, "groups": [], "tags": []}
+        return name
+    return edit
+
+
+def test_the_demo_seeds_users_keys_devices_roles_and_providers(directory, keypair, clock):
+    state = iam(directory, keypair, None, clock).state()
+    key = state.access_key("AKIAOPSUSEREXAMPLE00")
+    assert key is not None and (key.account_id, key.user_name, key.active) == (
+        "444455556666", "ops", True)
+    assert key.secret == "opsUser/DemoSecretAccessKey/000000000000"
+    dev = state.account("444455556666")
+    assert dev is not None and dev.user("OPS") is dev.user("ops")  # names fold case
+    (device,) = dev.mfa_of("ops")
+    assert device.serial == "arn:aws:iam::444455556666:mfa/ops"
+    assert device.seed == "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+    role = state.role(BREAK_GLASS)
+    assert role is not None and role.id == unique_id("AROA", BREAK_GLASS) and len(role.id) == 21
+    assert state.role("arn:aws:iam::111122223333:role/Nope") is None
+    assert state.role("arn:aws:iam::111122223333:role/x/BreakGlass") is None  # wrong path
+    assert state.account_by_alias("vendor").id == "999988887777"
+    provider = state.saml_provider("arn:aws:iam::111122223333:saml-provider/CorpIdP")
+    assert provider is not None and provider.trust.entity_id == ENTITY
+    assert provider.metadata is None  # this IdP's own metadata, whatever its keys become
+
+
+def test_a_change_is_seen_by_another_worker_and_after_a_restart(directory, keypair, clock,
+                                                                 store, tmp_path):
+    first = iam(directory, keypair, store, clock)
+    second_store = StateStore(store.path, clock)
+    try:
+        second = iam(directory, keypair, second_store, clock)
+        assert first.change(add_user("carol")) == "carol"
+        assert second.state().account("111122223333").user("carol") is not None
+    finally:
+        second_store.close()
+    store.close()
+    reopened = StateStore(store.path, clock)
+    try:
+        again = iam(directory, keypair, reopened, clock)  # same directory: keeps the change
+        assert again.state().account("111122223333").user("carol") is not None
+    finally:
+        reopened.close()
+
+
+def test_a_changed_directory_starts_iam_over(directory, keypair, clock, store, caplog):
+    iam(directory, keypair, store, clock).change(add_user("carol"))
+    other = edited_demo(lambda demo: demo["accounts"]["111122223333"]["roles"].update(
+        {"Extra": {}}))
+    assert fingerprint(other) != fingerprint(directory)
+    fresh = iam(other, keypair, store, clock)
+    prod = fresh.state().account("111122223333")
+    assert prod.user("carol") is None and prod.role("Extra") is not None
+    assert "starting IAM over" in caplog.text
+
+
+def test_the_fingerprint_ignores_password_salts_and_times(directory, keypair, clock):
+    """Plain passwords are hashed with a new salt at every load: that is not a new directory."""
+    again = edited_demo(lambda demo: demo["accounts"]["444455556666"]["iam_users"]["ops"]
+                        .update({"password": "ops-password"}) or demo["accounts"][
+                            "444455556666"]["iam_users"]["ops"].pop("password_hash"))
+    assert fingerprint(again) == fingerprint(directory)
+
+
+def test_a_refused_edit_changes_nothing(directory, keypair, clock, store):
+    twin = iam(directory, keypair, store, clock)
+    before = store.document("iam")
+
+    def broken(data: dict[str, Any], state: Any) -> None:
+        data["accounts"]["111122223333"]["roles"]["Bad"] = {"created": "2026-01-01T00:00:00Z",
+                                                            "trust_policy": "{not json"}
+
+    with pytest.raises(ValueError):
+        twin.change(broken)
+
+    def refusing(data: dict[str, Any], state: Any) -> None:
+        data["accounts"].clear()
+        raise LookupError("no")
+
+    with pytest.raises(LookupError):
+        twin.change(refusing)
+    assert store.document("iam") == before
+
+
+def test_concurrent_changes_all_land(directory, keypair, clock, store):
+    """Writers racing over one document retry on the newer version: no change is lost."""
+    stores = [StateStore(store.path, clock) for _ in range(4)]
+    twins = [iam(directory, keypair, s, clock) for s in stores]
+    try:
+        threads = [threading.Thread(target=twin.change, args=(add_user(f"user{i}"),))
+                   for i, twin in enumerate(twins)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        users = twins[0].state().account("111122223333").users
+        assert {f"user{i}" for i in range(4)} <= set(users)
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_reading_rebuilds_only_when_the_version_moves(directory, keypair, clock, store):
+    twin = iam(directory, keypair, store, clock)
+    assert twin.state() is twin.state()
+    twin.change(add_user("erin"))
+    assert twin.state().account("111122223333").user("erin") is not None
+
+
+def test_an_unseeded_store_says_so(keypair):
+    from idp.saml.validation import TrustedIssuer
+
+    with pytest.raises(LookupError, match="not been seeded"):
+        IamStore(None, TrustedIssuer(entity_id=ENTITY, certificates=())).state()
