@@ -45,6 +45,7 @@ test_architecture.py`` checks that every ``IdPError`` subclass in the package ap
           ├── ExpiredTokenException  ``data/sts/2011-06-15/service-2.json`` and
           ├── IncompleteSignature    ``data/iam/2010-05-08/service-2.json`` and the AWS
           ├── InternalFailure        "Common Errors" pages)
+          ├── ServiceUnavailable    the shared state file failed (503, retried)
           ├── InvalidAction
           ├── InvalidClientTokenId
           ├── InvalidIdentityToken

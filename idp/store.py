@@ -98,7 +98,7 @@ _PRUNE_GRACE: Final = 86_400
 _NAMESPACE: Final = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _INT64: Final = range(-(2**63), 2**63)
 #: The largest document kept (the IAM twin's quotas keep its state far below this).
-MAX_DOCUMENT_CHARS: Final = 64 * 1024 * 1024
+MAX_DOCUMENT_CHARS: Final = 512 * 1024 * 1024
 
 
 def _digest(key: str) -> bytes:

@@ -36,8 +36,10 @@ Where AWS is silent the simulator chooses: MFA carries from a ``GetSessionToken`
 MFA into the role sessions it assumes (it satisfies the trust condition without a new code);
 a role session's own MFA does not carry into a chained role's trust context ("The temporary
 credentials returned by AssumeRole do not include MFA information in the context") unless that
-call passes a code. Managed ``PolicyArns`` are accepted and counted in ``PackedPolicySize`` but
-not applied (the twin has no managed policies).
+call passes a code. Managed ``PolicyArns`` are accepted and counted in ``PackedPolicySize``;
+the twin has no managed policies, so they grant nothing: with ``Policy`` the session may do what
+that inline policy and the role both allow, with ``PolicyArns`` alone nothing
+(``idp.aws.authorization.session_policy_for``: failing closed).
 
 ``GetSessionToken`` (STS API Reference, GetSessionToken): IAM users' long-term keys only
 ("Cannot call GetSessionToken with session credentials"), 900-129600 seconds (default 43200),
@@ -59,8 +61,8 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from idp.aws import limits
-from idp.aws.authorization import decide, not_authorized
-from idp.aws.callers import caller_of, session_policy_of
+from idp.aws.authorization import decide, not_authorized, session_policy_for
+from idp.aws.callers import caller_of
 from idp.aws.credentials import CredentialIssuer, TemporaryCredentials
 from idp.aws.errors import AccessDenied, ExpiredToken, ValidationError
 from idp.aws.iam import Iam
@@ -201,7 +203,8 @@ class RoleAssumption:
         credentials, claims = self.credentials.issue(
             role.arn, session_name, duration, source_identity=source_identity,
             mfa_at=mfa_at, tags=tags, transitive_tag_keys=transitive,
-            session_policy=request.policy)
+            session_policy=session_policy_for(request.policy, request.policy_arns),
+            role_id=role.id)
         return AssumedRole(credentials=credentials, caller=caller_of(claims, state),
                            packed_policy_size=packed)
 
@@ -299,12 +302,14 @@ class RoleAssumption:
     def _check_identity(self, state: IamState, caller: Caller, role: IamRole,
                         actions: list[str], context: Mapping[str, tuple[str, ...]],
                         now: dt.datetime) -> None:
-        if role.account_id == caller.account and self._named_in_trust(caller, role, actions,
-                                                                       context):
-            return
+        # A same-account trust policy naming the caller itself stands in for a missing Allow,
+        # never for a Deny: "an explicit deny in any of these policies overrides the allow"
+        # (IAM User Guide, "Policy evaluation logic").
+        named = role.account_id == caller.account and self._named_in_trust(
+            caller, role, actions, context)
         for action in actions:
             decision = decide(state, caller, action, role.arn, now=now, context=context,
-                              session_policy=session_policy_of(caller))
+                              resource_grant=named)
             if not decision.allowed:
                 raise AccessDenied(not_authorized(caller, action, role.arn),
                                    rule=Rule.IDENTITY_POLICY, detail=decision.reason,

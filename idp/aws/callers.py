@@ -22,7 +22,7 @@ with the same key"; keys compare case-insensitively).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from idp.aws.credentials import CredentialIssuer, SessionClaims, SessionKind
 from idp.aws.errors import InvalidClientTokenId
@@ -32,22 +32,12 @@ from idp.aws.principals import Caller, CallerKind
 from idp.aws.sigv4 import SignedRequest, authenticate_request
 from idp.clock import Clock
 
-__all__ = ["Callers", "SessionCaller", "caller_of", "merge_tags", "session_policy_of"]
+__all__ = ["Callers", "caller_of", "merge_tags"]
 
 #: Services whose API a signed request may be scoped to here.
 SERVICES = frozenset({"sts", "iam"})
 
 
-@dataclass(frozen=True)
-class SessionCaller(Caller):
-    """A caller with temporary credentials, and the session policy they carry (which narrows
-    the role's permissions: IAM User Guide, "Session policies")."""
-
-    session_policy: str | None = None
-
-
-def session_policy_of(caller: Caller) -> str | None:
-    return caller.session_policy if isinstance(caller, SessionCaller) else None
 
 
 def merge_tags(base: tuple[tuple[str, str], ...],
@@ -82,6 +72,11 @@ class Callers:
                         "the IAM API", hint="call GetSessionToken with SerialNumber and "
                         "TokenCode")
                 return self.credentials.secret_for(access_key_id), caller
+            if token is not None:
+                # A session token belongs with temporary credentials only: AWS refuses a
+                # long-term key that comes with one.
+                raise InvalidClientTokenId(detail=f"{access_key_id[:40]} is not a temporary "
+                                           "access key, yet the request carries a session token")
             return self._long_term(access_key_id)
 
         return authenticate_request(request, clock=self.clock, service=service, lookup=lookup)
@@ -111,7 +106,7 @@ class Callers:
 
 def caller_of(claims: SessionClaims, state: IamState) -> Caller:
     """The ``Caller`` of resolved session claims, against the current IAM state."""
-    base = SessionCaller(kind=CallerKind.ROLE_SESSION, access_key_id=claims.access_key_id,
+    base = Caller(kind=CallerKind.ROLE_SESSION, access_key_id=claims.access_key_id,
                   account=claims.account, arn=claims.assumed_role_arn,
                   user_id=claims.assumed_role_id, issued_at=claims.issued_at,
                   expiration=claims.expiration, mfa_authenticated_at=claims.mfa_at,
@@ -119,13 +114,16 @@ def caller_of(claims: SessionClaims, state: IamState) -> Caller:
     if claims.kind is SessionKind.USER:
         account = state.account(claims.account)
         user = account.user(claims.user_name or "") if account is not None else None
-        if user is None or user.arn != claims.assumed_role_arn:
+        if user is None or user.arn != claims.assumed_role_arn or \
+                user.id != claims.assumed_role_id:
             raise InvalidClientTokenId(detail=f"the user {claims.assumed_role_arn} was deleted")
         return replace(base, kind=CallerKind.USER_SESSION, user_name=user.name,
                        user_arn=user.arn, principal_tags=user.tags)
     role = state.role(claims.role_arn)
     role_tags = role.tags if role is not None else ()
-    return replace(base, role_arn=claims.role_arn, session_name=claims.session_name,
+    return replace(base, role_arn=claims.role_arn,
+                   role_id=claims.assumed_role_id.partition(":")[0],
+                   session_name=claims.session_name,
                    source_identity=claims.source_identity,
                    principal_tags=merge_tags(role_tags, claims.tags),
                    transitive_tag_keys=claims.transitive_tag_keys)

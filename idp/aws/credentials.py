@@ -175,8 +175,11 @@ class SessionClaims:
         session_name: str,
         expiration: dt.datetime,
         source_identity: str | None = None,
+        role_id: str | None = None,
     ) -> SessionClaims:
-        """Derive the assumed-role ARN and ID from the role ARN (IAM User Guide, "IAM ARNs").
+        """Derive the assumed-role ARN from the role ARN (IAM User Guide, "IAM ARNs"); the ID
+        is ``ROLE_ID:SESSION`` with the role's unique ID (``role_id``, else the one derived
+        from the ARN for roles the directory starts with).
 
         Raises ``ValueError`` when ``role_arn`` is not an IAM role ARN.
         """
@@ -188,7 +191,7 @@ class SessionClaims:
             access_key_id=access_key_id,
             role_arn=role_arn,
             assumed_role_arn=f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{session_name}",
-            assumed_role_id=f"{role_unique_id(role_arn)}:{session_name}",
+            assumed_role_id=f"{role_id or role_unique_id(role_arn)}:{session_name}",
             account=account,
             session_name=session_name,
             expiration=expiration,
@@ -256,6 +259,7 @@ class CredentialIssuer:
         transitive_tag_keys: tuple[str, ...] = (),
         session_policy: str | None = None,
         chained: bool = True,
+        role_id: str | None = None,
     ) -> tuple[TemporaryCredentials, SessionClaims]:
         """New role-session credentials for ``role_arn`` valid for ``duration_seconds`` from
         ``clock.now()``.
@@ -274,6 +278,7 @@ class CredentialIssuer:
             session_name=session_name,
             expiration=expiration,
             source_identity=source_identity,
+            role_id=role_id,
         )
         claims = replace(claims, issued_at=issued, mfa_at=_whole(mfa_at), tags=tuple(tags),
                          transitive_tag_keys=tuple(transitive_tag_keys),
@@ -330,6 +335,9 @@ class CredentialIssuer:
         else:
             data["r"] = claims.role_arn
             data["s"] = claims.session_name
+            role_id = claims.assumed_role_id.partition(":")[0]
+            if role_id != role_unique_id(claims.role_arn):  # an ID the IAM API stored
+                data["o"] = role_id
         optional: dict[str, object] = {
             "i": claims.source_identity,
             "t": None if claims.issued_at is None else int(claims.issued_at.timestamp()),
@@ -393,7 +401,8 @@ def _claims(data: dict[str, object]) -> SessionClaims:
     claims = SessionClaims.for_role(
         access_key_id=str(data["k"]), role_arn=str(data["r"]), session_name=str(data["s"]),
         expiration=expiration,
-        source_identity=None if data.get("i") is None else str(data["i"]))
+        source_identity=None if data.get("i") is None else str(data["i"]),
+        role_id=None if data.get("o") is None else str(data["o"]))
     raw_tags = data.get("g") or []
     raw_keys = data.get("x") or []
     if not isinstance(raw_tags, list) or not isinstance(raw_keys, list):

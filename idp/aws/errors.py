@@ -48,6 +48,7 @@ __all__ = [
     "PasswordPolicyViolation",
     "RequestTimeout",
     "RequestTooLarge",
+    "ServiceUnavailable",
     "SignatureDoesNotMatch",
     "UnmodifiableEntity",
     "ValidationError",
@@ -203,6 +204,15 @@ class MalformedQueryString(AwsError):
 
     code = "MalformedQueryString"
     http_status = 404
+
+
+class ServiceUnavailable(AwsError):
+    """The shared state cannot be read or written right now (botocore retries it)."""
+
+    code = "ServiceUnavailable"
+    http_status = 503
+    sender = False
+    default_message = "Service is unable to handle request."
 
 
 class InternalFailure(AwsError):

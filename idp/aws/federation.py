@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from idp.aws import claims, limits
+from idp.aws.authorization import session_policy_for
 from idp.aws.credentials import CredentialIssuer, SessionClaims, TemporaryCredentials
 from idp.aws.errors import AccessDenied, InvalidIdentityToken
 from idp.aws.iam import Iam, SamlProvider
@@ -140,7 +141,9 @@ class AwsFederation:
         check_trust(role, saml_trust_request(provider, assertion, session))
         packed = limits.packed_policy_size(policy, policy_arns, session.tags)
         credentials, session_claims = self.credentials.issue(
-            role_arn, session.session_name, duration, source_identity=session.source_identity)
+            role_arn, session.session_name, duration, source_identity=session.source_identity,
+            tags=tuple(session.tags.items()),
+            session_policy=session_policy_for(policy, policy_arns), role_id=role.id)
         # Claimed last and atomically: two workers racing with one assertion get one session.
         cache = self._replay.get(surface)
         if cache is not None and not cache.claim(assertion):

@@ -174,6 +174,9 @@ class Decision:
 
     allowed: bool
     reason: str
+    explicit_deny: bool = False
+    """Refused by a ``Deny`` statement (not only for want of an ``Allow``): nothing else can
+    grant it, not even a resource-based policy naming the caller."""
 
 
 # --------------------------------------------------------------------------- patterns
@@ -449,7 +452,8 @@ def evaluate_trust_policy(policy: PolicyDocument | Mapping[str, Any],
         for action in request.actions:
             if _covers(statement, action) \
                     and _mismatch(statement, request, context, variables) is None:
-                return Decision(False, f"explicit Deny in {statement.label} for {action}")
+                return Decision(False, f"explicit Deny in {statement.label} for {action}",
+                                explicit_deny=True)
     granted: list[str] = []
     for action in request.actions:
         found = _allowing(document.statements, action, request, context, variables)
@@ -504,7 +508,8 @@ def evaluate_identity_policies(policies: Sequence[PolicyDocument],
             where = _where(document, position, statement)
             if statement.effect is Effect.DENY:
                 if why is None:
-                    return Decision(False, f"explicit Deny in {where} for {target}")
+                    return Decision(False, f"explicit Deny in {where} for {target}",
+                                    explicit_deny=True)
             elif why is None:
                 allowed_by = allowed_by or where
             else:

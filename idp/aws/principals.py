@@ -54,6 +54,9 @@ class Caller:
     """The IAM user's ARN (users and their sessions)."""
     role_arn: str | None = None
     """The role's ARN, path included (role sessions)."""
+    role_id: str | None = None
+    """The unique ID of the role the session was issued for: a role deleted and created again
+    under the same name is another role, whose policies the old session does not get."""
     session_name: str | None = None
     issued_at: dt.datetime | None = None
     """When temporary credentials were issued (``aws:TokenIssueTime``)."""
@@ -68,6 +71,9 @@ class Caller:
     chained_limit: bool = False
     """Role sessions assumed with these credentials are capped at one hour (role sessions
     and ``GetSessionToken`` credentials; IAM User Guide, "Roles terms and concepts")."""
+    session_policy: str | None = None
+    """The session policy these temporary credentials carry (it narrows what the role's
+    policies allow: IAM User Guide, "Session policies")."""
 
     @property
     def temporary(self) -> bool:

@@ -54,11 +54,11 @@ SESSION_NAME_PATTERN: Final = "[a-zA-Z_0-9+=,.@-]{2,64}"
 _SESSION_NAME_RE: Final = re.compile(SESSION_NAME_PATTERN)
 #: Unicode separators, AWS's ``\p{Z}``: Python's ``\s`` would also take tab, newline and other
 #: control characters, which AWS refuses (and XML cannot always carry).
-_SEPARATORS: Final = " \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+SEPARATORS: Final = " \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 #: Session tags: keys 1-128, values 0-256 characters of ``[\p{L}\p{Z}\p{N}_.:/=+\-@]``
 #: (``Tag`` data type, STS API Reference); ``\w`` is letters, digits and ``_``.
-_TAG_KEY_RE: Final = re.compile(f"[\\w{_SEPARATORS}.:/=+\\-@]{{1,128}}")
-_TAG_VALUE_RE: Final = re.compile(f"[\\w{_SEPARATORS}.:/=+\\-@]{{0,256}}")
+_TAG_KEY_RE: Final = re.compile(f"[\\w{SEPARATORS}.:/=+\\-@]{{1,128}}")
+_TAG_VALUE_RE: Final = re.compile(f"[\\w{SEPARATORS}.:/=+\\-@]{{0,256}}")
 MAX_SESSION_TAGS: Final = 50
 #: The SAMLAssertion parameter's length limit (base64 characters).
 MAX_ASSERTION_CHARS: Final = 100_000

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 from importlib import resources
@@ -429,7 +430,11 @@ def _iam_users(fields: _Fields, account_id: str, groups: set[str]) -> tuple[IamU
                             "+=,.@_-")
         password_hash = None
         if "password" in user or "password_hash" in user:
-            password_hash = _password_hash(user, f"IAM user {name}")
+            # A salt fixed by account and name: the same file gives the same hash at every
+            # load, so the IAM state kept in data/ can tell a changed password from a reload
+            # (idp.aws.iam.seed.fingerprint).
+            salt = hashlib.sha256(f"iam-user|{account_id}|{name}".encode()).digest()[:16]
+            password_hash = _password_hash(user, f"IAM user {name}", salt)
         keys: list[AccessKeySpec] = []
         for item in user.sequence("access_keys", f"access_keys of {name}"):
             key = _Fields(item, f"an access key of {name}", _ACCESS_KEY_KEYS)
@@ -512,12 +517,12 @@ _USER_KEYS: Final = frozenset({
 })
 
 
-def _password_hash(fields: _Fields, who: str) -> str:
-    """``who``: ``user bob``, ``IAM user ops``."""
+def _password_hash(fields: _Fields, who: str, salt: bytes | None = None) -> str:
+    """``who``: ``user bob``, ``IAM user ops``; ``salt``: a fixed salt (else random)."""
     if ("password" in fields) == ("password_hash" in fields):
         raise fields.node.fail(f"{who} needs exactly one of password / password_hash")
     if "password" in fields:
-        return hash_password(fields["password"].string("password"))
+        return hash_password(fields["password"].string("password"), salt=salt)
     password_hash = fields["password_hash"].string("password_hash")
     if not is_hash(password_hash):
         raise fields["password_hash"].fail(

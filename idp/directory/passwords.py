@@ -25,8 +25,10 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def hash_password(password: str, *, iterations: int = DEFAULT_ITERATIONS) -> str:
-    salt = secrets.token_bytes(16)
+def hash_password(password: str, *, iterations: int = DEFAULT_ITERATIONS,
+                  salt: bytes | None = None) -> str:
+    """The stored form; a random salt unless the caller gives one (16 bytes)."""
+    salt = secrets.token_bytes(16) if salt is None else salt
     digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
     return f"{_PREFIX}${iterations}${_b64(salt)}${_b64(digest)}"
 

@@ -307,9 +307,37 @@ def _parse_principal(value: Any, where: str, index: int) -> tuple[tuple[str, str
         if kind not in _PRINCIPAL_TYPES:
             raise MalformedPolicyError(f"{where} has unknown principal type {kind!r}",
                                        statement=index)
-        pairs.extend((kind, name) for name in _strings(names, f"{where}.{kind}",
-                                                       statement=index))
+        for name in _strings(names, f"{where}.{kind}", statement=index):
+            if kind == "AWS" and not _AWS_PRINCIPAL.fullmatch(name):
+                # "*", an account ID or an IAM/STS ARN; anything else IAM refuses on save.
+                raise MalformedPolicyError(
+                    f"{where}.AWS: {name!r} is not *, an account ID or an ARN",
+                    statement=index, aws_message=f'Invalid principal in policy: "AWS":"{name}"')
+            pairs.append((kind, name))
     return tuple(pairs)
+
+
+#: What ``{"AWS": …}`` may name (IAM User Guide, "AWS JSON policy elements: Principal").
+_AWS_PRINCIPAL: Final = re.compile(r"\*|\d{12}|arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+", re.ASCII)
+#: IAM's answers to an action without a service prefix, or with more than one colon.
+AWS_ACTION_VENDOR: Final = ("Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, "
+                            "ec2, etc.")
+AWS_ACTION_COLONS: Final = "Actions/Condition can contain only one colon."
+
+
+def _parse_actions(raw: Any, where: str, index: int) -> tuple[str, ...]:
+    actions = _strings(raw, where, statement=index)
+    for action in actions:
+        if action == "*":
+            continue
+        if ":" not in action:
+            raise MalformedPolicyError(f"{where}: action {action!r} has no service prefix "
+                                       "(such as sts:)", statement=index,
+                                       aws_message=AWS_ACTION_VENDOR)
+        if action.count(":") > 1:
+            raise MalformedPolicyError(f"{where}: action {action!r} has more than one colon",
+                                       statement=index, aws_message=AWS_ACTION_COLONS)
+    return actions
 
 
 def _parse_operator(operator: str, where: str, index: int
@@ -455,7 +483,7 @@ def _parse_statement(raw: Any, index: int, kind: PolicyKind, version: str | None
         effect=Effect(effect),
         principals=principals,
         not_principal=not_principal,
-        actions=_strings(raw[action_key], f"{where}.{action_key}", statement=index),
+        actions=_parse_actions(raw[action_key], f"{where}.{action_key}", index),
         not_action=action_key == "NotAction",
         conditions=(_parse_conditions(raw["Condition"], where, index, version)
                     if "Condition" in raw else ()),

@@ -18,6 +18,8 @@ from starlette.routing import Route
 from idp.aws.iam import wire
 from idp.aws.iam.api import API_VERSION
 from idp.aws.iam.metadata import MAX_METADATA_CHARS
+from idp.aws.principals import Caller
+from idp.aws.sigv4 import SignedRequest
 from idp.web.aws_query import QueryApi, QueryRequest, run_query
 from idp.web.state import services
 
@@ -30,15 +32,19 @@ log = logging.getLogger("idp.iam")
 MAX_BODY_BYTES: Final = 4 * MAX_METADATA_CHARS
 
 
+def _authenticate(request: Request, signed: SignedRequest) -> Caller:
+    return services(request).callers.authenticate(signed, service="iam")
+
+
 def _handle(query: QueryRequest) -> bytes:
-    state = services(query.request)
-    caller = state.callers.authenticate(query.signed(), service="iam")
-    result = state.iam_api.call(query.action, query.params, caller)
+    assert query.caller is not None  # every IAM operation is signed (QueryApi.authenticate)
+    result = services(query.request).iam_api.call(query.action, query.params, query.caller)
     return wire.response(result, query.request_id)
 
 
 _API: Final = QueryApi(name="IAM", version=API_VERSION, max_body_bytes=MAX_BODY_BYTES,
-                       handle=_handle, error_document=wire.error_response, log=log)
+                       handle=_handle, error_document=wire.error_response, log=log,
+                       authenticate=_authenticate)
 
 
 async def iam(request: Request) -> Response:

@@ -15,7 +15,7 @@ from idp.aws.assume_role import (
     AssumeRoleRequest,
     RoleAssumption,
 )
-from idp.aws.callers import Callers, session_policy_of
+from idp.aws.callers import Callers
 from idp.aws.credentials import CredentialIssuer
 from idp.aws.errors import AwsError
 from idp.aws.iam import Iam
@@ -182,6 +182,22 @@ def test_same_account_trust_naming_the_user_needs_no_identity_policy(roles, iam,
     assert roles.assume_role(ops, AssumeRoleRequest(DEPLOYER, "s1"))
 
 
+def test_a_trust_naming_the_user_never_overrides_the_users_own_deny(roles, iam, callers):
+    """The same-account trust stands in for a missing Allow, not for an explicit Deny."""
+    def deny(doc, _state):
+        doc["accounts"][DEV]["users"]["ops"]["policies"] = {"NoRoles": json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"}]})}
+    iam.change(deny)
+    _set_trust(iam, DEV, "Deployer", {"Effect": "Allow", "Action": "sts:AssumeRole",
+                                      "Principal": {"AWS": f"arn:aws:iam::{DEV}:user/ops"}})
+    ops = user(callers, "AKIAOPSUSEREXAMPLE00")
+    with pytest.raises(AwsError) as raised:
+        roles.assume_role(ops, AssumeRoleRequest(DEPLOYER, "s1"))
+    assert raised.value.message == denied(ops, "sts:AssumeRole", DEPLOYER)
+    assert "explicit Deny" in (raised.value.detail or "")
+
+
 def test_explicit_deny_in_trust_wins(roles, iam, ops):
     def edit(doc, _state):
         trust = json.loads(doc["accounts"][DEV]["roles"]["Deployer"]["trust_policy"])
@@ -304,7 +320,7 @@ def test_session_policy_narrows_chained_calls(roles, ops):
     deny_all = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}]})
     narrowed = roles.assume_role(ops, AssumeRoleRequest(DEPLOYER, "s1", policy=deny_all))
-    assert session_policy_of(narrowed.caller) == deny_all
+    assert narrowed.caller.session_policy == deny_all
     assert narrowed.packed_policy_size is not None
     refused(lambda: roles.assume_role(narrowed.caller, AssumeRoleRequest(READ_ONLY, "s2")),
             "AccessDenied")
@@ -326,3 +342,70 @@ def test_console_cannot_switch_to_external_id_roles(roles, auditor, issuer, call
     error = refused(lambda: roles.assume_role(signed_in, AssumeRoleRequest(
         VENDOR_AUDIT, "x1", external_id="vendor-7f3a"), console=True), "AccessDenied")
     assert "ExternalId" in (error.hint or "")
+
+
+# --- found by review: what a session may do stays bounded -----------------------------------
+
+def _iam_allowed(iam, caller, clock, action="iam:CreateUser", resource="*"):
+    from idp.aws.authorization import decide
+
+    return decide(iam.state(), caller, action, resource, now=clock.now()).allowed
+
+
+def test_policy_arns_alone_leave_the_session_nothing(roles, ops, iam, clock):
+    """No managed policies exist here: a session scoped by PolicyArns alone may do nothing
+    (failing closed), one with an inline Policy what that policy allows."""
+    scoped = roles.assume_role(ops, AssumeRoleRequest(
+        DEPLOYER, "s", policy_arns=("arn:aws:iam::aws:policy/ReadOnlyAccess",))).caller
+    assert not _iam_allowed(iam, scoped, clock, "sts:AssumeRole", READ_ONLY)
+    both = roles.assume_role(ops, AssumeRoleRequest(
+        DEPLOYER, "s", policy='{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+        '"Action":"sts:AssumeRole","Resource":"*"}]}',
+        policy_arns=("arn:aws:iam::aws:policy/ReadOnlyAccess",))).caller
+    assert _iam_allowed(iam, both, clock, "sts:AssumeRole", READ_ONLY)
+
+
+def test_a_session_policy_still_narrows_when_the_trust_names_the_role(roles, ops, iam):
+    """A same-account trust naming the caller's role stands in for the identity policy's
+    Allow, not for the session policy's limits."""
+    _set_trust(iam, DEV, "Developer", {"Effect": "Allow", "Action": "sts:AssumeRole",
+                                       "Principal": {"AWS": DEPLOYER}})
+    deny_all = ('{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*",'
+                '"Resource":"*"}]}')
+    narrowed = roles.assume_role(ops, AssumeRoleRequest(DEPLOYER, "s", policy=deny_all)).caller
+    developer = f"arn:aws:iam::{DEV}:role/Developer"
+    refused(lambda: roles.assume_role(narrowed, AssumeRoleRequest(developer, "hop")),
+            "AccessDenied", denied(narrowed, "sts:AssumeRole", developer))
+    free = roles.assume_role(ops, AssumeRoleRequest(DEPLOYER, "s")).caller
+    assert roles.assume_role(free, AssumeRoleRequest(developer, "hop"))
+
+
+def _recreate_user(iam, account, name):
+    def edit(doc, _state):
+        users = doc["accounts"][account]["users"]
+        body = users.pop(name)
+        users[name] = {**body, "id": "AIDA" + "RECREATED" + "X" * 8, "access_keys": []}
+    iam.change(edit)
+
+
+def test_a_user_deleted_and_created_again_does_not_inherit_old_sessions(roles, ops, iam,
+                                                                         callers):
+    session = roles.session_token(ops, duration=None, serial_number=None, token_code=None)
+    key = session.credentials
+    assert callers.resolve_temporary(key.access_key_id, key.session_token).arn == ops.arn
+    _recreate_user(iam, DEV, "ops")
+    refused(lambda: callers.resolve_temporary(key.access_key_id, key.session_token),
+            "InvalidClientTokenId")
+
+
+def test_a_role_deleted_and_created_again_gives_old_sessions_nothing(roles, ops, iam, clock):
+    deployer = roles.assume_role(ops, AssumeRoleRequest(DEPLOYER, "s")).caller
+    assert _iam_allowed(iam, deployer, clock, "sts:AssumeRole", READ_ONLY)
+
+    def recreate(doc, _state):
+        doc["accounts"][DEV]["roles"]["Deployer"]["id"] = "AROA" + "RECREATED" + "X" * 8
+    iam.change(recreate)
+    assert not _iam_allowed(iam, deployer, clock, "sts:AssumeRole", READ_ONLY)
+    fresh = roles.assume_role(ops, AssumeRoleRequest(DEPLOYER, "s")).caller
+    assert fresh.user_id.startswith("AROARECREATED")
+    assert _iam_allowed(iam, fresh, clock, "sts:AssumeRole", READ_ONLY)

@@ -10,7 +10,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from idp.aws.callers import Callers, merge_tags, session_policy_of
+from idp.aws.callers import Callers, merge_tags
 from idp.aws.credentials import CredentialIssuer
 from idp.aws.errors import AwsError
 from idp.aws.iam import Iam
@@ -137,7 +137,7 @@ def test_role_session_caller(callers, issuer):
     assert caller.transitive_tag_keys == ("Team",)
     assert caller.chained_limit
     assert caller.mfa_authenticated_at is None
-    assert session_policy_of(caller) == '{"Version":"2012-10-17","Statement":[]}'
+    assert caller.session_policy == '{"Version":"2012-10-17","Statement":[]}'
     context = caller.context(caller_now(callers))
     assert context["aws:multifactorauthpresent"] == ("false",)
     assert context["aws:principalarn"] == (DEPLOYER,)
@@ -181,3 +181,12 @@ def test_temporary_key_without_token_is_invalid(callers, issuer):
 def test_merge_tags_session_over_principal_ignoring_case():
     assert merge_tags((("team", "a"), ("Env", "prod")), (("Team", "b"),)) == (
         ("Env", "prod"), ("Team", "b"))
+
+
+def test_a_long_term_key_with_a_session_token_is_refused(callers):
+    """A session token belongs with temporary keys only; AWS refuses it with an AKIA key."""
+    with pytest.raises(AwsError) as info:
+        callers.authenticate(signed("AKIAOPSUSEREXAMPLE00",
+                                    "opsUser/DemoSecretAccessKey/000000000000", token="x" * 40),
+                             service="sts")
+    assert code(info) == ("InvalidClientTokenId", 403)

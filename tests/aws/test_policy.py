@@ -238,7 +238,8 @@ def test_explicit_deny_wins(deny_condition):
     """A matching Deny overrides an Allow for the same request, whatever the order."""
     doc = policy(statement(), statement(deny_condition, effect="Deny"))
     decision = decide(doc, request(saml_sub="mallory"))
-    assert decision == Decision(False, "explicit Deny in statement 2 for sts:AssumeRoleWithSAML")
+    assert decision == Decision(False, "explicit Deny in statement 2 for sts:AssumeRoleWithSAML",
+                                explicit_deny=True)
 
 
 def test_deny_with_unmet_condition_does_not_apply():

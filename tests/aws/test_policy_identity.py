@@ -75,7 +75,8 @@ def test_explicit_deny_in_any_policy_wins(order):
     policies = [deny, allow] if order == "deny-first" else [allow, deny]
     decision = evaluate_identity_policies(policies, ask())
     assert decision == Decision(False, "explicit Deny in policy guard statement 1 (Sid NoAdmin) "
-                                       f"for sts:AssumeRole on {ADMIN_ROLE}")
+                                       f"for sts:AssumeRole on {ADMIN_ROLE}",
+                                explicit_deny=True)
     assert evaluate_identity_policies(policies, ask(resource=DEPLOY_ROLE)).allowed
 
 

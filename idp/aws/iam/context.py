@@ -18,7 +18,6 @@ from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 from idp.aws.authorization import authorize
-from idp.aws.callers import session_policy_of
 from idp.aws.errors import (
     AccessDenied,
     ConcurrentModification,
@@ -108,8 +107,7 @@ class Call:
                 f"{resource}",
                 detail=f"{resource} is in account {parts[4]}; IAM requests act on the "
                        f"caller's account {self.account_id} only")
-        authorize(self.state(), self.caller, action, resource, now=self.now,
-                  session_policy=session_policy_of(self.caller))
+        authorize(self.state(), self.caller, action, resource, now=self.now)
         self.authorized = True
 
     def change(self, edit: Callable[[dict[str, Any], AccountState], T]) -> T:
@@ -269,12 +267,27 @@ def trust_policy(text: str) -> PolicyDocument:
     return document
 
 
+def _check_federated(value: str, state: IamState) -> None:
+    """A SAML provider named as ``{"Federated": ARN}`` in an account the simulator holds must
+    exist, as IAM checks when the policy is saved."""
+    parts = value.split(":", 5)
+    if (len(parts) != 6 or parts[:3] != ["arn", "aws", "iam"]
+            or not parts[5].startswith("saml-provider/") or state.account(parts[4]) is None):
+        return
+    if state.saml_provider(value) is None:
+        raise MalformedPolicyDocument(f'Invalid principal in policy: "Federated":"{value}"',
+                                      detail=f"no SAML provider {value}")
+
+
 def check_principals(document: PolicyDocument, state: IamState) -> None:
     """Every IAM user or role a trust policy names as ``{"AWS": ARN}`` must exist (IAM stores
     the principal's unique ID): ``Invalid principal in policy: "AWS":"ARN"``. Accounts the
     simulator does not hold are not checked (nothing is known of them)."""
     for statement in document.statements:
         for kind, value in statement.principals:
+            if kind == "Federated":
+                _check_federated(value, state)
+                continue
             if kind != "AWS" or not value.startswith("arn:"):
                 continue
             parts = value.split(":", 5)

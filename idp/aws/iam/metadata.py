@@ -32,6 +32,8 @@ __all__ = [
 
 MIN_METADATA_CHARS: Final = 1000
 MAX_METADATA_CHARS: Final = 10_000_000
+#: The same document as UTF-8 bytes: a character is up to four (IAM counts characters).
+MAX_METADATA_BYTES: Final = 4 * MAX_METADATA_CHARS
 
 
 class MetadataProblem(IdPError, ValueError):
@@ -53,16 +55,19 @@ def _pem(b64: str) -> str:
 
 
 def _valid_until(text: str | None) -> dt.datetime | None:
+    """``validUntil`` in UTC; one that UTC cannot hold (year 1 at +14:00...) is refused."""
     if not text:
         return None
     try:
         when = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise MetadataProblem(f"validUntil {text[:40]!r} is not an xs:dateTime") from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+        when = (when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC))
+        return when.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        raise MetadataProblem(f"validUntil {text[:40]!r} is not an xs:dateTime in "
+                              "years 1-9999 UTC") from None
 
 
-def parse_metadata(document: bytes, *, max_bytes: int = MAX_METADATA_CHARS) -> ProviderMetadata:
+def parse_metadata(document: bytes, *, max_bytes: int = MAX_METADATA_BYTES) -> ProviderMetadata:
     """entityID, signing certificates and ``validUntil`` of an IdP ``EntityDescriptor``.
 
     Parsed with the one hardened parser (``idp.xml``). Raises ``MetadataProblem``: not

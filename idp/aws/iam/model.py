@@ -28,9 +28,10 @@ URL-encoded compliant with RFC 3986"). Names keep their case; IAM treats names t
 only in case as the same name (IAM User Guide, "IAM object quotas": "names must be unique
 within the account … not distinguished by case"), so lookups fold case.
 
-Unique IDs are derived from the ARN (``unique_id``), so a role's ``RoleId`` and the
-``AssumedRoleId`` of its sessions agree on every worker without storing anything; real IAM
-makes a new ID when a deleted name is created again, which the simulator does not model.
+Unique IDs: the directory's entities get one derived from the ARN (``unique_id``: the same on
+every start); the IAM API stores a fresh one (``"id"``) with each user, role and group it
+creates, so a name deleted and created again is a new entity whose ID old sessions do not
+match (trust policies, which IAM stores by ID, still compare ARNs here).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -59,6 +61,7 @@ __all__ = [
     "SamlProvider",
     "build_state",
     "iso",
+    "new_unique_id",
     "parse_iso",
     "unique_id",
 ]
@@ -70,14 +73,22 @@ GROUP_ID_PREFIX: Final = "AGPA"
 
 
 def unique_id(prefix: str, arn: str) -> str:
-    """``prefix`` + 17 base32 characters of SHA-256(ARN): 21 characters, like IAM's IDs."""
+    """``prefix`` + 17 base32 characters of SHA-256(ARN): 21 characters, like IAM's IDs. The
+    ID of an entity the directory file starts with, the same on every start."""
     digest = hashlib.sha256(arn.encode("utf-8")).digest()
     return prefix + base64.b32encode(digest).decode("ascii")[:17]
 
 
+def new_unique_id(prefix: str) -> str:
+    """A fresh ID for an entity the IAM API creates: a user or role deleted and created again
+    under the same name is a new entity, as in IAM (IAM User Guide, "Unique identifiers":
+    sessions and keys of the old one do not carry over)."""
+    return prefix + base64.b32encode(secrets.token_bytes(11)).decode("ascii")[:17]
+
+
 def iso(when: dt.datetime) -> str:
     """The document's time format: UTC, whole seconds, ``Z``."""
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def parse_iso(text: str) -> dt.datetime:
@@ -144,13 +155,16 @@ class IamUser:
     groups: tuple[str, ...]
     tags: tuple[tuple[str, str], ...]
 
+    stored_id: str | None = field(default=None, repr=False)
+    """The ID the IAM API stored (``None``: derived from the ARN)."""
+
     @property
     def arn(self) -> str:
         return f"arn:aws:iam::{self.account_id}:user{self.path}{self.name}"
 
     @property
     def id(self) -> str:
-        return unique_id(USER_ID_PREFIX, self.arn)
+        return self.stored_id or unique_id(USER_ID_PREFIX, self.arn)
 
 
 @dataclass(frozen=True)
@@ -161,13 +175,16 @@ class IamGroup:
     created: dt.datetime
     policies: tuple[InlinePolicy, ...]
 
+    stored_id: str | None = field(default=None, repr=False)
+    """The ID the IAM API stored (``None``: derived from the ARN)."""
+
     @property
     def arn(self) -> str:
         return f"arn:aws:iam::{self.account_id}:group{self.path}{self.name}"
 
     @property
     def id(self) -> str:
-        return unique_id(GROUP_ID_PREFIX, self.arn)
+        return self.stored_id or unique_id(GROUP_ID_PREFIX, self.arn)
 
 
 @dataclass(frozen=True)
@@ -183,13 +200,16 @@ class IamRole:
     policies: tuple[InlinePolicy, ...]
     tags: tuple[tuple[str, str], ...]
 
+    stored_id: str | None = field(default=None, repr=False)
+    """The ID the IAM API stored (``None``: derived from the ARN)."""
+
     @property
     def arn(self) -> str:
         return f"arn:aws:iam::{self.account_id}:role{self.path}{self.name}"
 
     @property
     def id(self) -> str:
-        return unique_id(ROLE_ID_PREFIX, self.arn)
+        return self.stored_id or unique_id(ROLE_ID_PREFIX, self.arn)
 
 
 @dataclass(frozen=True)
@@ -351,7 +371,8 @@ def _account(account_id: str, raw: Mapping[str, Any], own: TrustedIssuer) -> Acc
             max_session_duration=int(body.get("max_session_duration", 3600)),
             trust_text=body["trust_policy"],
             trust_policy=_policy(body["trust_policy"], PolicyKind.TRUST),
-            policies=_inline(body.get("policies")), tags=_tags(body.get("tags")))
+            policies=_inline(body.get("policies")), tags=_tags(body.get("tags")),
+            stored_id=body.get("id"))
         for name, body in (raw.get("roles") or {}).items()
     }
     users = {}
@@ -368,10 +389,11 @@ def _account(account_id: str, raw: Mapping[str, Any], own: TrustedIssuer) -> Acc
                           created=parse_iso(key["created"]))
                 for key in body.get("access_keys") or ()),
             policies=_inline(body.get("policies")), groups=tuple(body.get("groups") or ()),
-            tags=_tags(body.get("tags")))
+            tags=_tags(body.get("tags")), stored_id=body.get("id"))
     groups = {
         name: IamGroup(account_id=account_id, name=name, path=body.get("path", "/"),
-                       created=parse_iso(body["created"]), policies=_inline(body.get("policies")))
+                       created=parse_iso(body["created"]), policies=_inline(body.get("policies")),
+                       stored_id=body.get("id"))
         for name, body in (raw.get("groups") or {}).items()
     }
     devices = {}

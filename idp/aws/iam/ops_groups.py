@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from idp.aws.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
 from idp.aws.iam.context import Call, Operation, existing_user, folded, page
-from idp.aws.iam.model import AccountState, IamGroup, iso
+from idp.aws.iam.model import GROUP_ID_PREFIX, AccountState, IamGroup, iso, new_unique_id
 from idp.aws.iam.ops_users import user_struct
 from idp.aws.iam.results import Struct
 
@@ -57,10 +57,11 @@ def create_group(call: Call) -> Struct | None:
         if len(state.groups) >= GROUPS_PER_ACCOUNT:
             raise LimitExceeded(
                 f"Cannot exceed quota for GroupsPerAccount: {GROUPS_PER_ACCOUNT}")
-        account.setdefault("groups", {})[name] = {"path": path, "created": iso(now),
-                                                  "policies": {}}
+        group_id = new_unique_id(GROUP_ID_PREFIX)
+        account.setdefault("groups", {})[name] = {"id": group_id, "path": path,
+                                                  "created": iso(now), "policies": {}}
         return IamGroup(account_id=call.account_id, name=name, path=path,
-                        created=now.replace(microsecond=0), policies=())
+                        created=now.replace(microsecond=0), policies=(), stored_id=group_id)
 
     return {"Group": _group(call.change(edit))}
 

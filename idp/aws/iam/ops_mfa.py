@@ -27,6 +27,7 @@ from idp.aws.errors import (
     InvalidAuthenticationCode,
     LimitExceeded,
     NoSuchEntity,
+    ValidationError,
 )
 from idp.aws.iam.context import Call, Operation, check_tags, existing_user, page, stored_tags
 from idp.aws.iam.model import AccountState, MfaDevice, iso
@@ -36,6 +37,9 @@ from idp.aws.iam.results import Struct
 __all__ = ["OPERATIONS", "otpauth_png"]
 
 DEVICES_PER_USER: Final = 8
+_MAX_SERIAL_CHARS: Final = 256
+#: IAM counts virtual MFA devices against the users quota (5,000 per account).
+_DEVICES_PER_ACCOUNT: Final = 5000
 _SEED_BYTES: Final = 40
 _PNG_SIDE: Final = 33
 
@@ -82,6 +86,14 @@ def create_virtual_mfa_device(call: Call) -> Struct | None:
     path = call.params.optional("Path", "pathType") or "/"
     tags = call.params.tags()
     serial = _device_arn(call, path, name)
+    if len(serial) > _MAX_SERIAL_CHARS:
+        # A device must stay addressable: every call that names it takes a serial number of
+        # at most 256 characters (``serialNumberType``).
+        room = _MAX_SERIAL_CHARS - (len(serial) - len(name))
+        raise ValidationError(
+            "1 validation error detected: Value at 'virtualMFADeviceName' failed to satisfy "
+            f"constraint: Member must have length less than or equal to {max(room, 0)}",
+            detail=f"the serial number {serial[:80]}... would be longer than 256 characters")
     call.authorize(serial)
     check_tags(tags)
     seed = base64.b32encode(secrets.token_bytes(_SEED_BYTES)).decode("ascii")
@@ -92,6 +104,9 @@ def create_virtual_mfa_device(call: Call) -> Struct | None:
                for d in state.mfa_devices.values()):
             raise EntityAlreadyExists("MFADevice entity at the same path and name already "
                                       "exists.")
+        if len(state.mfa_devices) >= _DEVICES_PER_ACCOUNT:
+            raise LimitExceeded("Cannot exceed quota for VirtualMFADevicesPerAccount: "
+                                f"{_DEVICES_PER_ACCOUNT}")
         account.setdefault("mfa", {})[serial] = {
             "name": name, "path": path, "seed": seed, "user": None, "enabled": None,
             "created": iso(now), "tags": stored_tags(tags)}

@@ -37,7 +37,7 @@ from idp.aws.iam.context import (
     tag_list,
     tag_page,
 )
-from idp.aws.iam.metadata import MAX_METADATA_CHARS, MetadataProblem, parse_metadata
+from idp.aws.iam.metadata import MetadataProblem, parse_metadata
 from idp.aws.iam.model import AccountState, SamlProvider, iso
 from idp.aws.iam.results import Struct
 from idp.saml.constants import DS, MD
@@ -63,7 +63,7 @@ def _read_metadata(text: str) -> dt.datetime | None:
         raise InvalidInput("Could not parse metadata",
                            detail="the document is not UTF-8 text") from None
     try:
-        return parse_metadata(raw, max_bytes=4 * MAX_METADATA_CHARS).valid_until
+        return parse_metadata(raw).valid_until
     except MetadataProblem as exc:
         raise InvalidInput("Could not parse metadata", detail=str(exc)) from None
 

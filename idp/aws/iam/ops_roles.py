@@ -25,7 +25,7 @@ from idp.aws.iam.context import (
     tag_page,
     trust_policy,
 )
-from idp.aws.iam.model import AccountState, IamRole, iso
+from idp.aws.iam.model import ROLE_ID_PREFIX, AccountState, IamRole, iso, new_unique_id
 from idp.aws.iam.results import Struct
 
 __all__ = ["OPERATIONS", "role_struct"]
@@ -93,14 +93,15 @@ def create_role(call: Call) -> Struct | None:
         if len(state.roles) >= ROLES_PER_ACCOUNT:
             raise LimitExceeded(f"Cannot exceed quota for RolesPerAccount: {ROLES_PER_ACCOUNT}")
         check_principals(document, call.state())
+        role_id = new_unique_id(ROLE_ID_PREFIX)
         account.setdefault("roles", {})[name] = {
-            "path": path, "created": iso(now), "description": description,
+            "id": role_id, "path": path, "created": iso(now), "description": description,
             "max_session_duration": duration or DEFAULT_SESSION, "trust_policy": text,
             "policies": {}, "tags": stored_tags(tags)}
         return IamRole(account_id=call.account_id, name=name, path=path, created=now.replace(
             microsecond=0), description=description,
             max_session_duration=duration or DEFAULT_SESSION, trust_text=text,
-            trust_policy=document, policies=(), tags=tags)
+            trust_policy=document, policies=(), tags=tags, stored_id=role_id)
 
     role = call.change(edit)
     body = role_struct(role, full=False)

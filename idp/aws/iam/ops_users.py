@@ -21,6 +21,7 @@ from idp.aws.errors import (
     InvalidInput,
     LimitExceeded,
     NoSuchEntity,
+    PasswordPolicyViolation,
 )
 from idp.aws.iam.context import (
     Call,
@@ -34,7 +35,7 @@ from idp.aws.iam.context import (
     tag_list,
     tag_page,
 )
-from idp.aws.iam.model import AccountState, IamState, IamUser, iso
+from idp.aws.iam.model import USER_ID_PREFIX, AccountState, IamState, IamUser, iso, new_unique_id
 from idp.aws.iam.results import Struct
 from idp.directory.passwords import hash_password
 
@@ -79,14 +80,15 @@ def create_user(call: Call) -> Struct | None:
             raise EntityAlreadyExists(f"User with name {name} already exists.")
         if len(state.users) >= USERS_PER_ACCOUNT:
             raise LimitExceeded(f"Cannot exceed quota for UsersPerAccount: {USERS_PER_ACCOUNT}")
+        user_id = new_unique_id(USER_ID_PREFIX)
         account.setdefault("users", {})[name] = {
-            "path": path, "created": iso(now), "password_hash": None, "password_created": None,
-            "password_reset_required": False, "access_keys": [], "policies": {}, "groups": [],
-            "tags": stored_tags(tags)}
+            "id": user_id, "path": path, "created": iso(now), "password_hash": None,
+            "password_created": None, "password_reset_required": False, "access_keys": [],
+            "policies": {}, "groups": [], "tags": stored_tags(tags)}
         return IamUser(account_id=call.account_id, name=name, path=path,
                        created=now.replace(microsecond=0), password_hash=None,
                        password_created=None, password_reset_required=False, access_keys=(),
-                       policies=(), groups=(), tags=tags)
+                       policies=(), groups=(), tags=tags, stored_id=user_id)
 
     user = call.change(edit)
     return {"User": user_struct(user, tags=True)}
@@ -182,12 +184,32 @@ def _no_profile(name: str) -> NoSuchEntity:
     return NoSuchEntity(f"Login Profile for User {name} cannot be found.")
 
 
+_PASSWORD_SYMBOLS: Final = frozenset("!@#$%^&*()_+-=[]{}|'")
+
+
+def check_password(password: str) -> None:
+    """AWS's default password policy, which applies while an account sets none (IAM User
+    Guide, "Set an account password policy for IAM users"): 8 to 128 characters, at least
+    three of upper case, lower case, digits and the symbols ``! @ # $ % ^ & * ( ) _ + - = [ ]
+    { } | '``. The simulator has no custom password policies."""
+    kinds = [any(c.isascii() and c.isupper() for c in password),
+             any(c.isascii() and c.islower() for c in password),
+             any(c.isascii() and c.isdigit() for c in password),
+             any(c in _PASSWORD_SYMBOLS for c in password)]
+    if not 8 <= len(password) <= 128 or sum(kinds) < 3:
+        raise PasswordPolicyViolation(
+            "Password does not conform to the account password policy.",
+            detail="AWS's default policy: 8-128 characters with at least three of upper case, "
+                   "lower case, digits and symbols")
+
+
 def create_login_profile(call: Call) -> Struct | None:
     name = call.user_name(call.params.optional("UserName", "userNameType"))
     password = call.params.required("Password", "passwordType")
     reset = bool(call.params.boolean("PasswordResetRequired"))
     call.authorize(call.user_arn(name))
     now = call.now
+    check_password(password)
     hashed = hash_password(password)
 
     def edit(account: dict[str, Any], state: AccountState) -> IamUser:
@@ -218,6 +240,8 @@ def update_login_profile(call: Call) -> Struct | None:
     password = call.params.optional("Password", "passwordType")
     reset = call.params.boolean("PasswordResetRequired")
     call.authorize(call.user_arn(name))
+    if password is not None:
+        check_password(password)
     hashed = hash_password(password) if password is not None else None
 
     def edit(account: dict[str, Any], state: AccountState) -> None:

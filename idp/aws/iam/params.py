@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Final
 
 from idp.aws.errors import ValidationError
+from idp.aws.vocabulary import SEPARATORS
 
 __all__ = ["SHAPES", "Constraint", "Params"]
 
@@ -79,9 +80,9 @@ SHAPES: Final[dict[str, Constraint]] = {
     "policyDocumentType": Constraint(1, 131072, r"[\u0009\u000A\u000D\u0020-\u00FF]+"),
     # \p{L}\p{Z}\p{N}: letters, separators, digits (Unicode \w is letters, digits and _).
     "tagKeyType": Constraint(1, 128, r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+",
-                             python=r"[\w \u00a0\u2000-\u200a\u3000.:/=+\-@]+"),
+                             python=f"[\\w{SEPARATORS}.:/=+\\-@]+"),
     "tagValueType": Constraint(0, 256, r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*",
-                               python=r"[\w \u00a0\u2000-\u200a\u3000.:/=+\-@]*"),
+                               python=f"[\\w{SEPARATORS}.:/=+\\-@]*"),
     "statusType": Constraint(enum=("Active", "Inactive", "Expired")),
     "assignmentStatusType": Constraint(enum=("Assigned", "Unassigned", "Any")),
 }

@@ -107,12 +107,10 @@ def seed_document(directory: Directory, now: dt.datetime) -> dict[str, Any]:
 def fingerprint(directory: Directory) -> str:
     """SHA-256 (hex) of the starting document, independent of when it is made.
 
-    Password hashes are left out: a plain ``password:`` is hashed with a new salt at every
-    load, so including them would make every start look like a new directory.
+    IAM users' plain ``password:`` entries are hashed with a salt fixed by account and name
+    (``idp.directory.loader``), so a reload gives the same hash and a changed password a new
+    one.
     """
     document = seed_document(directory, _EPOCH)
-    for account in document["accounts"].values():
-        for user in account["users"].values():
-            user["password_hash"] = user["password_hash"] is not None
     text = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

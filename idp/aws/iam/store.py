@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
+from idp.aws.errors import LimitExceeded
 from idp.aws.iam.model import IamState, build_state
 from idp.errors import IdPError
 from idp.saml.validation import TrustedIssuer
@@ -38,12 +39,31 @@ log = logging.getLogger("idp.iam")
 
 T = TypeVar("T")
 DOCUMENT: Final = "iam"
+#: What one account's IAM may hold (JSON characters). IAM's own quotas are per account and
+#: larger (100 SAML providers of up to 10,000,000 characters each); the simulator keeps every
+#: account in one shared document, so it bounds each account: one account can never fill the
+#: store for the others. A change past it is ``LimitExceeded`` and changes nothing.
+MAX_ACCOUNT_CHARS: Final = 24 * 1024 * 1024
 #: Compare-and-set attempts before a change gives up (only under a storm of writers).
 _ATTEMPTS: Final = 20
 
 
 def _dump(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _check_budget(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """``LimitExceeded`` when a changed account would hold more than ``MAX_ACCOUNT_CHARS``."""
+    old = before.get("accounts", {})
+    for account_id, body in after.get("accounts", {}).items():
+        if old.get(account_id) == body:
+            continue
+        size = len(_dump(body))
+        if size > MAX_ACCOUNT_CHARS:
+            raise LimitExceeded(
+                f"Cannot exceed quota for the IAM state of account {account_id}: "
+                f"{MAX_ACCOUNT_CHARS} characters (a limit of this simulator)",
+                detail=f"the change would make account {account_id} hold {size} characters")
 
 
 class ConcurrentChange(IdPError):
@@ -146,6 +166,7 @@ class IamStore:
             fingerprint = seed[1] if seed is not None else ""
             working = copy.deepcopy(data)
             result = edit(working, state)
+            _check_budget(data, working)
             built = build_state(working, self._own)
             body = _dump(working)
             stored = self._put(fingerprint, body, version)

@@ -94,7 +94,21 @@ def test_role_names_are_unique_regardless_of_case(iam):
         "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:role/Nope"},
         "Action": "sts:AssumeRole"}]}),
      'Invalid principal in policy: "AWS":"arn:aws:iam::444455556666:role/Nope"'),
-], ids=["not-json", "resource", "missing-user", "missing-role"])
+    (json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": f"arn:aws:iam::{PROD}:saml-provider/Nope"},
+        "Action": "sts:AssumeRoleWithSAML"}]}),
+     f'Invalid principal in policy: "Federated":"arn:aws:iam::{PROD}:saml-provider/Nope"'),
+    (json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "12345"}, "Action": "sts:AssumeRole"}]}),
+     'Invalid principal in policy: "AWS":"12345"'),
+    (json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "AssumeRole"}]}),
+     "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."),
+    (json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:Assume:Role"}]}),
+     "Actions/Condition can contain only one colon."),
+], ids=["not-json", "resource", "missing-user", "missing-role", "missing-provider",
+        "not-an-account", "no-vendor", "two-colons"])
 def test_malformed_trust_policies_are_refused_with_aws_messages(iam, client, document,
                                                                 message):
     before = snapshot(client)
@@ -290,7 +304,7 @@ def test_user_lifecycle_and_no_cascading_delete(iam, client):
     profile = iam.call("CreateLoginProfile", UserName="dana", Password="Secret-pass-1",
                        PasswordResetRequired=True)["LoginProfile"]
     assert profile["UserName"] == "dana" and profile["PasswordResetRequired"] is True
-    assert refused(iam, "CreateLoginProfile", UserName="dana", Password="x")[:2] == (
+    assert refused(iam, "CreateLoginProfile", UserName="dana", Password="Other-pass-2")[:2] == (
         "EntityAlreadyExists", "Login Profile for user dana already exists.")
     assert iam.call("GetLoginProfile", UserName="dana")["LoginProfile"]["UserName"] == "dana"
     key = iam.call("CreateAccessKey", UserName="dana")["AccessKey"]
@@ -624,3 +638,75 @@ def test_unknown_action_and_unsupported_permissions_boundary(iam):
     assert response.status_code == 400 and "<Code>InvalidAction</Code>" in response.text
     assert refused(iam, "CreateUser", UserName="b",
                    PermissionsBoundary="arn:aws:iam::aws:policy/Admin")[0] == "NoSuchEntity"
+
+
+@pytest.mark.parametrize("password", ["Short-1", "alllowercase", "lower-and-symbols",
+                                      "UPPER1234567"])
+def test_console_passwords_follow_the_default_password_policy(iam, client, password):
+    """No custom password policy: AWS's default (8-128, three of four character kinds)."""
+    iam.call("CreateUser", UserName="weak")
+    before = snapshot(client)
+    assert refused(iam, "CreateLoginProfile", UserName="weak", Password=password)[:2] == (
+        "PasswordPolicyViolation", "Password does not conform to the account password policy.")
+    assert snapshot(client) == before
+    iam.call("CreateLoginProfile", UserName="weak", Password="Three-kinds1")
+
+
+# --- found by review -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("until", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                   "not-a-date"])
+def test_a_valid_until_utc_cannot_hold_is_invalid_input(iam, client, until):
+    metadata = re.sub(r'validUntil="[^"]*"', f'validUntil="{until}"',
+                      client.get("/idp/metadata").text)
+    before = snapshot(client)
+    assert refused(iam, "CreateSAMLProvider", Name="Dated", SAMLMetadataDocument=metadata)[
+        :2] == ("InvalidInput", "Could not parse metadata")
+    assert snapshot(client) == before
+
+
+def test_metadata_is_counted_in_characters_not_bytes(iam, client):
+    """IAM's limit is 10,000,000 characters: multi-byte characters must not turn a document
+    IAM accepts into one the stored state cannot rebuild."""
+    metadata = client.get("/idp/metadata").text.replace(
+        "</md:EntityDescriptor>", "<!--" + "\u00e9" * 60_000 + "--></md:EntityDescriptor>")
+    assert len(metadata.encode()) > 2 * len(metadata) - 20_000
+    arn = iam.call("CreateSAMLProvider", Name="Wide", SAMLMetadataDocument=metadata)[
+        "SAMLProviderArn"]
+    assert iam.call("GetSAMLProvider", SAMLProviderArn=arn)["SAMLMetadataDocument"] == metadata
+
+
+def test_an_account_cannot_grow_past_its_budget(iam, client, monkeypatch):
+    """Every account lives in one shared document: one account's growth is bounded, so it
+    can never fill the store for the others (LimitExceeded, nothing written)."""
+    import idp.aws.iam.store as store
+
+    document = json.loads(snapshot(client))
+    prod = len(json.dumps(document["accounts"][PROD], separators=(",", ":"),
+                          ensure_ascii=False))
+    monkeypatch.setattr(store, "MAX_ACCOUNT_CHARS", prod + 10)
+    before = snapshot(client)
+    assert refused(iam, "CreateUser", UserName="x" * 64)[0] == "LimitExceeded"
+    assert snapshot(client) == before
+    other = IamClient(client, *ADMINS["dev"])
+    monkeypatch.setattr(store, "MAX_ACCOUNT_CHARS", 10 * len(snapshot(client)))
+    other.call("CreateUser", UserName="still-fine")
+
+
+def test_an_mfa_device_stays_addressable(iam):
+    """Its serial number must fit ``serialNumberType`` (256), or it could never be deleted."""
+    code, message, _ = refused(iam, "CreateVirtualMFADevice", VirtualMFADeviceName="d" * 300)
+    assert code == "ValidationError" and "virtualMFADeviceName" in message
+    serial = iam.call("CreateVirtualMFADevice", VirtualMFADeviceName="d" * 200)[
+        "VirtualMFADevice"]["SerialNumber"]
+    assert len(serial) <= 256
+    iam.call("DeleteVirtualMFADevice", SerialNumber=serial)
+
+
+def test_a_user_created_again_is_another_user(iam):
+    """IAM gives a re-created name a new unique ID (its old keys and sessions do not carry)."""
+    first = iam.call("CreateUser", UserName="again")["User"]["UserId"]
+    iam.call("DeleteUser", UserName="again")
+    second = iam.call("CreateUser", UserName="again")["User"]["UserId"]
+    assert first != second and first.startswith("AIDA") and len(second) == 21

@@ -85,12 +85,21 @@ def test_a_changed_directory_starts_iam_over(directory, keypair, clock, store, c
     assert "starting IAM over" in caplog.text
 
 
-def test_the_fingerprint_ignores_password_salts_and_times(directory, keypair, clock):
-    """Plain passwords are hashed with a new salt at every load: that is not a new directory."""
-    again = edited_demo(lambda demo: demo["accounts"]["444455556666"]["iam_users"]["ops"]
-                        .update({"password": "ops-password"}) or demo["accounts"][
-                            "444455556666"]["iam_users"]["ops"].pop("password_hash"))
-    assert fingerprint(again) == fingerprint(directory)
+def _ops_password(password: str):
+    def edit(demo: dict[str, Any]) -> None:
+        ops = demo["accounts"]["444455556666"]["iam_users"]["ops"]
+        ops.pop("password_hash")
+        ops["password"] = password
+    return edit
+
+
+def test_a_reload_keeps_the_state_and_a_changed_password_starts_over():
+    """Plain IAM passwords hash the same at every load (a salt fixed by account and name), so
+    reloading the same file keeps the IAM state; changing the password in it does not."""
+    first, again = edited_demo(_ops_password("pw-1")), edited_demo(_ops_password("pw-1"))
+    changed = edited_demo(_ops_password("pw-2"))
+    assert fingerprint(first) == fingerprint(again)
+    assert fingerprint(changed) != fingerprint(first)
 
 
 def test_a_refused_edit_changes_nothing(directory, keypair, clock, store):
