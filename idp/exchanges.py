@@ -55,6 +55,8 @@ class ExchangeKind(StrEnum):
     """The console twin's decision on a posted Response (``/aws/saml``)."""
     STS = "sts"
     """The STS's decision on ``AssumeRoleWithSAML``."""
+    ASSUME_ROLE = "assume-role"
+    """The STS's decision on ``AssumeRole`` (an IAM user's or a role session's call)."""
 
 
 class Outcome(StrEnum):
@@ -79,6 +81,10 @@ _ASSUME: Final = (
 #: Each surface's order: a refusal's trace lists the rules checked before the one that failed.
 #: The console reads the Role attribute (unverified, to find the providers) before verifying.
 ORDERS: Final = {
+    # ``idp.aws.assume_role.RoleAssumption.assume_role``'s order (after the signature).
+    ExchangeKind.ASSUME_ROLE: (Rule.MFA, Rule.ROLE_MISSING, Rule.SOURCE_IDENTITY, Rule.TAGS,
+                               Rule.TRUST_POLICY, Rule.IDENTITY_POLICY, Rule.ROLE_CHAINING,
+                               Rule.SESSION_DURATION),
     ExchangeKind.STS: (Rule.SAML_RESPONSE, Rule.BASE64, Rule.PROVIDER, *_VERIFIER,
                        Rule.SESSION_DURATION, Rule.SESSION_END, *_ASSUME),
     ExchangeKind.CONSOLE: (Rule.FORM, Rule.SAML_RESPONSE, Rule.BASE64, Rule.XML, Rule.STATUS,

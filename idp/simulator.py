@@ -550,7 +550,7 @@ class Simulator:
     def exchanges(self, user: str | None = None, kind: str | None = None) -> list[Exchange]:
         """Every SAML message received and sent and every console/STS decision, oldest
         first, with the checks behind it (``kind``: ``authn-request``, ``response``,
-        ``console``, ``sts``)."""
+        ``console``, ``sts``, ``assume-role``)."""
         return self.runtime.exchanges.entries(user=user, kind=kind)
 
     def reset(self) -> None:

@@ -89,11 +89,19 @@ def decode_saml_assertion(value: str) -> bytes:
     return raw
 
 
+def _integer(value: str) -> int | None:
+    """A whole number as AWS reads one, or a negative one (then below any minimum)."""
+    if value.startswith("-"):
+        magnitude = whole_number(value[1:])
+        return None if magnitude is None else -magnitude
+    return whole_number(value)
+
+
 def duration_seconds(value: str | None) -> int | None:
     """``DurationSeconds``: a plain integer from 900 to 43200."""
     if value is None:
         return None
-    seconds = whole_number(value)
+    seconds = _integer(value)
     if seconds is None:
         raise ValidationError(f"Value '{value}' at 'durationSeconds' failed to satisfy "
                               "constraint: Member must be an integer")
@@ -189,7 +197,7 @@ class _Violations:
     def number(self, value: str | None, member: str, *, low: int, high: int) -> int | None:
         if value is None:
             return None
-        seconds = whole_number(value)
+        seconds = _integer(value)
         if seconds is None:
             self.add(value, member, "be an integer")
             return None
@@ -220,6 +228,11 @@ def _members(params: Mapping[str, str], name: str) -> dict[int, dict[str, str]]:
         match = _MEMBER.fullmatch(key)
         if match is not None and match["list"] == name:
             found.setdefault(int(match["n"]), {})[match["f"] or ""] = value
+        elif key.startswith(f"{name}.member."):
+            # Never silently drop what the caller sent (an index 0, 10000, or no number).
+            raise ValidationError(f"1 validation error detected: Value at '{name}' has the "
+                                  f"entry '{key[:80]}', not {name}.member.N with N from 1 to "
+                                  "9999")
     return dict(sorted(found.items()))
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -299,8 +300,16 @@ class SwitchRequest:
         return f"arn:aws:iam::{account_id}:role/{self.role_name}"
 
 
+#: Unicode categories a display name may not hold: controls, format characters (bidi
+#: overrides), surrogates, private use, line and paragraph separators.
+_UNPRINTABLE: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+
+
 def _printable(text: str) -> bool:
-    return all(ch.isprintable() for ch in text)
+    """No control, format, surrogate or private-use characters. Characters newer than this
+    Python's Unicode tables (category ``Cn``: an emoji of a later version) are allowed:
+    ``str.isprintable`` would refuse them."""
+    return not any(unicodedata.category(ch) in _UNPRINTABLE for ch in text)
 
 
 def _role_problems(role_name: str) -> list[str]:

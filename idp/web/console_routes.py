@@ -205,8 +205,12 @@ class _HistoryLink:
 
 
 def _identity(claims: SessionClaims) -> str:
-    """The navigation bar's name: ``user @ account`` or ``role/session @ account``."""
-    return claims.assumed_role_arn.split(":", 5)[5].removeprefix("assumed-role/")
+    """The navigation bar's name as AWS shows it: ``user @ account`` (the user's name, without
+    ``user/`` or its path) or ``role/session @ account``."""
+    resource = claims.assumed_role_arn.split(":", 5)[5]
+    if resource.startswith("user/"):
+        return resource.rsplit("/", 1)[-1]
+    return resource.removeprefix("assumed-role/")
 
 
 async def console(request: Request) -> Response:

@@ -65,11 +65,11 @@ def _assume_role(query: QueryRequest) -> bytes:
         assumed = state.roles.assume_role(caller, assume_role_params(params))
     except AwsError as exc:
         state.exchanges.decision(
-            ExchangeKind.STS, message=None, rule=exc.rule or exc.code,
+            ExchangeKind.ASSUME_ROLE, message=None, rule=exc.rule or exc.code,
             found=exc.detail or exc.message,
             facts={**facts, "code": exc.code, "message": exc.message})
         raise
-    state.exchanges.decision(ExchangeKind.STS, message=None, facts={
+    state.exchanges.decision(ExchangeKind.ASSUME_ROLE, message=None, facts={
         **facts, "assumed_role": assumed.caller.arn,
         "access_key_id": assumed.credentials.access_key_id})
     return wire.assume_role_response(assumed.credentials, assumed.caller,

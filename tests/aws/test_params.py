@@ -151,3 +151,23 @@ def test_get_session_token_and_access_key_info_params():
         with pytest.raises(AwsError) as info:
             get_access_key_info_params({"AccessKeyId": bad})
         assert info.value.code == "ValidationError"
+
+
+def test_list_entries_outside_member_n_are_refused_not_dropped():
+    """``Tags.member.0.Key`` or ``Tags.member.10000.Key`` is never silently ignored."""
+    from idp.aws.errors import ValidationError
+    from idp.aws.params import assume_role_params
+
+    base = {"RoleArn": "arn:aws:iam::444455556666:role/Deployer", "RoleSessionName": "s1"}
+    for key in ("Tags.member.0.Key", "Tags.member.10000.Key", "Tags.member.x.Key"):
+        with pytest.raises(ValidationError, match="Tags.member.N"):
+            assume_role_params({**base, key: "k"})
+
+
+def test_a_negative_duration_is_below_the_minimum():
+    from idp.aws.errors import ValidationError
+    from idp.aws.params import assume_role_params
+
+    with pytest.raises(ValidationError, match="greater than or equal to 900"):
+        assume_role_params({"RoleArn": "arn:aws:iam::444455556666:role/Deployer",
+                            "RoleSessionName": "s1", "DurationSeconds": "-1"})

@@ -223,3 +223,11 @@ def test_a_display_name_keeps_what_it_says():
     parsed = parse_switch("corp-prod", "Admin", '<img src=x onerror="alert(1)">', None)
     assert isinstance(parsed, SwitchRequest)
     assert parsed.display_name == '<img src=x onerror="alert(1)">'
+
+
+def test_display_names_take_any_printable_text_and_refuse_controls():
+    """A newer emoji (Unicode 15, unknown to older tables) is text; a bidi override, a line
+    separator or a control character is not."""
+    assert not isinstance(parse_switch("corp-prod", "Admin", "prod \U0001FAE8", None), list)
+    for bad in ("a\u202eb", "a\u2028b", "a\x07b"):
+        assert isinstance(parse_switch("corp-prod", "Admin", bad, None), list), bad

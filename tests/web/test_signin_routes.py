@@ -103,6 +103,8 @@ def test_an_iam_user_without_mfa_lands_in_the_console(client, account):
     assert mfa_present(client) == "false"
     assert "IAM user password" in text and "MFA code" not in text
     assert "720 minutes left" in text  # IAM user sessions: 12 hours
+    who = lxml.html.fromstring(client.get("/aws/console").text).xpath("string(//*[@class='who'])")
+    assert who == "admin @ corp-dev"  # as AWS's navigation bar shows an IAM user
 
 
 def test_the_console_credentials_are_a_user_session(client):

@@ -38,7 +38,7 @@ def text(response, path):
 
 
 def exchanges(client):
-    return [e for e in client.app.state.runtime.services.exchanges.entries(kind="sts")]
+    return [e for e in client.app.state.runtime.services.exchanges.entries(kind="assume-role")]
 
 
 def test_user_get_caller_identity(client):
@@ -73,6 +73,10 @@ def test_assume_role_refusal_is_logged_with_code(client):
     assert text(response, ".//s:Error/s:Code") == "AccessDenied"
     entry = exchanges(client)[-1]
     assert entry.facts["code"] == "AccessDenied" and entry.rule == "trust-policy"
+    # The trace lists AssumeRole's own checks, the failing one last.
+    assert [(c.rule, c.passed) for c in entry.checks] == [
+        ("mfa", True), ("role-missing", True), ("source-identity", True), ("tags", True),
+        ("trust-policy", False)]
 
 
 @pytest.mark.parametrize("params, code, status", [
