@@ -9,13 +9,15 @@ boto3 and the AWS CLI talk to it unchanged with ``endpoint_url``. Every answer i
 from __future__ import annotations
 
 import logging
-from typing import Final
+from collections.abc import Callable
+from typing import Final, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from idp.aws import wire
+from idp.aws.assume_role import AssumedRole
 from idp.aws.errors import AwsError, InvalidAction
 from idp.aws.params import assume_role_params
 from idp.exchanges import ExchangeKind, decode_message
@@ -31,22 +33,35 @@ API_VERSION: Final = "2011-06-15"
 MAX_BODY_BYTES: Final = 256 * 1024
 
 
+T = TypeVar("T")
+
+
+def _decided(query: QueryRequest, kind: ExchangeKind, message: bytes | None,
+             facts: dict[str, str], decide: Callable[[], T],
+             accepted: Callable[[T], dict[str, str]]) -> T:
+    """Run ``decide`` and record the decision in the exchange log: AWS's code and message
+    with the rule that refused, or what was issued (``accepted``)."""
+    log_ = services(query.request).exchanges
+    try:
+        result = decide()
+    except AwsError as exc:
+        log_.decision(kind, message=message, rule=exc.rule or exc.code,
+                      found=exc.detail or exc.message,
+                      facts={**facts, "code": exc.code, "message": exc.message})
+        raise
+    log_.decision(kind, message=message, facts={**facts, **accepted(result)})
+    return result
+
+
 def _assume_role_with_saml(query: QueryRequest) -> bytes:
     state, params = services(query.request), query.params
-    message = decode_message(params.get("SAMLAssertion"))
-    facts = {"role": params.get("RoleArn") or "", "provider": params.get("PrincipalArn") or ""}
-    try:
-        result = state.sts.assume_role_with_saml(params)
-    except AwsError as exc:
-        state.exchanges.decision(
-            ExchangeKind.STS, message=message, rule=exc.rule or exc.code,
-            found=exc.detail or exc.message,
-            facts={**facts, "code": exc.code, "message": exc.message})
-        raise
-    state.exchanges.decision(ExchangeKind.STS, message=message, facts={
-        **facts, "assumed_role": result.claims.assumed_role_arn,
-        "access_key_id": result.credentials.access_key_id,
-        "subject": result.subject})
+    result = _decided(
+        query, ExchangeKind.STS, decode_message(params.get("SAMLAssertion")),
+        {"role": params.get("RoleArn") or "", "provider": params.get("PrincipalArn") or ""},
+        lambda: state.sts.assume_role_with_saml(params),
+        lambda done: {"assumed_role": done.claims.assumed_role_arn,
+                      "access_key_id": done.credentials.access_key_id,
+                      "subject": done.subject})
     return wire.assume_role_with_saml_response(result, query.request_id)
 
 
@@ -59,19 +74,15 @@ def _assume_role(query: QueryRequest) -> bytes:
     state, params = services(query.request), query.params
     facts = {"role": params.get("RoleArn") or "", "session": params.get("RoleSessionName") or "",
              "caller": ""}
-    try:
+
+    def decide() -> AssumedRole:
         caller = state.callers.authenticate(query.signed(), service="sts")
         facts["caller"] = caller.arn
-        assumed = state.roles.assume_role(caller, assume_role_params(params))
-    except AwsError as exc:
-        state.exchanges.decision(
-            ExchangeKind.ASSUME_ROLE, message=None, rule=exc.rule or exc.code,
-            found=exc.detail or exc.message,
-            facts={**facts, "code": exc.code, "message": exc.message})
-        raise
-    state.exchanges.decision(ExchangeKind.ASSUME_ROLE, message=None, facts={
-        **facts, "assumed_role": assumed.caller.arn,
-        "access_key_id": assumed.credentials.access_key_id})
+        return state.roles.assume_role(caller, assume_role_params(params))
+
+    assumed = _decided(query, ExchangeKind.ASSUME_ROLE, None, facts, decide,
+                       lambda done: {"assumed_role": done.caller.arn,
+                                     "access_key_id": done.credentials.access_key_id})
     return wire.assume_role_response(assumed.credentials, assumed.caller,
                                      assumed.packed_policy_size, query.request_id)
 

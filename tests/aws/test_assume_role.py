@@ -22,14 +22,13 @@ from idp.aws.iam import Iam
 from idp.aws.mfa import MfaCodes
 from idp.aws.principals import CallerKind
 from tests.support.builders import CREDENTIAL_SECRET
+from tests.support.demo import OPS_MFA, OPS_SEED
 
 PROD, DEV, VENDOR = "111122223333", "444455556666", "999988887777"
 DEPLOYER = f"arn:aws:iam::{DEV}:role/Deployer"
 READ_ONLY = f"arn:aws:iam::{PROD}:role/ReadOnly"
 BREAK_GLASS = f"arn:aws:iam::{PROD}:role/BreakGlass"
 VENDOR_AUDIT = f"arn:aws:iam::{PROD}:role/VendorAudit"
-OPS_MFA = f"arn:aws:iam::{DEV}:mfa/ops"
-OPS_SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ from idp.aws.principals import CallerKind
 from idp.aws.sigv4 import SignedRequest
 from idp.clock import FixedClock
 from tests.support.builders import CREDENTIAL_SECRET
+from tests.support.demo import OPS
 
 URL = "http://idp.test/aws/sts"
 BODY = b"Action=GetCallerIdentity&Version=2011-06-15"
-OPS = ("AKIAOPSUSEREXAMPLE00", "opsUser/DemoSecretAccessKey/000000000000")
 DEV_ADMIN = ("AKIADEVADMINEXAMPLE0", "devAdmin/DemoSecretAccessKey/00000000000")
 DEPLOYER = "arn:aws:iam::444455556666:role/Deployer"
 

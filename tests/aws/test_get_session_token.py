@@ -14,10 +14,10 @@ from idp.aws.mfa import MfaCodes
 from idp.aws.params import get_session_token_params
 from idp.aws.principals import CallerKind
 from tests.support.builders import CREDENTIAL_SECRET
+from tests.support.demo import OPS_MFA
+from tests.support.demo import OPS_SEED as SEED
 
 DEV = "444455556666"
-OPS_MFA = f"arn:aws:iam::{DEV}:mfa/ops"
-SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import pytest
 from idp.aws.iam.model import MfaDevice
 from idp.aws.mfa import MfaCodes
 from idp.store import StateStore
-
-SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+from tests.support.demo import OPS_SEED as SEED
 
 
 def device(seed=SEED, enabled=True, name="ops"):

@@ -160,7 +160,7 @@ def test_list_entries_outside_member_n_are_refused_not_dropped():
 
     base = {"RoleArn": "arn:aws:iam::444455556666:role/Deployer", "RoleSessionName": "s1"}
     for key in ("Tags.member.0.Key", "Tags.member.10000.Key", "Tags.member.x.Key"):
-        with pytest.raises(ValidationError, match="Tags.member.N"):
+        with pytest.raises(ValidationError, match=r"Tags\.member\.N"):
             assume_role_params({**base, key: "k"})
 
 

@@ -22,9 +22,7 @@ from idp.aws.signin import (
     find_account,
     parse_switch,
 )
-from tests.support.demo import DEV, IDP_ENTITY_ID, PROD
-
-OPS_SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+from tests.support.demo import DEV, IDP_ENTITY_ID, OPS_SEED, PROD
 
 
 @pytest.fixture

@@ -14,17 +14,15 @@ import botocore.exceptions
 import pyotp
 import pytest
 
+from tests.support.aws_cli import demo_profiles
+from tests.support.demo import AUDITOR, OPS, OPS_MFA, OPS_SEED
 from tests.support.server import running_server
 from tests.support.sts import NO_RETRY, session_client, sts_client
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_aws_config")]
 
 PROD, DEV, VENDOR = "111122223333", "444455556666", "999988887777"
-OPS = ("AKIAOPSUSEREXAMPLE00", "opsUser/DemoSecretAccessKey/000000000000")
 DEV_ADMIN = ("AKIADEVADMINEXAMPLE0", "devAdmin/DemoSecretAccessKey/00000000000")
-AUDITOR = ("AKIAVENDORAUDITOR000", "vendorAuditor/DemoSecretAccessKey/000000")
-OPS_MFA = f"arn:aws:iam::{DEV}:mfa/ops"
-OPS_SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 DEPLOYER = f"arn:aws:iam::{DEV}:role/Deployer"
 READ_ONLY = f"arn:aws:iam::{PROD}:role/ReadOnly"
 BREAK_GLASS = f"arn:aws:iam::{PROD}:role/BreakGlass"
@@ -194,22 +192,8 @@ def test_expired_credentials_are_expired_token_403(tmp_path: Path):
 
 
 def _write_profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
-    config = tmp_path / "config"
-    credentials = tmp_path / "credentials"
-    credentials.write_text(f"[ops]\naws_access_key_id = {OPS[0]}\n"
-                           f"aws_secret_access_key = {OPS[1]}\n"
-                           f"[auditor]\naws_access_key_id = {AUDITOR[0]}\n"
-                           f"aws_secret_access_key = {AUDITOR[1]}\n")
-    config.write_text(
-        "[profile ops]\nregion = us-east-1\n"
-        f"[profile breakglass]\nregion = us-east-1\nrole_arn = {BREAK_GLASS}\n"
-        f"source_profile = ops\nmfa_serial = {OPS_MFA}\n"
-        f"[profile vendor]\nregion = us-east-1\nrole_arn = {VENDOR_AUDIT}\n"
-        "source_profile = auditor\nexternal_id = vendor-7f3a\n"
-        f"[profile vendor-wrong]\nregion = us-east-1\nrole_arn = {VENDOR_AUDIT}\n"
-        "source_profile = auditor\nexternal_id = vendor-0000\n")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    for name, value in demo_profiles(tmp_path).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", endpoint)
 
 

@@ -4,13 +4,12 @@ environment, signed with the demo corp-dev admin's key."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_sts_cli import AWS_CLI, CLI_TIMEOUT, clean_env
+from tests.support.aws_cli import aws, aws_json, clean_env
 from tests.support.demo import DEV, DEV_PROVIDER, DEVELOPER
 from tests.support.server import LiveServer, running_server
 from tests.support.sts import ResponseFactory
@@ -34,23 +33,9 @@ def iam(server: LiveServer, *args: str) -> list[str]:
     return ["iam", *args, "--endpoint-url", f"{server.url}/aws/iam"]
 
 
-def aws(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, object]:
-    """Run ``aws ARGS --output json`` (exit 0 required); its output (``{}`` if none)."""
-    if not AWS_CLI.exists():
-        pytest.skip(f"{AWS_CLI} is not installed")
-    result = subprocess.run([str(AWS_CLI), *args, "--output", "json"], env=env, cwd=cwd,
-                            capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False)
-    assert result.returncode == 0, f"aws {' '.join(args)} failed:\n{result.stderr}"
-    parsed: dict[str, object] = json.loads(result.stdout) if result.stdout.strip() else {}
-    return parsed
-
-
 def failing(args: list[str], env: dict[str, str], cwd: Path) -> str:
     """Run a CLI command that must fail; its stderr."""
-    if not AWS_CLI.exists():
-        pytest.skip(f"{AWS_CLI} is not installed")
-    result = subprocess.run([str(AWS_CLI), *args], env=env, cwd=cwd, capture_output=True,
-                            text=True, timeout=CLI_TIMEOUT, check=False)
+    result = aws(args, env, cwd)
     assert result.returncode != 0, result.stdout
     return result.stderr
 
@@ -61,26 +46,24 @@ def assume_ok(server: LiveServer, env: dict[str, str], tmp_path: Path) -> bool:
     args = ["sts", "assume-role-with-saml", "--role-arn", DEVELOPER, "--principal-arn",
             DEV_PROVIDER, "--saml-assertion", f"file://{assertion}",
             "--endpoint-url", f"{server.url}/aws/sts"]
-    result = subprocess.run([str(AWS_CLI), *args, "--output", "json"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False)
-    return result.returncode == 0
+    return aws([*args, "--output", "json"], env, tmp_path).returncode == 0
 
 
 def test_cli_user_login_profile_access_key_then_sts(server: LiveServer, tmp_path: Path) -> None:
     env = admin_env(tmp_path, server)
-    user = aws(iam(server, "create-user", "--user-name", "cli-user"), env, tmp_path)["User"]
+    user = aws_json(iam(server, "create-user", "--user-name", "cli-user"), env, tmp_path)["User"]
     assert isinstance(user, dict) and user["Arn"] == f"arn:aws:iam::{DEV}:user/cli-user"
-    aws(iam(server, "create-login-profile", "--user-name", "cli-user", "--password",
+    aws_json(iam(server, "create-login-profile", "--user-name", "cli-user", "--password",
             "Cli-pass-123"), env, tmp_path)
-    key = aws(iam(server, "create-access-key", "--user-name", "cli-user"), env, tmp_path)[
+    key = aws_json(iam(server, "create-access-key", "--user-name", "cli-user"), env, tmp_path)[
         "AccessKey"]
     assert isinstance(key, dict)
-    listed = aws(iam(server, "list-access-keys", "--user-name", "cli-user"), env, tmp_path)
+    listed = aws_json(iam(server, "list-access-keys", "--user-name", "cli-user"), env, tmp_path)
     assert [k["AccessKeyId"] for k in listed["AccessKeyMetadata"]] == [  # type: ignore[index]
         key["AccessKeyId"]]
     user_env = dict(env, AWS_ACCESS_KEY_ID=str(key["AccessKeyId"]),
                     AWS_SECRET_ACCESS_KEY=str(key["SecretAccessKey"]))
-    identity = aws(["sts", "get-caller-identity", "--endpoint-url", f"{server.url}/aws/sts"],
+    identity = aws_json(["sts", "get-caller-identity", "--endpoint-url", f"{server.url}/aws/sts"],
                    user_env, tmp_path)
     assert identity["Arn"] == f"arn:aws:iam::{DEV}:user/cli-user"
     stderr = failing(iam(server, "delete-user", "--user-name", "cli-user"), env, tmp_path)
@@ -93,14 +76,14 @@ def test_cli_role_policy_round_trip(server: LiveServer, tmp_path: Path) -> None:
     trust.write_text(json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"AWS": DEV}, "Action": "sts:AssumeRole"}]},
         indent=2) + "\n")
-    role = aws(iam(server, "create-role", "--role-name", "CliRole",
+    role = aws_json(iam(server, "create-role", "--role-name", "CliRole",
                    "--assume-role-policy-document", f"file://{trust}"), env, tmp_path)["Role"]
     assert isinstance(role, dict)
     assert role["AssumeRolePolicyDocument"] == json.loads(trust.read_text())
-    aws(iam(server, "put-role-policy", "--role-name", "CliRole", "--policy-name", "P",
+    aws_json(iam(server, "put-role-policy", "--role-name", "CliRole", "--policy-name", "P",
             "--policy-document", '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
             '"Action":"s3:*","Resource":"*"}]}'), env, tmp_path)
-    got = aws(iam(server, "get-role-policy", "--role-name", "CliRole", "--policy-name", "P"),
+    got = aws_json(iam(server, "get-role-policy", "--role-name", "CliRole", "--policy-name", "P"),
               env, tmp_path)
     assert got["PolicyDocument"]["Statement"][0]["Action"] == "s3:*"  # type: ignore[index]
     stderr = failing(iam(server, "create-role", "--role-name", "Bad",
@@ -111,11 +94,11 @@ def test_cli_role_policy_round_trip(server: LiveServer, tmp_path: Path) -> None:
 def test_cli_virtual_mfa_writes_the_png(server: LiveServer, tmp_path: Path) -> None:
     env = admin_env(tmp_path, server)
     out = tmp_path / "qr.png"
-    aws(iam(server, "create-virtual-mfa-device", "--virtual-mfa-device-name", "cli-phone",
+    aws_json(iam(server, "create-virtual-mfa-device", "--virtual-mfa-device-name", "cli-phone",
             "--outfile", str(out), "--bootstrap-method", "QRCodePNG"), env, tmp_path)
     assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     seed = tmp_path / "seed.txt"
-    aws(iam(server, "create-virtual-mfa-device", "--virtual-mfa-device-name", "cli-seed",
+    aws_json(iam(server, "create-virtual-mfa-device", "--virtual-mfa-device-name", "cli-seed",
             "--outfile", str(seed), "--bootstrap-method", "Base32StringSeed"), env, tmp_path)
     assert len(seed.read_text().strip()) == 64
 
@@ -126,22 +109,22 @@ def test_cli_recreates_the_provider_from_our_metadata(server: LiveServer,
     import httpx2
     env = admin_env(tmp_path, server)
     assert assume_ok(server, env, tmp_path)
-    aws(iam(server, "delete-saml-provider", "--saml-provider-arn", DEV_PROVIDER), env,
+    aws_json(iam(server, "delete-saml-provider", "--saml-provider-arn", DEV_PROVIDER), env,
         tmp_path)
     assert not assume_ok(server, env, tmp_path)
     metadata = tmp_path / "metadata.xml"
     metadata.write_text(httpx2.get(f"{server.url}/idp/metadata", timeout=10).text)
-    created = aws(iam(server, "create-saml-provider", "--saml-metadata-document",
+    created = aws_json(iam(server, "create-saml-provider", "--saml-metadata-document",
                       f"file://{metadata}", "--name", "CorpIdP"), env, tmp_path)
     assert created["SAMLProviderArn"] == DEV_PROVIDER
     assert assume_ok(server, env, tmp_path)
-    listed = aws(iam(server, "list-saml-providers"), env, tmp_path)
+    listed = aws_json(iam(server, "list-saml-providers"), env, tmp_path)
     assert [p["Arn"] for p in listed["SAMLProviderList"]] == [DEV_PROVIDER]  # type: ignore[index]
 
 
 def test_cli_account_alias(server: LiveServer, tmp_path: Path) -> None:
     env = admin_env(tmp_path, server)
-    assert aws(iam(server, "list-account-aliases"), env, tmp_path)["AccountAliases"] == [
+    assert aws_json(iam(server, "list-account-aliases"), env, tmp_path)["AccountAliases"] == [
         "corp-dev"]
     stderr = failing(iam(server, "create-account-alias", "--account-alias", "corp-prod"),
                      env, tmp_path)

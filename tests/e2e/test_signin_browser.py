@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import CHROMIUM
-from tests.support.demo import demo_text
+from tests.support.demo import OPS_SEED, demo_text
 from tests.support.server import running_server
 
 pytestmark = [
@@ -31,7 +31,6 @@ pytestmark = [
 ]
 
 SCREENSHOT_DIR = os.environ.get("CONSOLE_SCREENSHOT_DIR", "/tmp")
-OPS_SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 DEV = "444455556666"
 PROD = "111122223333"
 

@@ -2,56 +2,22 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.aws_cli import aws_json, clean_env
 from tests.support.demo import ALICE_EMAIL, DEV, DEV_PROVIDER, DEVELOPER
-from tests.support.server import LiveServer, child_env, running_server
+from tests.support.server import LiveServer, running_server
 from tests.support.sts import ResponseFactory
 
 pytestmark = pytest.mark.live
-
-AWS_CLI = Path(sys.executable).parent / "aws"
-CLI_TIMEOUT = 60
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with running_server(tmp_path_factory.mktemp("sts-cli")) as live:
         yield live
-
-
-def clean_env(tmp_path: Path) -> dict[str, str]:
-    """The CLI's environment: no AWS_* from the caller, empty config and credentials files."""
-    env = {k: v for k, v in child_env().items() if not k.startswith("AWS_")}
-    config = tmp_path / "aws-config"
-    credentials = tmp_path / "aws-credentials"
-    config.write_text("")
-    credentials.write_text("")
-    env.update({
-        "AWS_CONFIG_FILE": str(config),
-        "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_PAGER": "",
-        "HOME": str(tmp_path),
-    })
-    return env
-
-
-def aws(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, object]:
-    """Run ``aws ARGS --output json`` and return the parsed output (exit 0 required)."""
-    if not AWS_CLI.exists():
-        pytest.skip(f"{AWS_CLI} is not installed")
-    result = subprocess.run([str(AWS_CLI), *args, "--output", "json"], env=env, cwd=cwd,
-                            capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False)
-    assert result.returncode == 0, f"aws {' '.join(args)} failed:\n{result.stderr}"
-    parsed: dict[str, object] = json.loads(result.stdout)
-    return parsed
 
 
 def test_cli_assume_role_then_get_caller_identity(server: LiveServer, tmp_path: Path) -> None:
@@ -62,7 +28,7 @@ def test_cli_assume_role_then_get_caller_identity(server: LiveServer, tmp_path: 
     assert assertion.read_bytes().endswith(b"\n")
     env = clean_env(tmp_path)
 
-    result = aws(["sts", "assume-role-with-saml", "--role-arn", DEVELOPER,
+    result = aws_json(["sts", "assume-role-with-saml", "--role-arn", DEVELOPER,
                   "--principal-arn", DEV_PROVIDER, "--saml-assertion", f"file://{assertion}",
                   "--endpoint-url", endpoint, "--region", "us-east-1"], env, tmp_path)
     arn = f"arn:aws:sts::{DEV}:assumed-role/Developer/{ALICE_EMAIL}"
@@ -75,5 +41,5 @@ def test_cli_assume_role_then_get_caller_identity(server: LiveServer, tmp_path: 
                        AWS_SECRET_ACCESS_KEY=str(creds["SecretAccessKey"]),
                        AWS_SESSION_TOKEN=str(creds["SessionToken"]),
                        AWS_ENDPOINT_URL_STS=endpoint, AWS_DEFAULT_REGION="us-east-1")
-    identity = aws(["sts", "get-caller-identity"], session_env, tmp_path)
+    identity = aws_json(["sts", "get-caller-identity"], session_env, tmp_path)
     assert identity == {"UserId": user["AssumedRoleId"], "Account": DEV, "Arn": arn}

@@ -45,6 +45,18 @@ BOB_EMAIL: Final = "bob@corp.example"
 #: carol's TOTP secret (she signs in with password and a one-time code).
 CAROL_SECRET: Final = "MNQXE33MFVSGK3LPFV2G65DQFVVWK6JB"
 
+#: The demo's IAM identities (README, "IAM users and roles"): fixed test values.
+VENDOR: Final = "999988887777"
+PROD_ADMIN: Final = ("AKIAPRODADMINEXAMPLE", "prodAdmin/DemoSecretAccessKey/0000000000")
+DEV_ADMIN: Final = ("AKIADEVADMINEXAMPLE0", "devAdmin/DemoSecretAccessKey/00000000000")
+OPS: Final = ("AKIAOPSUSEREXAMPLE00", "opsUser/DemoSecretAccessKey/000000000000")
+AUDITOR: Final = ("AKIAVENDORAUDITOR000", "vendorAuditor/DemoSecretAccessKey/000000")
+OPS_MFA: Final = f"arn:aws:iam::{DEV}:mfa/ops"
+OPS_SEED: Final = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+BREAK_GLASS: Final = f"arn:aws:iam::{PROD}:role/BreakGlass"
+VENDOR_AUDIT: Final = f"arn:aws:iam::{PROD}:role/VendorAudit"
+DEPLOYER: Final = f"arn:aws:iam::{DEV}:role/Deployer"
+
 #: The SAML attribute names AWS reads.
 ATTR: Final = "https://aws.amazon.com/SAML/Attributes/"
 ROLE_ATTR: Final = AwsAttribute.ROLE.value

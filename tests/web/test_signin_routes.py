@@ -14,11 +14,9 @@ import lxml.html
 import pyotp
 import pytest
 
-from tests.support.demo import ADMIN, DEV, DEVELOPER, PROD, edited_demo
+from tests.support.demo import ADMIN, DEV, DEVELOPER, OPS_MFA, OPS_SEED, PROD, edited_demo
 from tests.support.http import auto_post, login
 
-OPS_SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-OPS_MFA = f"arn:aws:iam::{DEV}:mfa/ops"
 BREAK_GLASS = f"arn:aws:iam::{PROD}:role/BreakGlass"
 DEPLOYER = f"arn:aws:iam::{DEV}:role/Deployer"
 BAD = "Your authentication information is incorrect. Please try again."

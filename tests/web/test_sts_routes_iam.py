@@ -13,11 +13,10 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from lxml import etree
 
-from tests.support.demo import BASE_URL
+from tests.support.demo import BASE_URL, OPS
 
 NS = {"s": "https://sts.amazonaws.com/doc/2011-06-15/"}
 URL = f"{BASE_URL}/aws/sts"
-OPS = ("AKIAOPSUSEREXAMPLE00", "opsUser/DemoSecretAccessKey/000000000000")
 DEV = "444455556666"
 DEPLOYER = f"arn:aws:iam::{DEV}:role/Deployer"
 BREAK_GLASS = "arn:aws:iam::111122223333:role/BreakGlass"

@@ -18,6 +18,7 @@ current signing certificates.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, Final
 
 from lxml import etree
@@ -32,13 +33,12 @@ from idp.aws.iam.context import (
     Call,
     Operation,
     check_tags,
-    merge_tags,
     stored_tags,
     tag_list,
-    tag_page,
 )
 from idp.aws.iam.metadata import MetadataProblem, parse_metadata
 from idp.aws.iam.model import AccountState, SamlProvider, iso
+from idp.aws.iam.ops_tags import Taggable, tag_operations
 from idp.aws.iam.results import Struct
 from idp.saml.constants import DS, MD
 
@@ -202,38 +202,9 @@ def delete_saml_provider(call: Call) -> Struct | None:
     return None
 
 
-def tag_saml_provider(call: Call) -> Struct | None:
-    tags = call.params.tags(required=True)
+def _target(call: Call) -> tuple[str, Callable[[AccountState], SamlProvider]]:
     arn, name = _arn(call)
-    call.authorize(arn)
-
-    def edit(account: dict[str, Any], state: AccountState) -> None:
-        body = account["providers"][_existing(state, arn, name).name]
-        body["tags"] = merge_tags(body.get("tags") or [], tags, "SAMLProvider")
-
-    call.change(edit)
-    return None
-
-
-def untag_saml_provider(call: Call) -> Struct | None:
-    dropped = {k.lower() for k in call.params.string_list("TagKeys", "tagKeyType",
-                                                          required=True)}
-    arn, name = _arn(call)
-    call.authorize(arn)
-
-    def edit(account: dict[str, Any], state: AccountState) -> None:
-        body = account["providers"][_existing(state, arn, name).name]
-        body["tags"] = [[k, v] for k, v in body.get("tags") or [] if k.lower() not in dropped]
-
-    call.change(edit)
-    return None
-
-
-def list_saml_provider_tags(call: Call) -> Struct | None:
-    arn, name = _arn(call)
-    marker, items = call.params.paging()
-    call.authorize(arn)
-    return tag_page(_existing(call.account(), arn, name).tags, marker, items)
+    return arn, lambda state: _existing(state, arn, name)
 
 
 OPERATIONS: Final[dict[str, Operation]] = {
@@ -242,7 +213,6 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "ListSAMLProviders": list_saml_providers,
     "UpdateSAMLProvider": update_saml_provider,
     "DeleteSAMLProvider": delete_saml_provider,
-    "TagSAMLProvider": tag_saml_provider,
-    "UntagSAMLProvider": untag_saml_provider,
-    "ListSAMLProviderTags": list_saml_provider_tags,
+    **tag_operations(Taggable("SAMLProvider", "providers", _target)),
 }
+

@@ -8,6 +8,7 @@ message, and every IAM user or role it names must exist (``Invalid principal in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from idp.aws.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
@@ -18,14 +19,13 @@ from idp.aws.iam.context import (
     check_tags,
     encoded,
     folded,
-    merge_tags,
     page,
     stored_tags,
     tag_list,
-    tag_page,
     trust_policy,
 )
 from idp.aws.iam.model import ROLE_ID_PREFIX, AccountState, IamRole, iso, new_unique_id
+from idp.aws.iam.ops_tags import Taggable, tag_operations
 from idp.aws.iam.results import Struct
 
 __all__ = ["OPERATIONS", "role_struct"]
@@ -174,41 +174,9 @@ def delete_role(call: Call) -> Struct | None:
     return None
 
 
-def tag_role(call: Call) -> Struct | None:
+def _target(call: Call) -> tuple[str, Callable[[AccountState], IamRole]]:
     name = call.params.required("RoleName", "roleNameType")
-    tags = call.params.tags(required=True)
-    call.authorize(_resource(call, name))
-
-    def edit(account: dict[str, Any], state: AccountState) -> None:
-        role = _existing(state, name)
-        body = account["roles"][role.name]
-        body["tags"] = merge_tags(body.get("tags") or [], tags, "Role")
-
-    call.change(edit)
-    return None
-
-
-def untag_role(call: Call) -> Struct | None:
-    name = call.params.required("RoleName", "roleNameType")
-    keys = call.params.string_list("TagKeys", "tagKeyType", required=True)
-    call.authorize(_resource(call, name))
-    dropped = {k.lower() for k in keys}
-
-    def edit(account: dict[str, Any], state: AccountState) -> None:
-        role = _existing(state, name)
-        body = account["roles"][role.name]
-        body["tags"] = [[k, v] for k, v in body.get("tags") or [] if k.lower() not in dropped]
-
-    call.change(edit)
-    return None
-
-
-def list_role_tags(call: Call) -> Struct | None:
-    name = call.params.required("RoleName", "roleNameType")
-    marker, items = call.params.paging()
-    call.authorize(_resource(call, name))
-    role = _existing(call.account(), name)
-    return tag_page(role.tags, marker, items)
+    return _resource(call, name), lambda state: _existing(state, name)
 
 
 OPERATIONS: Final[dict[str, Operation]] = {
@@ -218,7 +186,6 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "UpdateRole": update_role,
     "UpdateAssumeRolePolicy": update_assume_role_policy,
     "DeleteRole": delete_role,
-    "TagRole": tag_role,
-    "UntagRole": untag_role,
-    "ListRoleTags": list_role_tags,
+    **tag_operations(Taggable("Role", "roles", _target)),
 }
+

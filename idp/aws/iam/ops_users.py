@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import secrets
 import string
+from collections.abc import Callable
 from typing import Any, Final
 
 from idp.aws.errors import (
@@ -29,13 +30,12 @@ from idp.aws.iam.context import (
     check_tags,
     existing_user,
     folded,
-    merge_tags,
     page,
     stored_tags,
     tag_list,
-    tag_page,
 )
 from idp.aws.iam.model import USER_ID_PREFIX, AccountState, IamState, IamUser, iso, new_unique_id
+from idp.aws.iam.ops_tags import Taggable, tag_operations
 from idp.aws.iam.results import Struct
 from idp.directory.passwords import hash_password
 
@@ -136,40 +136,6 @@ def delete_user(call: Call) -> Struct | None:
 
     call.change(edit)
     return None
-
-
-def tag_user(call: Call) -> Struct | None:
-    name = call.params.required("UserName", "existingUserNameType")
-    tags = call.params.tags(required=True)
-    call.authorize(call.user_arn(name))
-
-    def edit(account: dict[str, Any], state: AccountState) -> None:
-        body = account["users"][existing_user(state, name).name]
-        body["tags"] = merge_tags(body.get("tags") or [], tags, "User")
-
-    call.change(edit)
-    return None
-
-
-def untag_user(call: Call) -> Struct | None:
-    name = call.params.required("UserName", "existingUserNameType")
-    dropped = {k.lower() for k in call.params.string_list("TagKeys", "tagKeyType",
-                                                          required=True)}
-    call.authorize(call.user_arn(name))
-
-    def edit(account: dict[str, Any], state: AccountState) -> None:
-        body = account["users"][existing_user(state, name).name]
-        body["tags"] = [[k, v] for k, v in body.get("tags") or [] if k.lower() not in dropped]
-
-    call.change(edit)
-    return None
-
-
-def list_user_tags(call: Call) -> Struct | None:
-    name = call.params.required("UserName", "existingUserNameType")
-    marker, items = call.params.paging()
-    call.authorize(call.user_arn(name))
-    return tag_page(existing_user(call.account(), name).tags, marker, items)
 
 
 # --- login profiles ------------------------------------------------------------------------
@@ -357,14 +323,17 @@ def delete_access_key(call: Call) -> Struct | None:
     return None
 
 
+def _target(call: Call) -> tuple[str, Callable[[AccountState], IamUser]]:
+    name = call.params.required("UserName", "existingUserNameType")
+    return call.user_arn(name), lambda state: existing_user(state, name)
+
+
 OPERATIONS: Final[dict[str, Operation]] = {
     "CreateUser": create_user,
     "GetUser": get_user,
     "ListUsers": list_users,
     "DeleteUser": delete_user,
-    "TagUser": tag_user,
-    "UntagUser": untag_user,
-    "ListUserTags": list_user_tags,
+    **tag_operations(Taggable("User", "users", _target)),
     "CreateLoginProfile": create_login_profile,
     "GetLoginProfile": get_login_profile,
     "UpdateLoginProfile": update_login_profile,
