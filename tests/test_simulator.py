@@ -587,3 +587,19 @@ def test_a_code_for_the_simulated_time_signs_a_totp_user_in(saml_idp: Simulator)
         saml_idp.login("carol", "carol-password", otp=pyotp.TOTP(CAROL_SECRET).now())
     code = pyotp.TOTP(CAROL_SECRET).at(saml_idp.clock.now())
     assert saml_idp.login("carol", "carol-password", otp=code).role == ADMIN
+
+
+def test_directory_edits_keep_iam_changes_and_reset_discards_them(
+        saml_idp: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    """A role added while serving joins the IAM state; users made through the IAM API stay.
+    reset() goes back to the file, quietly."""
+    iam = saml_idp.iam_session("admin", account="111122223333").client("iam")
+    iam.create_user(UserName="erin")
+    arn = saml_idp.add_role("Auditor", account="111122223333", users=["bob"])
+    assert iam.get_role(RoleName="Auditor")["Role"]["Arn"] == arn
+    assert iam.get_user(UserName="erin")["User"]["UserName"] == "erin"
+    assert "starting IAM over" not in caplog.text
+    saml_idp.reset()
+    with pytest.raises(botocore.exceptions.ClientError, match="NoSuchEntity"):
+        iam.get_user(UserName="erin")
+    assert "starting IAM over" not in caplog.text

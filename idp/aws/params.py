@@ -324,9 +324,13 @@ def _tags(params: Mapping[str, str], problems: _Violations) -> tuple[tuple[str, 
         return ()
     tags: list[tuple[str, str]] = []
     for index, member in enumerate(members.values(), 1):
-        key, value = member.get("Key"), member.get("Value", "")
-        if key is None:
-            problems.add(None, f"tags.{index}.member.key", "not be null")
+        key, value = member.get("Key"), member.get("Value")
+        if key is None or value is None:
+            # AWS words a missing one "Value null at 'tags.1.member.value' …"
+            for field, given in (("key", key), ("value", value)):
+                if given is None:
+                    problems.found.append(f"Value null at 'tags.{index}.member.{field}' failed "
+                                          "to satisfy constraint: Member must not be null")
             continue
         problems.text(key, f"tags.{index}.member.key", low=1, high=128)
         problems.text(value, f"tags.{index}.member.value", low=0, high=256)

@@ -348,6 +348,7 @@ def _provider_signatures(fields: _Fields) -> str:
 
 def _accounts(node: _Node, base: Path | None) -> dict[str, Account]:
     accounts: dict[str, Account] = {}
+    key_owners: dict[str, str] = {}
     for account_id, body in node.mapping("accounts").items():
         if not ACCOUNT_ID_RE.fullmatch(account_id):
             raise body.fail(f"account id {account_id!r} must be 12 digits (quote it in YAML)")
@@ -380,14 +381,9 @@ def _accounts(node: _Node, base: Path | None) -> dict[str, Account]:
             provider_metadata=_resolve(fields.string("provider_metadata", None), base),
             provider_signatures=_provider_signatures(fields),
             provider_allow_sha1=fields.boolean("provider_allow_sha1", False),
-            iam_users=_iam_users(fields, account_id, {g.name for g in groups}),
+            iam_users=_iam_users(fields, account_id, {g.name for g in groups}, key_owners),
             iam_groups=groups,
         )
-    keys = [key.id for account in accounts.values() for user in account.iam_users
-            for key in user.access_keys]
-    repeated = sorted({k for k in keys if keys.count(k) > 1})
-    if repeated:
-        raise node.fail(f"access key {repeated[0]} is given to more than one IAM user")
     return accounts
 
 
@@ -419,7 +415,9 @@ def _iam_groups(fields: _Fields, account_id: str) -> tuple[IamGroupSpec, ...]:
     return tuple(out)
 
 
-def _iam_users(fields: _Fields, account_id: str, groups: set[str]) -> tuple[IamUserSpec, ...]:
+def _iam_users(fields: _Fields, account_id: str, groups: set[str],
+               key_owners: dict[str, str]) -> tuple[IamUserSpec, ...]:
+    """``key_owners``: access key ID → ``ACCOUNT/USER`` so far (an ID is one user's only)."""
     out: list[IamUserSpec] = []
     items = fields.mapping("iam_users", f"iam_users of {account_id}")
     _unique_names(list(items.items()), "IAM users")
@@ -444,6 +442,10 @@ def _iam_users(fields: _Fields, account_id: str, groups: set[str]) -> tuple[IamU
             if not ACCESS_KEY_ID_RE.fullmatch(key_id):
                 raise key["id"].fail(f"access key id {key_id!r} must be AKIA and 16 upper-case "
                                      "letters or digits")
+            owner = key_owners.setdefault(key_id, f"{account_id}/{name}")
+            if owner != f"{account_id}/{name}" or key_id in {k.id for k in keys}:
+                raise key["id"].fail(f"access key {key_id} is given to more than one IAM user "
+                                     f"({owner} and {account_id}/{name})")
             if not SECRET_ACCESS_KEY_RE.fullmatch(secret):
                 raise key["secret"].fail("a secret access key is 40 of A-Z, a-z, 0-9, /, + "
                                          "and =")

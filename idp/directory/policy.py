@@ -476,6 +476,15 @@ def _parse_statement(raw: Any, index: int, kind: PolicyKind, version: str | None
     else:
         resource_key = "Resource" if "Resource" in raw else "NotResource"
         resources = _strings(raw[resource_key], f"{where}.{resource_key}", statement=index)
+        for resource in resources:
+            # "*" or arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE (six parts; wildcards and
+            # policy variables allowed inside them).
+            if resource != "*" and (not resource.startswith("arn:")
+                                    or resource.count(":") < 5):
+                raise MalformedPolicyError(
+                    f"{where}.{resource_key}: {resource!r} is not an ARN or *",
+                    statement=index,
+                    aws_message=f'Resource {resource} must be in ARN format or "*".')
         not_resource = resource_key == "NotResource"
     return Statement(
         index=index,

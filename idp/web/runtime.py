@@ -104,10 +104,15 @@ class Runtime:
 
     # --- building -------------------------------------------------------------------------
 
-    def _build(self, directory: Directory, keys: dict[str, KeyPair]) -> Services:
+    def _build(self, directory: Directory, keys: dict[str, KeyPair], *,
+               edited: bool = False, resetting: bool = False) -> Services:
+        """The core for ``directory`` and ``keys`` (``edited``: a runtime directory edit,
+        which adds to the IAM state and never sets aside changes made through the IAM API;
+        ``resetting``: the state store is cleared next, so IAM starts over on its next read)."""
         settings, clock, store = self.settings, self.clock, self.store
         published = published_pairs(keys)
-        iam = Iam(directory, settings.entity_id, published, store=store, clock=clock)
+        iam = Iam(directory, settings.entity_id, published, store=store, clock=clock,
+                  edited=edited, later=resetting)
         mfa = MfaCodes(clock, store)
         callers = Callers(iam, self.credentials, clock)
         roles = RoleAssumption(iam, self.credentials, mfa, clock)
@@ -185,7 +190,7 @@ class Runtime:
         with self._lock:
             document = change(self.document, self._directory)
             directory = document.build()
-            services = self._build(directory, self._keys)
+            services = self._build(directory, self._keys, edited=True)
             self._document, self._directory, self.services = document, directory, services
 
     def _rekey(self, step: Callable[[], KeyPair]) -> KeyPair:
@@ -225,7 +230,8 @@ class Runtime:
             # store that remembered their sign-outs and one-time uses is cleared below.
             epoch, self._token_epoch = self._token_epoch, secrets.token_bytes(16)
             try:
-                services = self._build(directory, keys)  # first: if it fails, nothing changed
+                # first: if it fails, nothing changed
+                services = self._build(directory, keys, resetting=True)
             except BaseException:
                 self._token_epoch = epoch
                 raise

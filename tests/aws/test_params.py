@@ -171,3 +171,12 @@ def test_a_negative_duration_is_below_the_minimum():
     with pytest.raises(ValidationError, match="greater than or equal to 900"):
         assume_role_params({"RoleArn": "arn:aws:iam::444455556666:role/Deployer",
                             "RoleSessionName": "s1", "DurationSeconds": "-1"})
+
+
+def test_a_tag_without_a_value_is_a_validation_error_before_any_authorization():
+    from idp.aws.errors import ValidationError
+    from idp.aws.params import assume_role_params
+
+    with pytest.raises(ValidationError, match=r"Value null at 'tags\.1\.member\.value'"):
+        assume_role_params({"RoleArn": "arn:aws:iam::444455556666:role/Deployer",
+                            "RoleSessionName": "s1", "Tags.member.1.Key": "k"})

@@ -11,7 +11,7 @@ from idp.directory.model import AWS_ENTITY_ID
 from idp.errors import ConfigError
 from idp.saml.constants import NameIDFormat
 from idp.saml.signing import Digest, SignatureAlgorithm
-from tests.support.demo import AWS_ACS, edited_demo
+from tests.support.demo import AWS_ACS, demo_text, edited_demo
 
 
 def parse(text: str):
@@ -246,3 +246,15 @@ def test_iam_users_groups_and_role_policies_are_read():
     deployer = next(r for r in dev.roles if r.name == "Deployer")
     assert deployer.tags == {"app": "deploy"} and deployer.description == "CI"
     assert list(deployer.policies) == ["ChainToProdReadOnly"]
+
+
+def test_a_key_given_to_two_users_is_reported_at_the_second():
+    def edit(demo):
+        demo["accounts"]["999988887777"]["iam_users"]["auditor"]["access_keys"][0]["id"] = \
+            "AKIAOPSUSEREXAMPLE00"
+    with pytest.raises(ConfigError) as info:
+        edited_demo(edit)
+    assert "444455556666/ops and 999988887777/auditor" in info.value.message
+    lines = [n for n, line in enumerate(demo_text(edit).splitlines(), 1)
+             if "AKIAOPSUSEREXAMPLE00" in line]
+    assert len(lines) == 2 and info.value.line == lines[1]

@@ -252,6 +252,17 @@ def test_trust_policies_are_the_default_kind():
      "Resource must be a string"),
     (PolicyKind.TRUST, {"Effect": "Allow", "Action": "sts:AssumeRole"},
      "Syntax errors in policy.", "exactly one of Principal and NotPrincipal"),
+    (PolicyKind.IDENTITY, identity(Resource="arn:bad"),
+     'Resource arn:bad must be in ARN format or "*".', "is not an ARN or *"),
+    (PolicyKind.IDENTITY, {"Effect": "Allow", "Action": "iam:GetUser",
+                           "NotResource": "role/Admin"},
+     'Resource role/Admin must be in ARN format or "*".', "is not an ARN or *"),
+    (PolicyKind.TRUST, {"Effect": "Allow", "Principal": "*", "Action": "AssumeRole"},
+     "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+     "no service prefix"),
+    (PolicyKind.TRUST, {"Effect": "Allow", "Principal": {"AWS": "12345"},
+                        "Action": "sts:AssumeRole"},
+     'Invalid principal in policy: "AWS":"12345"', "not *, an account ID or an ARN"),
 ])
 def test_malformed_statements_carry_iam_wording(kind, body, aws_message, detail):
     """Each refusal keeps a detailed message and carries the text IAM's API would answer."""

@@ -52,18 +52,28 @@ T = TypeVar("T")
 class Iam:
     """The IAM twin as STS, the console and the IAM API see it: always the current state.
 
-    Seeded from ``directory`` (unless ``store`` already holds a state grown from it); a
-    provider holding this IdP's own metadata trusts ``own_entity_id`` with ``own_keys``.
+    Seeded from ``directory`` (unless ``store`` already holds a state grown from it;
+    ``edited``: the directory was edited while serving, so what it adds joins the stored state
+    instead of replacing it; ``later``: seed on the first read, for a store about to be
+    cleared); a provider holding this IdP's own metadata trusts
+    ``own_entity_id`` with ``own_keys``.
     """
 
     def __init__(self, directory: Directory, own_entity_id: str, own_keys: tuple[KeyPair, ...],
-                 *, store: StateStore | None = None, clock: Clock | None = None) -> None:
+                 *, store: StateStore | None = None, clock: Clock | None = None,
+                 edited: bool = False, later: bool = False) -> None:
         own = TrustedIssuer(entity_id=own_entity_id,
                             certificates=tuple(k.cert_pem for k in own_keys))
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.documents = IamStore(store, own)
         now: dt.datetime = self.clock.now()
-        self.documents.seed(fingerprint(directory), lambda: seed_document(directory, now))
+        def make() -> dict[str, Any]:
+            return seed_document(directory, now)
+
+        if later:
+            self.documents.remember(fingerprint(directory), make)
+        else:
+            self.documents.seed(fingerprint(directory), make, merge=edited)
 
     def state(self) -> IamState:
         """The current state (another worker's change is seen here on the next call)."""

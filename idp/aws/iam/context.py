@@ -196,7 +196,14 @@ def folded(name: str) -> str:
 
 
 def check_tags(tags: Sequence[tuple[str, str]]) -> None:
-    """One key at most once, regardless of case (IAM: "Tag keys are case insensitive")."""
+    """One key at most once, regardless of case (IAM: "Tag keys are case insensitive"); no
+    key in AWS's reserved ``aws:`` space, in any case (IAM User Guide, "Tags for AWS Identity
+    and Access Management resources": "you can't create, edit, or delete tag keys that begin
+    with the aws: prefix"; IAM's exact words are not documented: EC2's are used)."""
+    reserved = [key for key, _ in tags if key.lower().startswith("aws:")]
+    if reserved:
+        raise InvalidInput("Tag keys starting with 'aws:' are reserved for internal use",
+                           detail=f"tag key {reserved[0][:128]!r}")
     seen = {key.lower() for key, _ in tags}
     if len(seen) != len(tags):
         raise InvalidInput("Duplicate tag keys found. Please note that Tag keys are case "

@@ -52,6 +52,25 @@ def _dump(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
+_COLLECTIONS: Final = ("providers", "roles", "users", "groups", "mfa")
+
+
+def _merged(current: dict[str, Any], seed: dict[str, Any]) -> dict[str, Any]:
+    """``current`` plus the accounts and entities of ``seed`` it lacks (names compared
+    regardless of case, as IAM compares them); nothing of ``current`` is changed."""
+    accounts: dict[str, Any] = current.setdefault("accounts", {})
+    for account_id, body in seed.get("accounts", {}).items():
+        mine = accounts.setdefault(account_id, body)
+        if mine is body:
+            continue
+        for collection in _COLLECTIONS:
+            have = {name.lower() for name in mine.get(collection) or {}}
+            for name, entity in (body.get(collection) or {}).items():
+                if name.lower() not in have:
+                    mine.setdefault(collection, {})[name] = entity
+    return current
+
+
 def _check_budget(before: dict[str, Any], after: dict[str, Any]) -> None:
     """``LimitExceeded`` when a changed account would hold more than ``MAX_ACCOUNT_CHARS``."""
     old = before.get("accounts", {})
@@ -106,18 +125,30 @@ class IamStore:
 
     # --- seeding ------------------------------------------------------------------------
 
-    def seed(self, fingerprint: str, make: Callable[[], dict[str, Any]]) -> None:
+    def remember(self, fingerprint: str, make: Callable[[], dict[str, Any]]) -> None:
+        """Seed on the first read rather than now (the store is about to be cleared)."""
+        self._seed = (fingerprint, make)
+
+    def seed(self, fingerprint: str, make: Callable[[], dict[str, Any]], *,
+             merge: bool = False) -> None:
         """Start from the directory unless the store already holds a document grown from the
         same starting state (``fingerprint``). Remembered: a store cleared later (a
-        simulator's ``reset``) is seeded again on the next read."""
+        simulator's ``reset``) is seeded again on the next read.
+
+        ``merge`` (a directory edited while serving: ``Simulator.add_role``, the admin API):
+        keep the stored document and add what the directory has that it lacks (an account, a
+        role, a user...), so such an edit never sets aside changes made through the IAM API.
+        """
         self._seed = (fingerprint, make)
         for _ in range(_ATTEMPTS):
             found = self._read()
             if found is not None and found[1] == fingerprint:
                 return
             data = make()
+            if found is not None and merge:
+                data = _merged(json.loads(found[2]), data)
             build_state(data, self._own)  # a directory the loader accepted always builds
-            if found is not None:
+            if found is not None and not merge:
                 log.warning("the directory's accounts changed since the IAM state was saved: "
                             "starting IAM over from the directory (changes made through the "
                             "IAM API are set aside)")

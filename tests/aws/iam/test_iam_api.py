@@ -710,3 +710,13 @@ def test_a_user_created_again_is_another_user(iam):
     iam.call("DeleteUser", UserName="again")
     second = iam.call("CreateUser", UserName="again")["User"]["UserId"]
     assert first != second and first.startswith("AIDA") and len(second) == 21
+
+
+@pytest.mark.parametrize("key", ["aws:x", "AWS:cost"])
+def test_tag_keys_in_aws_reserved_space_are_refused(iam, client, key):
+    before = snapshot(client)
+    assert refused(iam, "TagRole", RoleName="ReadOnly", Tags=[{"Key": key, "Value": "v"}])[
+        0] == "InvalidInput"
+    assert refused(iam, "CreateUser", UserName="tagged", Tags=[{"Key": key, "Value": "v"}])[
+        0] == "InvalidInput"
+    assert snapshot(client) == before
