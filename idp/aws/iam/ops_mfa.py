@@ -15,6 +15,7 @@ in a ``tEXt`` chunk with the keyword ``otpauth`` rather than as a scannable code
 from __future__ import annotations
 
 import base64
+import io
 import secrets
 import struct
 import zlib
@@ -41,7 +42,6 @@ _MAX_SERIAL_CHARS: Final = 256
 #: IAM counts virtual MFA devices against the users quota (5,000 per account).
 _DEVICES_PER_ACCOUNT: Final = 5000
 _SEED_BYTES: Final = 40
-_PNG_SIDE: Final = 33
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -50,12 +50,18 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def otpauth_png(uri: str) -> bytes:
-    """A valid PNG (8-bit greyscale, blank) whose ``tEXt`` chunk ``otpauth`` holds ``uri``."""
-    header = struct.pack(">IIBBBBB", _PNG_SIDE, _PNG_SIDE, 8, 0, 0, 0, 0)
-    rows = b"".join(b"\x00" + b"\xff" * _PNG_SIDE for _ in range(_PNG_SIDE))
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
-            + _chunk(b"tEXt", b"otpauth\x00" + uri.encode("latin-1", "replace"))
-            + _chunk(b"IDAT", zlib.compress(rows)) + _chunk(b"IEND", b""))
+    """The QR code of ``uri`` as a PNG, as IAM returns it for an authenticator app to scan
+    (IAM API Reference, ``VirtualMFADevice.QRCodePNG``), drawn by ``segno`` (imported here:
+    only device creation needs it); a ``tEXt`` chunk ``otpauth`` also holds ``uri`` for
+    readers that cannot scan."""
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(uri, error="m", micro=False).save(buffer, kind="png", scale=4, border=4)
+    png = buffer.getvalue()
+    end = png.rindex(b"IEND") - 4  # the IEND chunk's length field
+    return png[:end] + _chunk(b"tEXt", b"otpauth\x00" + uri.encode("latin-1", "replace")) \
+        + png[end:]
 
 
 def _device_arn(call: Call, path: str, name: str) -> str:

@@ -414,6 +414,32 @@ def _codes(client, seed: str) -> tuple[str, str]:
     return totp.at(now - 30), totp.at(now)
 
 
+def _qr_modules(png: bytes, scale: int = 4, border: int = 4) -> list[list[bool]]:
+    """The dark modules of a 1-bit greyscale PNG QR code (segno's ``kind="png"``)."""
+    width = int.from_bytes(png[16:20], "big")
+    assert png[24:26] == b"\x01\x00"  # bit depth 1, greyscale
+    data, at = b"", 8
+    while at < len(png):
+        length = int.from_bytes(png[at:at + 4], "big")
+        kind = png[at + 4:at + 8]
+        if kind == b"IDAT":
+            data += png[at + 8:at + 8 + length]
+        at += 12 + length
+    raw = zlib.decompress(data)
+    stride = 1 + (width + 7) // 8
+    rows = [raw[i * stride + 1:(i + 1) * stride] for i in range(width)]
+    side = width // scale - 2 * border
+    return [[not rows[(border + y) * scale][((border + x) * scale) // 8]
+             >> (7 - ((border + x) * scale) % 8) & 1 for x in range(side)]
+            for y in range(side)]
+
+
+def _expected_modules(uri: str) -> list[list[bool]]:
+    import segno
+
+    return [[bool(v) for v in row] for row in segno.make(uri, error="m", micro=False).matrix]
+
+
 def test_virtual_mfa_device_lifecycle(iam, client):
     device = iam.call("CreateVirtualMFADevice", VirtualMFADeviceName="phone", Path="/d/")[
         "VirtualMFADevice"]
@@ -422,11 +448,10 @@ def test_virtual_mfa_device_lifecycle(iam, client):
     seed = device["Base32StringSeed"].decode("ascii")
     assert re.fullmatch(r"[A-Z2-7]{64}", seed)
     png = device["QRCodePNG"]
+    uri = f"otpauth://totp/phone@admin?secret={seed}"
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and png.endswith(b"IEND\xaeB`\x82")
-    assert f"otpauth://totp/phone@admin?secret={seed}".encode() in png
-    idat = png.index(b"IDAT")
-    length = int.from_bytes(png[idat - 4:idat], "big")
-    assert zlib.decompress(png[idat + 4:idat + 4 + length])
+    assert uri.encode() in png  # the tEXt chunk, for readers that cannot scan
+    assert _qr_modules(png) == _expected_modules(uri)
     assert refused(iam, "CreateVirtualMFADevice", VirtualMFADeviceName="PHONE", Path="/d/")[
         :2] == ("EntityAlreadyExists", "MFADevice entity at the same path and name already "
                                        "exists.")
