@@ -49,8 +49,12 @@ user.").
 
 The console's switch role (IAM User Guide, "Switch from a user to an IAM role (console)") is
 ``assume_role(console=True)``: no ``ExternalId`` (a role whose trust requires one cannot be
-switched to), no role-chaining cap, the session named after the user, lasting
-``min(MaxSessionDuration, the sign-in session's remaining time)``.
+switched to), the session named after the user, lasting ``min(MaxSessionDuration, the sign-in
+session's remaining time)`` for an IAM user ("IAM users who switch roles in the console are
+granted the role maximum session duration, or the remaining time in the user's session,
+whichever is less"); a federated console session (a SAML role session) switching is role
+chaining, so its new session lasts at most one hour (the console's default: "By default, when
+you switch roles, your AWS Management Console session lasts for 1 hour").
 """
 
 from __future__ import annotations
@@ -321,6 +325,9 @@ class RoleAssumption:
                   console: bool) -> int:
         if console:
             limit = role.max_session_duration
+            if caller.kind is CallerKind.ROLE_SESSION:
+                # A federated (role-session) console switching is role chaining: one hour.
+                limit = min(limit, CHAINING_LIMIT_SECONDS)
             if caller.expiration is not None:
                 remaining = int((caller.expiration - now).total_seconds())
                 if remaining <= 0:

@@ -18,11 +18,10 @@ switch").
 
 A SAML-federated console can switch too ("You can switch roles when you sign in as … a
 SAML-federated role"); its original credentials are the SAML role session, so trust policies
-see that role session as the principal. The switch is still ``console=True``: the one-hour
-cap of role chaining "applies only to the AWS CLI and API", and "the AWS Management Console
-uses the credentials of the IAM or federated user to switch to another role" (AWS Knowledge
-Center, "How do I assume an IAM role when the session duration exceeds the role chaining
-limit?"); the role session lasts at most what remains of the federated sign-in.
+see that role session as the principal, and role chaining's rules apply: the new session
+lasts at most one hour (IAM User Guide, "Switch from a user to an IAM role (console)": "By
+default, when you switch roles, your AWS Management Console session lasts for 1 hour"; only
+IAM users get the role's maximum) and never past the federated sign-in.
 
 ``POST /aws/switchrole/back`` is "Back to *user*": the signed-in identity again.
 """
