@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final
 
 from idp.aws import limits
@@ -371,9 +371,3 @@ class RoleAssumption:
         credentials, claims = self.credentials.issue_user_session(
             caller.user_arn, caller.user_id, seconds, mfa_at=mfa_at)
         return AssumedRole(credentials=credentials, caller=caller_of(claims, state))
-
-
-def console_caller(caller: Caller, expiration: dt.datetime) -> Caller:
-    """``caller`` whose sign-in session ends at ``expiration`` (the console's switch role
-    bounds the new session by it)."""
-    return replace(caller, expiration=expiration)

@@ -36,8 +36,8 @@ from idp.aws.sigv4 import SignedRequest
 from idp.errors import StoreError
 from idp.web.body import BodyTimeout, BodyTooLarge, ClientGone, read_body
 
-__all__ = ["QueryApi", "QueryRequest", "parse_query", "read_query", "run_query",
-           "signed_request", "xml_response"]
+__all__ = ["QueryApi", "QueryRequest", "parse_query", "run_query", "signed_request",
+           "xml_response"]
 
 
 @dataclass(frozen=True)
@@ -101,12 +101,6 @@ def parse_query(query: str, body: bytes) -> dict[str, str]:
     for name, value in pairs:
         params.setdefault(name, value)
     return params
-
-
-async def read_query(request: Request, *, max_bytes: int) -> tuple[dict[str, str], bytes]:
-    """The query string's and the form body's parameters, and the raw body."""
-    body = await _read(request, max_bytes)
-    return parse_query(request.url.query, body), body
 
 
 async def _read(request: Request, max_bytes: int) -> bytes:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from idp.aws.iam import read_idp_metadata
+from idp.aws.iam import read_metadata_file
 from idp.errors import ConfigError, SamlValidationError
 from idp.keys import KeyStore
 from idp.saml.signing import Digest, SignatureAlgorithm, SigningPolicy
@@ -27,12 +27,12 @@ def with_account_options(tmp_path: Path | None = None, **options: object):
     return edited_demo(lambda demo: demo["accounts"][DEV].update(options), base=tmp_path)
 
 
-def test_read_idp_metadata_takes_entity_id_and_signing_certs(tmp_path, settings, directory,
+def test_read_metadata_file_takes_entity_id_and_signing_certs(tmp_path, settings, directory,
                                                               keypair, clock):
     """Our own published metadata reads back as the trusted issuer AWS would store."""
     path = tmp_path / "idp.xml"
     path.write_bytes(identity_provider(settings, directory, keypair, clock).metadata())
-    trust = read_idp_metadata(path)
+    trust = read_metadata_file(path)[1].trust
     assert trust.entity_id == "http://idp.test/idp/metadata"
     assert "".join(trust.certificates[0].split()[2:-2]) == keypair.cert_b64.replace("\n", "")
 
@@ -55,7 +55,7 @@ def test_unusable_provider_metadata_is_a_config_error(tmp_path, content, message
     path = tmp_path / "bad.xml"
     path.write_bytes(content)
     with pytest.raises(ConfigError, match=message):
-        read_idp_metadata(path)
+        read_metadata_file(path)
 
 
 def test_provider_holding_another_idps_metadata(tmp_path, settings, directory, keypair, clock):
@@ -124,4 +124,4 @@ def test_provider_metadata_must_be_a_regular_file(tmp_path):
     """/dev/zero or a folder as provider metadata is refused at start-up, not read forever."""
     for path in (Path("/dev/zero"), tmp_path):
         with pytest.raises(ConfigError, match="regular file"):
-            read_idp_metadata(path)
+            read_metadata_file(path)

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from idp.aws.iam.metadata import read_idp_metadata
+from idp.aws.iam.metadata import read_metadata_file
 from idp.aws.iam.model import (
     AccessKey,
     AccountState,
@@ -43,7 +43,7 @@ __all__ = [
     "IamUser",
     "MfaDevice",
     "SamlProvider",
-    "read_idp_metadata",
+    "read_metadata_file",
 ]
 
 T = TypeVar("T")

@@ -27,7 +27,7 @@ __all__ = [
     "MetadataProblem",
     "ProviderMetadata",
     "parse_metadata",
-    "read_idp_metadata",
+    "read_metadata_file",
 ]
 
 MIN_METADATA_CHARS: Final = 1000
@@ -104,17 +104,20 @@ def parse_metadata(document: bytes, *, max_bytes: int = MAX_METADATA_BYTES) -> P
                             valid_until=_valid_until(root.get("validUntil")))
 
 
-def read_idp_metadata(path: Path) -> TrustedIssuer:
-    """entityID and signing certificates of an IdP ``EntityDescriptor`` file."""
+def read_metadata_file(path: Path) -> tuple[str, ProviderMetadata]:
+    """An IdP ``EntityDescriptor`` file (a directory's ``provider_metadata``): its text, as
+    a provider keeps it, and what IAM reads of it; ``ConfigError`` (file and reason) if it is
+    not a regular UTF-8 file within IAM's size limit or not IdP metadata."""
     where = str(path)
     # A regular file within IAM's own metadata limit (never /dev/zero or a FIFO).
     if not path.is_file() or path.stat().st_size > MAX_METADATA_CHARS:
         raise ConfigError("provider metadata must be a regular file under 10 MB", source=where)
     try:
         raw = path.read_bytes()
+        return raw.decode("utf-8"), parse_metadata(raw)
     except OSError as exc:
         raise ConfigError(f"cannot read provider metadata: {exc.strerror}", source=where) from None
-    try:
-        return parse_metadata(raw).trust
+    except UnicodeDecodeError:
+        raise ConfigError("provider metadata must be UTF-8", source=where) from None
     except MetadataProblem as exc:
         raise ConfigError(f"provider metadata: {exc}", source=where) from None

@@ -18,11 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from idp.aws.iam.metadata import MAX_METADATA_CHARS, MetadataProblem, parse_metadata
+from idp.aws.iam.metadata import read_metadata_file
 from idp.aws.iam.model import iso
 from idp.directory.model import Account, Directory
 from idp.directory.policy import PolicyDocument
-from idp.errors import ConfigError
 
 __all__ = ["fingerprint", "seed_document"]
 
@@ -36,23 +35,6 @@ def _text(policy: PolicyDocument) -> str:
 
 def _policies(policies: Mapping[str, PolicyDocument]) -> dict[str, str]:
     return {name: _text(doc) for name, doc in policies.items()}
-
-
-def _metadata_text(path: str) -> str:
-    where = Path(path)
-    if not where.is_file() or where.stat().st_size > MAX_METADATA_CHARS:
-        raise ConfigError("provider metadata must be a regular file under 10 MB", source=path)
-    try:
-        raw = where.read_bytes()
-        text = raw.decode("utf-8")
-        parse_metadata(raw)
-    except OSError as exc:
-        raise ConfigError(f"cannot read provider metadata: {exc.strerror}", source=path) from None
-    except UnicodeDecodeError:
-        raise ConfigError("provider metadata must be UTF-8", source=path) from None
-    except MetadataProblem as exc:
-        raise ConfigError(f"provider metadata: {exc}", source=path) from None
-    return text
 
 
 def _account(account: Account, created: str) -> dict[str, Any]:
@@ -72,12 +54,10 @@ def _account(account: Account, created: str) -> dict[str, Any]:
             serial = f"arn:aws:iam::{account.id}:mfa/{user.name}"
             mfa[serial] = {"name": user.name, "path": "/", "seed": user.mfa_seed,
                            "user": user.name, "enabled": created, "created": created}
-    metadata = (_metadata_text(account.provider_metadata)
-                if account.provider_metadata else None)
-    valid_until = None
-    if metadata is not None:
-        until = parse_metadata(metadata.encode("utf-8")).valid_until
-        valid_until = iso(until) if until is not None else None
+    metadata, valid_until = None, None
+    if account.provider_metadata:
+        metadata, found = read_metadata_file(Path(account.provider_metadata))
+        valid_until = iso(found.valid_until) if found.valid_until is not None else None
     return {
         "alias": account.alias,
         "providers": {account.saml_provider: {

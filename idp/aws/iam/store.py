@@ -25,7 +25,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from idp.aws.errors import LimitExceeded
 from idp.aws.iam.model import IamState, build_state
@@ -89,6 +89,15 @@ class ConcurrentChange(IdPError):
     """Other writers kept changing the document; IAM answers ``ConcurrentModification``."""
 
 
+class _Current(NamedTuple):
+    """A stored version as this process last read it."""
+
+    version: int
+    state: IamState
+    data: dict[str, Any]
+    fingerprint: str
+
+
 class IamStore:
     """The current IAM document and its typed state, shared through ``store`` if given."""
 
@@ -97,7 +106,7 @@ class IamStore:
         self._own = own
         self._lock = threading.Lock()
         self._memory: tuple[int, str, str] | None = None
-        self._cached: tuple[int, IamState, dict[str, Any]] | None = None
+        self._cached: _Current | None = None
         self._seed: tuple[str, Callable[[], dict[str, Any]]] | None = None
 
     # --- raw document ------------------------------------------------------------------
@@ -159,10 +168,10 @@ class IamStore:
 
     # --- reading ------------------------------------------------------------------------
 
-    def _current(self) -> tuple[int, IamState, dict[str, Any]]:
+    def _current(self) -> _Current:
         version = self._version()
         cached = self._cached
-        if cached is not None and cached[0] == version:
+        if cached is not None and cached.version == version:
             return cached
         found = self._read()
         if found is None and self._seed is not None:
@@ -171,19 +180,13 @@ class IamStore:
         if found is None:
             raise LookupError("the IAM state has not been seeded")
         data = json.loads(found[2])
-        current = (found[0], build_state(data, self._own), data)
+        current = _Current(found[0], build_state(data, self._own), data, found[1])
         self._cached = current
         return current
 
     def state(self) -> IamState:
         """The current typed state (rebuilt only when another version was stored)."""
-        return self._current()[1]
-
-    def with_own(self, own: TrustedIssuer) -> IamStore:
-        """The same document, with this IdP's own metadata now ``own`` (a key rollover)."""
-        other = IamStore(self._store, own)
-        other._memory, other._seed = self._memory, self._seed
-        return other
+        return self._current().state
 
     # --- changing -----------------------------------------------------------------------
 
@@ -192,9 +195,7 @@ class IamStore:
         result, or raises to change nothing. Stored only if the document did not move
         meanwhile (else ``edit`` runs again on the newer one)."""
         for _ in range(_ATTEMPTS):
-            version, state, data = self._current()
-            seed = self._read()
-            fingerprint = seed[1] if seed is not None else ""
+            version, state, data, fingerprint = self._current()
             working = copy.deepcopy(data)
             result = edit(working, state)
             _check_budget(data, working)
@@ -202,6 +203,6 @@ class IamStore:
             body = _dump(working)
             stored = self._put(fingerprint, body, version)
             if stored is not None:
-                self._cached = (stored, built, working)
+                self._cached = _Current(stored, built, working, fingerprint)
                 return result
         raise ConcurrentChange("the IAM state kept changing under this request")
