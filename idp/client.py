@@ -310,7 +310,11 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int,
                          msg: str, headers: http.client.HTTPMessage, newurl: str
                          ) -> urllib.request.Request | None:
-        require_same_origin(self._base, newurl, what="redirected to")
+        try:
+            require_same_origin(self._base, newurl, what="redirected to")
+        except IdPError:
+            fp.close()  # urllib closes a redirect's response only when it follows it
+            raise
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 

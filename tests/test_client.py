@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import datetime as dt
+import gc
 import io
 import json
 import socket
@@ -516,9 +518,23 @@ def test_urllib_keeps_cookies_across_redirects_and_reads_error_pages(stub: str) 
     assert (denied.status, parse_page(denied.text).alert) == (401, "nope")
 
 
+def open_connections_to(url: str) -> list[socket.socket]:
+    port = int(url.rsplit(":", 1)[1])
+    found = []
+    for thing in gc.get_objects():
+        if isinstance(thing, socket.socket) and thing.fileno() != -1:
+            with contextlib.suppress(OSError):
+                if thing.getpeername()[1] == port:
+                    found.append(thing)
+    return found
+
+
 def test_urllib_never_leaves_the_origin(stub: str) -> None:
     with pytest.raises(IdPError) as caught:
         UrllibHttp(stub).get(f"{stub}/away")
+    # The refused redirect's response is closed at once, not left to the garbage collector
+    # (which may finalize the socket first: a ResourceWarning at some later test).
+    assert open_connections_to(stub) == []
     assert str(caught.value) == (f"refusing to follow the server off {stub}: it redirected to "
                                  "http://other.invalid/x")
     with pytest.raises(IdPError, match=r"^refusing to follow the server off"):
