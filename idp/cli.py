@@ -44,6 +44,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         key_size=getattr(args, "key_size", None),
         workers=getattr(args, "workers", None),
         data_dir=getattr(args, "data_dir", None),
+        state=getattr(args, "state", None),
         trusted_proxies=",".join(args.trusted_proxy) if getattr(args, "trusted_proxy", None)
         else None,
         clock_offset=getattr(args, "clock_offset", None),
@@ -238,6 +239,7 @@ def _banner(app: object, settings: Settings, tls: TlsFiles | None) -> str:
         f"  Mock STS endpoint_url:            {settings.plain_url}/aws/sts",
         f"  Mock IAM endpoint_url:            {settings.plain_url}/aws/iam",
         f"  IAM user console sign-in:         {url}/aws/signin",
+        f"  Shared state:                     {app.state.runtime.store.location}",  # type: ignore[attr-defined]
     ]
     if tls is not None:
         host = f"[{settings.host}]" if ":" in settings.host else settings.host
@@ -285,6 +287,10 @@ def _admin_lines(app: object, settings: Settings) -> str:
 def _keys(args: argparse.Namespace) -> int:
     settings = _settings(args)
     store = KeyStore(settings.certs_dir, clock=SystemClock())
+    # The install's secrets too (cookies, STS credentials), so that a certs folder made here
+    # and copied to several machines makes their ``idp serve`` processes one simulator.
+    store.session_secret()
+    store.secret("sts")
     if store.exists() and not args.rotate:
         pair = store.load()
         print(f"a signing key already exists in {settings.certs_dir} "
@@ -400,7 +406,8 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  idp serve\n  idp serve --config my-directory.yaml --port 9000\n"
                "  idp serve --admin --frozen-clock 2030-01-01T00:00:00Z\n"
-               "  idp serve --tls --connect-proxy 8081 --compat okta,adfs,shibboleth,ecp")
+               "  idp serve --tls --connect-proxy 8081 --compat okta,adfs,shibboleth,ecp\n"
+               "  idp serve --state redis://127.0.0.1:6379/0 --port 8001")
     serve.add_argument("--host", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--config", type=Path, help="directory YAML (default: the demo)")
@@ -409,6 +416,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
     serve.add_argument("--data-dir", type=Path,
                        help="shared state folder (default ./data): one-time use, throttling")
+    serve.add_argument("--state", metavar="sqlite|redis://HOST:PORT/DB",
+                       help="where the workers' shared state lives: sqlite (default, in "
+                       "DATA_DIR) or a Redis server shared by idp serve processes on any "
+                       "machine")
     serve.add_argument("--trusted-proxy", action="append", metavar="ADDRESS[/BITS]",
                        help="a reverse proxy whose X-Forwarded-For/-Proto headers are believed "
                        "(repeatable; default: none, forwarded headers are ignored)")

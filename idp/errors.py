@@ -205,7 +205,8 @@ class KeyStoreError(IdPError):
 
 
 class StoreError(IdPError):
-    """The shared state file (``data/state.sqlite3``) cannot be opened or written."""
+    """The shared state (``data/state.sqlite3``, or the Redis server of ``--state``) cannot be
+    reached, read or written."""
 
     http_status = 503
     title = "Simulator state unavailable"

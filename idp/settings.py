@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from idp.clock import MAX_DISTANCE, SettableClock, parse_zoned_instant
 from idp.errors import ConfigError
+from idp.store import check_location
 from idp.vendors import Vendor, parse_vendors
 
 __all__ = ["Settings"]
@@ -47,6 +48,11 @@ class Settings:
     """Where shared state lives (``state.sqlite3``: one-time-use IDs, login throttling)."""
     workers: int = 1
     """Worker processes for ``idp serve`` (they share ``certs_dir`` and ``data_dir``)."""
+    state: str = "sqlite"
+    """Where the state every worker shares lives (``idp.store``): ``sqlite`` (default: the
+    file ``DATA_DIR/state.sqlite3``, for the processes of one machine) or a Redis server,
+    ``redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`` (``rediss://`` for TLS), so that
+    ``idp serve`` processes on several machines act as one simulator."""
     key_size: int = 2048
     """RSA modulus for new keys: 2048 (as AWS's own SP certificate), 3072 or 4096."""
     clock_skew: int = 60
@@ -130,6 +136,10 @@ class Settings:
         if self.admin and self.workers > 1:
             raise ConfigError("the admin API changes one process's directory, keys, clock and "
                               "faults: run it with one worker", source="settings")
+        try:
+            object.__setattr__(self, "state", check_location(self.state))
+        except ValueError as exc:
+            raise ConfigError(f"{exc} (--state, IDP_STATE)", source="settings") from None
         if self.key_size not in (2048, 3072, 4096):
             raise ConfigError("key size must be 2048, 3072 or 4096", source="settings")
         if self.base_url is not None:

@@ -7,6 +7,7 @@ validators (which read the system clock) agree with what we sign, and tests can 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,11 @@ from idp.clock import FixedClock
 from idp.directory import Directory, demo_directory
 from idp.keys import KeyPair, KeyStore
 from idp.settings import Settings
-from idp.store import StateStore
+from idp.store import SqliteStore, StateStore
 from idp.web.app import create_app
 from tests.support import builders
 from tests.support.demo import AWS_ACS, BASE_URL
+from tests.support.redis_server import DATABASES, RedisServer
 from tests.support.saml import respond
 from tests.vectors.attacks import Keys, make_keys
 
@@ -54,7 +56,7 @@ def settings(certs_dir: Path, tmp_path: Path) -> Settings:
 @pytest.fixture
 def store(tmp_path: Path, clock: FixedClock) -> Iterator[StateStore]:
     """The shared-state file, fresh per test."""
-    state = StateStore(tmp_path / "state.sqlite3", clock)
+    state = SqliteStore(tmp_path / "state.sqlite3", clock)
     yield state
     state.close()
 
@@ -106,3 +108,30 @@ def client_factory(
 @pytest.fixture
 def client(client_factory: Callable[..., TestClient]) -> TestClient:
     return client_factory()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server (append-only file, fsync always) for the session; the tests
+    fail, never skip, when Debian's redis-server is not installed."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+_redis_databases = itertools.count()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """A URL of the session's server, on a database of its own, emptied first."""
+    import redis
+
+    db = next(_redis_databases) % DATABASES
+    url = redis_server.url(db)
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return url

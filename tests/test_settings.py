@@ -185,6 +185,7 @@ def test_to_env_round_trips_every_field(tmp_path):
         clock_offset=-30,
         frozen_clock="2030-01-01T00:00:00Z",
         compat="okta,ecp",
+        state="redis://:pw@redis.example.test:6380/3",
     )
     defaults = Settings()
     for name in settings.__dataclass_fields__:
@@ -275,3 +276,21 @@ def test_time_and_connection_limits_are_positive(name):
 def test_base_path_prefixes_links():
     assert Settings().base_path == ""
     assert Settings(base_url="https://sso.example/sim/").base_path == "/sim"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("", "sqlite"),
+    ("sqlite", "sqlite"),
+    ("redis://127.0.0.1", "redis://127.0.0.1:6379/0"),
+    ("redis://127.0.0.1:6390/2", "redis://127.0.0.1:6390/2"),
+])
+def test_state_locations(raw, expected):
+    assert Settings.from_env({"IDP_STATE": raw}).state == expected
+    assert Settings(state=raw or "sqlite").state == expected
+
+
+@pytest.mark.parametrize("raw", ["postgres://db/0", "redis://", "redis://h/x", "mysql"])
+def test_a_bad_state_location_names_the_flag_and_the_variable(raw):
+    with pytest.raises(ConfigError, match=r"\(--state, IDP_STATE\)$") as caught:
+        Settings(state=raw)
+    assert "expected sqlite or redis://" in str(caught.value)

@@ -1,12 +1,27 @@
 """``StateStore.clear()``: a simulator's ``reset`` forgets every claim, mark and attempt, and
-the store keeps working afterwards (``store`` and ``clock`` come from ``tests/conftest.py``)."""
+the store keeps working afterwards; with both backends (``clock`` comes from
+``tests/conftest.py``, the Redis server from ``tests/support/redis_server.py``)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from idp.clock import FixedClock
 from idp.store import StateStore
+from tests.support.redis_server import another, open_backend
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path,
+          clock: FixedClock) -> Iterator[StateStore]:
+    """A fresh store of each backend."""
+    state = open_backend(request.param, request, tmp_path, clock)
+    yield state
+    state.close()
 
 
 def later(clock: FixedClock, seconds: int = 300) -> dt.datetime:
@@ -20,7 +35,7 @@ def fill(store: StateStore, clock: FixedClock) -> None:
     store.record_attempt("login-user", "bob")
 
 
-def test_clear_forgets_claims_marks_and_attempts(store, clock):
+def test_clear_forgets_claims_marks_and_attempts(store: StateStore, clock: FixedClock) -> None:
     fill(store, clock)
     assert store.claimed("assertion", "id-1")
     assert not store.advance("totp", "carol", 100, later(clock))
@@ -33,7 +48,7 @@ def test_clear_forgets_claims_marks_and_attempts(store, clock):
     assert store.advance("totp", "carol", 100, later(clock))  # the mark is gone: 100 is new
 
 
-def test_the_store_works_after_clear(store, clock):
+def test_the_store_works_after_clear(store: StateStore, clock: FixedClock) -> None:
     fill(store, clock)
     store.clear()
     assert store.claim("assertion", "id-1", later(clock))
@@ -44,15 +59,17 @@ def test_the_store_works_after_clear(store, clock):
     assert store.attempts("login-user", "bob", 60)[0] == 1
 
 
-def test_clear_on_an_empty_store_and_twice(store, clock):
+def test_clear_on_an_empty_store_and_twice(store: StateStore, clock: FixedClock) -> None:
     store.clear()
     store.clear()
     assert store.claim("assertion", "x", later(clock))
 
 
-def test_clear_is_seen_by_another_connection_to_the_same_file(store, clock):
-    """Workers share the file: one worker's clear is every worker's."""
-    other = StateStore(store.path, clock)
+def test_clear_is_seen_by_another_connection_to_the_same_file(store: StateStore,
+                                                              request: pytest.FixtureRequest,
+                                                              clock: FixedClock) -> None:
+    """Workers share the state: one worker's clear is every worker's."""
+    other = another(store, request, clock)
     try:
         fill(store, clock)
         assert other.claimed("assertion", "id-1")

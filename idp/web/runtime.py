@@ -13,6 +13,7 @@ changes need one worker (the admin API refuses to start with more).
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from collections.abc import Callable
@@ -43,10 +44,12 @@ from idp.fault_plan import FaultPlan
 from idp.keys import KeyPair, KeyStore, generate_pair, published_pairs
 from idp.settings import Settings
 from idp.sso import IdentityProvider
-from idp.store import StateStore
+from idp.store import open_store
 from idp.web.state import Services
 
 __all__ = ["Runtime", "read_directory"]
+
+log = logging.getLogger("idp.state")
 
 
 def read_directory(settings: Settings) -> tuple[DirectoryDocument, Directory]:
@@ -79,7 +82,10 @@ class Runtime:
             made = pool.submit(self.keystore.ensure, settings.entity_id,
                                key_size=settings.key_size)
             try:
-                self.store = StateStore(settings.data_dir / "state.sqlite3", self.clock)
+                self.store = open_store(settings.state, settings.data_dir, self.clock)
+                warning = self.store.persistence_warning()
+                if warning is not None:
+                    log.warning("%s", warning)
                 if document is not None:
                     directory = document.build()
                 elif directory is None:

@@ -11,7 +11,7 @@ import pyotp
 import pytest
 
 from idp.authn.totp import TotpGuard
-from idp.store import StateStore
+from idp.store import SqliteStore
 from tests.support.demo import CAROL_SECRET
 
 
@@ -29,7 +29,7 @@ def test_totp_accepts_one_step_of_drift_but_not_two(clock, store):
 @pytest.fixture
 def guards(clock, store) -> Iterator[tuple[TotpGuard, TotpGuard]]:
     """Two guards on two connections to one state file, as two worker processes hold them."""
-    other = StateStore(store.path, clock)
+    other = SqliteStore(store.path, clock)
     yield TotpGuard(clock, store), TotpGuard(clock, other)
     other.close()
 

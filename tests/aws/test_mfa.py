@@ -10,7 +10,7 @@ import pytest
 
 from idp.aws.iam.model import MfaDevice
 from idp.aws.mfa import MfaCodes
-from idp.store import StateStore
+from idp.store import SqliteStore
 from tests.support.demo import OPS_SEED as SEED
 
 
@@ -35,7 +35,7 @@ def test_a_code_works_once(codes, clock):
 
 
 def test_another_worker_sees_the_use(codes, clock, store, tmp_path):
-    other = MfaCodes(clock, StateStore(tmp_path / "state.sqlite3", clock))
+    other = MfaCodes(clock, SqliteStore(tmp_path / "state.sqlite3", clock))
     assert codes.check(device(), code(clock)) is None
     assert other.check(device(), code(clock)) == "reused"
 

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from idp.compat.tokens import MAX_TOKEN_CHARS, Sealer
-from idp.store import StateStore
+from idp.store import SqliteStore
 
 SECRET = "install-session-secret"
 
@@ -227,7 +227,7 @@ def test_redeeming_under_another_purpose_does_not_use_it_up(clock, store):
 def test_redeem_is_once_across_processes_sharing_the_state_file(tmp_path, clock):
     """Two workers (two sealers, two connections to one SQLite file): one wins."""
     path = tmp_path / "shared.sqlite3"
-    first_store, second_store = StateStore(path, clock), StateStore(path, clock)
+    first_store, second_store = SqliteStore(path, clock), SqliteStore(path, clock)
     try:
         worker_a = Sealer(SECRET, clock, first_store)
         worker_b = Sealer(SECRET, clock, second_store)
@@ -243,11 +243,11 @@ def test_redeem_is_once_across_processes_sharing_the_state_file(tmp_path, clock)
 
 def test_redeem_is_once_across_a_restart(tmp_path, clock):
     path = tmp_path / "state.sqlite3"
-    before = StateStore(path, clock)
+    before = SqliteStore(path, clock)
     token = Sealer(SECRET, clock, before).seal("session-token", {"a": 1}, 300)
     assert Sealer(SECRET, clock, before).redeem("session-token", token) == {"a": 1}
     before.close()
-    after = StateStore(path, clock)
+    after = SqliteStore(path, clock)
     try:
         assert Sealer(SECRET, clock, after).redeem("session-token", token) is None
     finally:

@@ -138,3 +138,25 @@ def test_secrets_are_never_logged_or_served(live_server_process: LiveServer) -> 
     assert "PRIVATE KEY" not in log
     for name in ("session.key", "sts.key"):
         assert (certs / name).read_text().strip() not in log
+
+
+@pytest.mark.parametrize(("state", "expected"), [
+    ("postgres://db.example.test/0", "invalid state store location"),
+    # A closed port: the store is reached (and fails) before anything binds or is printed.
+    ("redis://:hunter2@127.0.0.1:{closed}/0", "cannot reach the state store "
+     "redis://:***@127.0.0.1:{closed}/0"),
+])
+def test_a_state_store_it_cannot_use_is_one_line_and_exit_2(tmp_path: Path, state: str,
+                                                            expected: str) -> None:
+    closed = free_port()
+    result = subprocess.run(
+        idp_command("serve", "--host", "127.0.0.1", "--port", str(free_port()),
+                    "--certs-dir", str(tmp_path / "certs"),
+                    "--state", state.format(closed=closed)),
+        capture_output=True, text=True, timeout=60, env=child_env(), cwd=tmp_path, check=False)
+    assert result.returncode == 2, result
+    assert result.stdout == "", "no banner before the error"
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("idp: error: ") and expected.format(closed=closed) in lines[0]
+    assert "hunter2" not in result.stderr

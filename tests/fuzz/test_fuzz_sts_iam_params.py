@@ -28,7 +28,7 @@ from idp.clock import FixedClock
 from idp.directory import Directory
 from idp.keys import KeyPair
 from idp.settings import Settings
-from idp.store import StateStore
+from idp.store import SqliteStore
 from tests.support.builders import CREDENTIAL_SECRET
 
 NAMES = ["RoleArn", "RoleSessionName", "DurationSeconds", "ExternalId", "SerialNumber",
@@ -53,7 +53,7 @@ def roles(keypair: KeyPair, directory: Directory) -> Any:
     folder = Path(tempfile.mkdtemp())
     clock = FixedClock(dt.datetime(2026, 1, 15, 12, tzinfo=dt.UTC))
     settings = Settings(base_url="http://idp.test", certs_dir=folder, data_dir=folder)
-    store = StateStore(folder / "state.sqlite3", clock)
+    store = SqliteStore(folder / "state.sqlite3", clock)
     iam = Iam(directory, settings.entity_id, (keypair,), store=store, clock=clock)
     issuer = CredentialIssuer(CREDENTIAL_SECRET, clock)
     callers = Callers(iam, issuer, clock)

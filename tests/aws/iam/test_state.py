@@ -14,7 +14,7 @@ from idp.aws.iam.seed import fingerprint
 from idp.aws.iam.store import IamStore
 from idp.directory.model import Directory
 from idp.keys import KeyPair
-from idp.store import StateStore
+from idp.store import SqliteStore, StateStore
 from tests.support.demo import edited_demo
 
 ENTITY = "http://idp.test/idp/metadata"
@@ -58,7 +58,7 @@ def test_the_demo_seeds_users_keys_devices_roles_and_providers(directory, keypai
 def test_a_change_is_seen_by_another_worker_and_after_a_restart(directory, keypair, clock,
                                                                  store, tmp_path):
     first = iam(directory, keypair, store, clock)
-    second_store = StateStore(store.path, clock)
+    second_store = SqliteStore(store.path, clock)
     try:
         second = iam(directory, keypair, second_store, clock)
         assert first.change(add_user("carol")) == "carol"
@@ -66,7 +66,7 @@ def test_a_change_is_seen_by_another_worker_and_after_a_restart(directory, keypa
     finally:
         second_store.close()
     store.close()
-    reopened = StateStore(store.path, clock)
+    reopened = SqliteStore(store.path, clock)
     try:
         again = iam(directory, keypair, reopened, clock)  # same directory: keeps the change
         assert again.state().account("111122223333").user("carol") is not None
@@ -124,7 +124,7 @@ def test_a_refused_edit_changes_nothing(directory, keypair, clock, store):
 
 def test_concurrent_changes_all_land(directory, keypair, clock, store):
     """Writers racing over one document retry on the newer version: no change is lost."""
-    stores = [StateStore(store.path, clock) for _ in range(4)]
+    stores = [SqliteStore(store.path, clock) for _ in range(4)]
     twins = [iam(directory, keypair, s, clock) for s in stores]
     try:
         threads = [threading.Thread(target=twin.change, args=(add_user(f"user{i}"),))

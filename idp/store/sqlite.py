@@ -1,4 +1,4 @@
-"""Small shared state for every worker process: one SQLite file in WAL mode.
+"""The SQLite state backend (the default): one file in WAL mode shared by every worker process.
 
 What must be shared between workers (and survive a restart) is tiny and append-mostly:
 
@@ -41,8 +41,6 @@ would then fail its writes.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -50,8 +48,10 @@ from typing import Any, Final
 
 from idp.clock import Clock
 from idp.errors import StoreError
+from idp.store import keys
+from idp.store.keys import ATTEMPTS_KEPT, PRUNE_GRACE, checked, checked_int64, digest
 
-__all__ = ["StateStore"]
+__all__ = ["SqliteStore"]
 
 _SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS claims_v2 (
@@ -89,34 +89,15 @@ _LEGACY: Final = {
                 "SELECT namespace, idp_digest(key), at FROM attempts "
                 "WHERE at > ? AND length(namespace) BETWEEN 1 AND 32",
 }
-#: How long failed attempts are kept (longer than any throttle window).
-_ATTEMPTS_KEPT: Final = 86_400
 #: Prune expired rows on roughly one write in this many.
 _PRUNE_EVERY: Final = 200
-#: Rows are pruned a day after they expire (see ``_prune``).
-_PRUNE_GRACE: Final = 86_400
-_NAMESPACE: Final = re.compile(r"[a-z][a-z0-9-]{0,31}")
-_INT64: Final = range(-(2**63), 2**63)
-#: The largest document kept (the IAM twin's quotas keep its state far below this).
-MAX_DOCUMENT_CHARS: Final = 512 * 1024 * 1024
-
-
-def _digest(key: str) -> bytes:
-    """The fixed-size form every key is stored and looked up as."""
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
-
-
-def _checked(namespace: str) -> str:
-    if not _NAMESPACE.fullmatch(namespace):
-        raise ValueError(f"namespace must match {_NAMESPACE.pattern}: {namespace[:40]!r}")
-    return namespace
 
 
 def _legacy_digest(key: object) -> bytes:
-    return _digest(key if isinstance(key, str) else str(key))
+    return digest(key if isinstance(key, str) else str(key))
 
 
-class StateStore:
+class SqliteStore:
     """The shared state file (``DATA_DIR/state.sqlite3``), safe across threads and processes."""
 
     def __init__(self, path: Path, clock: Clock) -> None:
@@ -136,6 +117,11 @@ class StateStore:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the state file {path}: {exc}") from None
 
+    @property
+    def location(self) -> str:
+        """The state file's path (for messages)."""
+        return str(self.path)
+
     def _create_and_migrate(self) -> None:
         """The current tables; rows of the raw-key tables copied with digested keys."""
         db = self._db
@@ -149,7 +135,7 @@ class StateStore:
                 exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
                                     "AND name = ?", (table,)).fetchone()
                 if exists:
-                    since = now if table == "claims" else now - _ATTEMPTS_KEPT
+                    since = now if table == "claims" else now - ATTEMPTS_KEPT
                     db.execute(copy, (since,))
                     db.execute(f"DROP TABLE {table}")
             db.execute("COMMIT")
@@ -183,10 +169,10 @@ class StateStore:
     def _prune(self) -> None:
         # A day's grace: a simulated clock moved forward and back again (Simulator.clock,
         # the admin API) still finds what expired only in the moved time.
-        now = self._now() - _PRUNE_GRACE
+        now = self._now() - PRUNE_GRACE
         self._db.execute("DELETE FROM claims_v2 WHERE until <= ?", (now,))
         self._db.execute("DELETE FROM marks WHERE until <= ?", (now,))
-        self._db.execute("DELETE FROM attempts_v2 WHERE at <= ?", (now - _ATTEMPTS_KEPT,))
+        self._db.execute("DELETE FROM attempts_v2 WHERE at <= ?", (now - ATTEMPTS_KEPT,))
 
     # --- one-time use ---------------------------------------------------------------------
 
@@ -196,7 +182,7 @@ class StateStore:
             "INSERT INTO claims_v2 (namespace, key, until) VALUES (?, ?, ?) "
             "ON CONFLICT (namespace, key) DO UPDATE SET until = excluded.until "
             "WHERE claims_v2.until <= ?",
-            (_checked(namespace), _digest(key), until.timestamp(), self._now()),
+            (checked(namespace), digest(key), until.timestamp(), self._now()),
         )
         return cursor.rowcount == 1
 
@@ -204,7 +190,7 @@ class StateStore:
         """Whether ``key`` is currently claimed (no side effect)."""
         row = self._read(
             "SELECT 1 FROM claims_v2 WHERE namespace = ? AND key = ? AND until > ?",
-            (_checked(namespace), _digest(key), self._now()),
+            (checked(namespace), digest(key), self._now()),
         )
         return row is not None
 
@@ -218,14 +204,13 @@ class StateStore:
         higher one, until the mark expires at ``until`` (a successful call resets it; after it
         the key is as if never marked).
         """
-        if isinstance(value, bool) or not isinstance(value, int) or value not in _INT64:
-            raise ValueError(f"mark values are 64-bit integers, not {value!r}")
+        checked_int64(value)
         cursor = self._write(
             "INSERT INTO marks (namespace, key, value, until) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (namespace, key) DO UPDATE "
             "SET value = excluded.value, until = excluded.until "
             "WHERE marks.value < excluded.value OR marks.until <= ?",
-            (_checked(namespace), _digest(key), value, until.timestamp(), self._now()),
+            (checked(namespace), digest(key), value, until.timestamp(), self._now()),
         )
         return cursor.rowcount == 1
 
@@ -233,14 +218,14 @@ class StateStore:
 
     def record_attempt(self, namespace: str, key: str) -> None:
         self._write("INSERT INTO attempts_v2 (namespace, key, at) VALUES (?, ?, ?)",
-                    (_checked(namespace), _digest(key), self._now()))
+                    (checked(namespace), digest(key), self._now()))
 
     def attempts(self, namespace: str, key: str, window: int) -> tuple[int, float]:
         """(count, seconds until the oldest one in the window leaves it)."""
         now = self._now()
         row = self._read(
             "SELECT COUNT(*), MIN(at) FROM attempts_v2 WHERE namespace = ? AND key = ? "
-            "AND at > ?", (_checked(namespace), _digest(key), now - window),
+            "AND at > ?", (checked(namespace), digest(key), now - window),
         )
         count, oldest = row
         retry = (oldest + window - now) if oldest is not None else 0.0
@@ -248,7 +233,7 @@ class StateStore:
 
     def clear_attempts(self, namespace: str, key: str) -> None:
         self._write("DELETE FROM attempts_v2 WHERE namespace = ? AND key = ?",
-                    (_checked(namespace), _digest(key)))
+                    (checked(namespace), digest(key)))
 
     def clear(self) -> None:
         """Forget everything: claims, marks, attempts and documents (a simulator's
@@ -270,30 +255,34 @@ class StateStore:
 
     def document_version(self, name: str) -> int | None:
         """The document's version (``None``: there is none); one indexed read."""
-        row = self._read("SELECT version FROM documents WHERE name = ?", (_checked(name),))
+        row = self._read("SELECT version FROM documents WHERE name = ?", (checked(name),))
         return None if row is None else int(row[0])
 
     def document(self, name: str) -> tuple[int, str, str] | None:
         """``(version, seed, body)`` of the named document, if there is one."""
         row = self._read("SELECT version, seed, body FROM documents WHERE name = ?",
-                         (_checked(name),))
+                         (checked(name),))
         return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
 
     def put_document(self, name: str, *, seed: str, body: str,
                      expected: int | None) -> int | None:
         """Write the document if its version is still ``expected`` (``None``: if there is
         none yet); the new version, or ``None`` when another writer got there first."""
-        if len(body) > MAX_DOCUMENT_CHARS:
-            raise StoreError(f"the {name} document would be {len(body)} characters; the "
-                             f"state file holds at most {MAX_DOCUMENT_CHARS}")
+        too_long = keys.document_too_long(name, body, where="state file")
+        if too_long is not None:
+            raise StoreError(too_long)
         if expected is None:
             cursor = self._write("INSERT OR IGNORE INTO documents (name, version, seed, body) "
-                                 "VALUES (?, 1, ?, ?)", (_checked(name), seed, body))
+                                 "VALUES (?, 1, ?, ?)", (checked(name), seed, body))
             return 1 if cursor.rowcount == 1 else None
         cursor = self._write("UPDATE documents SET version = version + 1, seed = ?, body = ? "
                              "WHERE name = ? AND version = ?",
-                             (seed, body, _checked(name), expected))
+                             (seed, body, checked(name), expected))
         return expected + 1 if cursor.rowcount == 1 else None
+
+    def persistence_warning(self) -> str | None:
+        """``None``: the file keeps every committed write across a restart of the process."""
+        return None
 
     def close(self) -> None:
         with self._lock:
