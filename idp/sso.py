@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
@@ -38,9 +39,9 @@ from idp.saml.assertions import (
     Attribute,
     AuthnInfo,
     ResponseSpec,
-    build_response,
     build_status_response,
     new_id,
+    render_response,
 )
 from idp.saml.bindings import (
     PostForm,
@@ -63,6 +64,11 @@ __all__ = ["IdentityProvider", "Pending", "choose_role"]
 MAX_RELAY_STATE: Final = 1024
 #: An AuthnRequest older than this is refused as stale.
 MAX_REQUEST_AGE: Final = dt.timedelta(hours=1)
+_UNSPECIFIED: Final = NameIDFormat.UNSPECIFIED.value
+#: The authentication context classes this IdP can satisfy.
+_SUPPORTED_CONTEXTS: Final = frozenset(c.value for c in AuthnContextClass)
+#: Attribute releases remembered per IdP (each entry holds its user and SP objects).
+_RELEASED_MAX: Final = 4096
 
 
 @dataclass
@@ -158,6 +164,8 @@ class IdentityProvider:
         self.faults = faults
         self.exchanges = exchanges
         self._foreign_keys = foreign_keys
+        self._released: dict[tuple[int, int], tuple[User, ServiceProvider, Directory,
+                                                    tuple[Attribute, ...]]] = {}
 
     @property
     def signing_key(self) -> KeyPair:
@@ -297,8 +305,10 @@ class IdentityProvider:
         """
         saml_requests.check_protocol_binding(pending.protocol_binding)
         self._name_id_format(pending, sp)
-        supported = {c.value for c in AuthnContextClass}
-        if pending.requested_contexts and not supported.intersection(pending.requested_contexts):
+        if not pending.requested_contexts:
+            return pending  # nothing to narrow (every IdP-initiated step)
+        supported = _SUPPORTED_CONTEXTS
+        if not supported.intersection(pending.requested_contexts):
             shown = ", ".join(pending.requested_contexts[:5])
             more = len(pending.requested_contexts) - 5
             raise NoAuthnContext(
@@ -318,7 +328,7 @@ class IdentityProvider:
 
     def _name_id_format(self, pending: Pending, sp: ServiceProvider) -> NameIDFormat:
         requested = pending.name_id_format
-        if requested in (None, NameIDFormat.UNSPECIFIED.value):
+        if requested is None or requested == _UNSPECIFIED:
             return sp.name_id_format
         try:
             fmt = NameIDFormat(requested)
@@ -330,9 +340,7 @@ class IdentityProvider:
 
     def _name_id(self, fmt: NameIDFormat, user: User, sp: ServiceProvider) -> str:
         if fmt is NameIDFormat.PERSISTENT:
-            # Stable per (IdP, SP, user) and opaque: the same user gets the same value each time.
-            seed = f"{self.settings.entity_id}|{sp.entity_id}|{user.username}"
-            return str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
+            return _persistent_id(f"{self.settings.entity_id}|{sp.entity_id}|{user.username}")
         if fmt is NameIDFormat.TRANSIENT:
             return new_id()
         if fmt is NameIDFormat.EMAIL:
@@ -340,8 +348,26 @@ class IdentityProvider:
         return user.username
 
     def _attributes(self, user: User, sp: ServiceProvider) -> tuple[Attribute, ...]:
+        """What ``user`` is released to ``sp``: a function of the (immutable) directory, user
+        and SP alone, so it is worked out once per (directory, user, SP) objects; a refusal
+        (``NoAwsRole``, ``AttributeReleaseError``) is raised again every time."""
+        directory = self.directory
+        key = (id(user), id(sp))
+        known = self._released.get(key)
+        if (known is not None and known[0] is user and known[1] is sp
+                and known[2] is directory):
+            return known[3]
+        released = self._release(user, sp, directory)
+        if len(self._released) >= _RELEASED_MAX:
+            self._released.clear()
+        self._released[key] = (user, sp, directory, released)
+        return released
+
+    @staticmethod
+    def _release(user: User, sp: ServiceProvider, directory: Directory
+                 ) -> tuple[Attribute, ...]:
         if sp.entity_id == AWS_ENTITY_ID:
-            return aws_attributes.release(user, self.directory, sp)
+            return aws_attributes.release(user, directory, sp)
         out = []
         for name in sp.release:
             if name == "groups":
@@ -430,7 +456,7 @@ class IdentityProvider:
             body = previous
         else:
             if fault is None or fault is Fault.REPLAY:
-                root = build_response(spec, self.signing_key, sp.signing)
+                body = render_response(spec, self.signing_key, sp.signing)
             else:
                 try:
                     root = build_faulty_response(
@@ -438,7 +464,7 @@ class IdentityProvider:
                         foreign_keys=self._foreign, aws=sp.entity_id == AWS_ENTITY_ID)
                 except ValueError as exc:
                     raise FatalRequestError(str(exc)) from None
-            body = to_bytes(root)
+                body = to_bytes(root)
         if self.faults is not None and (fault is None or fault is Fault.REPLAY):
             # Only a genuine Response is replayed later: re-sending a broken one would be
             # refused for its other fault, and a test would pass for the wrong reason.
@@ -471,6 +497,12 @@ class IdentityProvider:
         encoded = base64.b64encode(body).decode("ascii")
         return PostForm(action=pending.acs_url, saml_field="SAMLResponse", saml_value=encoded,
                         relay_state=pending.relay_state)
+
+
+@functools.lru_cache(maxsize=4096)
+def _persistent_id(seed: str) -> str:
+    """Stable per (IdP, SP, user) and opaque: the same user gets the same value each time."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
 
 
 def _only_role(attributes: tuple[Attribute, ...], wanted: str) -> tuple[Attribute, ...]:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 
 import pytest
 from lxml import etree
 
-from idp.errors import MalformedRequest
+from idp.errors import MalformedRequest, NoAwsRole
 from idp.saml.constants import NS, AuthnContextClass
 from idp.saml.requests import MAX_REQUEST_ID
 from idp.saml.status import NoAuthnContext
 from tests.support.builders import identity_provider
 from tests.support.http import authn_request
+from tests.support.saml import decode, respond
 
 
 @pytest.fixture
@@ -56,3 +58,34 @@ def test_a_request_id_longer_than_the_limit_is_refused(idp, clock):
     assert pending.request_id == longest
     with pytest.raises(MalformedRequest, match=f"at most {MAX_REQUEST_ID}"):
         idp.receive_post(posted(authn_request(clock, ID=longest + "a")), None)
+
+
+def _roles_sent(idp, username: str) -> list[str]:
+    root = decode(respond(idp, username).saml_value)
+    return [str(v) for v in root.xpath(
+        "//saml:Attribute[@Name='https://aws.amazon.com/SAML/Attributes/Role']"
+        "/saml:AttributeValue/text()", namespaces=NS)]
+
+
+def test_released_attributes_follow_the_directory(idp, directory):
+    """The release is remembered per (directory, user, SP) objects: the same answer twice, and
+    a changed directory (a new Directory object, as every edit makes) is read afresh."""
+    first = _roles_sent(idp, "bob")
+    assert first and _roles_sent(idp, "bob") == first
+    bob = directory.users["bob"]
+    extra = "arn:aws:iam::444455556666:role/Developer"
+    edited = dataclasses.replace(directory, users={
+        **directory.users, "bob": dataclasses.replace(bob, roles=(*bob.roles, extra))})
+    idp.directory = edited
+    assert len(_roles_sent(idp, "bob")) == len(first) + 1
+    idp.directory = directory
+    assert _roles_sent(idp, "bob") == first
+
+
+def test_a_refused_release_is_refused_every_time(idp, directory):
+    bob = directory.users["bob"]
+    idp.directory = dataclasses.replace(directory, users={
+        **directory.users, "bob": dataclasses.replace(bob, groups=(), roles=())})
+    for _ in range(2):
+        with pytest.raises(NoAwsRole):
+            _roles_sent(idp, "bob")

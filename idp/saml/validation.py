@@ -3,8 +3,9 @@
 The order is the simulator's own hardening, after the W3C "XML Signature Best Practices" note
 and Somorovsky et al., "On Breaking SAML" (USENIX Security 2012): parse once (hardened) →
 structure → signature shape and algorithm allow-lists (before any digest is computed) →
-cryptographic verification with the *provider's* certificates only (KeyInfo ignored) → SAML
-semantics read **only** from the verified element (``VerifyResult.signed_xml``).
+cryptographic verification with the *provider's* certificates only (KeyInfo ignored;
+``idp.saml.dsig``) → SAML semantics read **only** from the verified element: the tree parsed
+back from the canonical bytes the signature's digest covers.
 
 Every failure is a ``SamlValidationError`` whose ``rule`` is one of ``Rule``; callers (the
 console, the STS) map rules to their own wording.
@@ -12,21 +13,19 @@ console, the STS) map rules to their own wording.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final, cast
 
 from lxml import etree
-from signxml.exceptions import InvalidInput, InvalidSignature
-from signxml.verifier import XMLVerifier
 
 from idp.clock import parse_instant
 from idp.errors import Rule, SamlValidationError, XMLError
-from idp.saml.algorithms import ENVELOPED, EXC_C14N, LEGACY, STRICT, AlgorithmPolicy
+from idp.saml import dsig
+from idp.saml.algorithms import LEGACY, STRICT, AlgorithmPolicy
 from idp.saml.constants import DS, SAML, SAMLP, ConfirmationMethod, StatusCode
-from idp.xml import parse, text_of
+from idp.xml import parse
 
 __all__ = [
     "TrustedIssuer",
@@ -38,8 +37,30 @@ __all__ = [
 ]
 
 
+#: The cryptographic verifier (``idp.saml.dsig.Verifier``), one instance per signature checked,
+#: under the name the attack tests replace to prove every allow-list runs before it.
+XMLVerifier = dsig.Verifier
+
+
 def _fail(rule: Rule, message: str, hint: str | None = None) -> SamlValidationError:
     return SamlValidationError(rule, message, hint=hint)
+
+
+def text_of(element: etree._Element) -> str:
+    """The full text content of an element, comments skipped (as ``idp.xml.text_of``).
+
+    An element without child nodes (no element, comment or PI) has just its ``text``.
+    """
+    if not len(element):
+        return element.text or ""
+    return "".join(map(str, element.itertext()))
+
+
+def _child(el: etree._Element, tag: str) -> etree._Element | None:
+    """The first child element named ``tag`` (``el.find(tag)`` without an ElementPath)."""
+    for child in el.iterchildren(tag):
+        return child
+    return None
 
 
 @dataclass(frozen=True)
@@ -112,33 +133,51 @@ def parse_response(xml: bytes) -> etree._Element:
                     "serialize the Response as UTF-8, with no DOCTYPE") from None
 
 
-def _count_local(root: etree._Element, name: str) -> int:
-    """Elements with this local name in *any* namespace (foreign-namespace decoys count)."""
-    return sum(1 for el in root.iter() if isinstance(el.tag, str)
-               and etree.QName(el).localname == name)
+#: Local names counted in *any* namespace (or none): foreign-namespace decoys count too.
+_COUNTED: Final = ("Assertion", "Response", "Signature", "EncryptedAssertion")
+_COUNTED_TAGS: Final = tuple(f"{{*}}{name}" for name in _COUNTED)
+#: Every non-empty ``ID`` attribute (no namespace) in the subtree, the root's included.
+_IDS: Final = etree.XPath("descendant-or-self::*/@ID", smart_strings=False)
 
 
-def _check_structure(root: etree._Element) -> etree._Element:
+@dataclass(frozen=True, slots=True)
+class _Structure:
+    assertion: etree._Element
+    signatures: int
+    """Elements named Signature anywhere, in any namespace."""
+
+
+def _count_local(root: etree._Element) -> dict[str, int]:
+    """Elements with each ``_COUNTED`` local name in *any* namespace: one walk, in libxml2."""
+    counts = dict.fromkeys(_COUNTED, 0)
+    for el in root.iter(*_COUNTED_TAGS):
+        tag = el.tag
+        counts[tag[tag.rfind("}") + 1:]] += 1
+    return counts
+
+
+def _check_structure(root: etree._Element) -> _Structure:
     """One Response, exactly one Assertion (a direct child), no decoys, unique IDs."""
     if root.tag != f"{SAMLP}Response":
         raise _fail(Rule.STRUCTURE, f"the document is a {etree.QName(root).localname}, "
                     "not a samlp:Response", "POST the whole <samlp:Response>, base64-encoded")
     if root.get("Version") != "2.0" or not root.get("ID"):
         raise _fail(Rule.STRUCTURE, "the Response needs Version=\"2.0\" and an ID")
-    if _count_local(root, "EncryptedAssertion"):
+    counts = _count_local(root)
+    if counts["EncryptedAssertion"]:
         raise _fail(Rule.STRUCTURE, "encrypted assertions are not supported by this simulator",
                     "configure the IdP not to encrypt assertions for this SP")
-    assertions = root.findall(f"{SAML}Assertion")
-    if len(assertions) != 1 or _count_local(root, "Assertion") != 1:
+    assertions = list(root.iterchildren(f"{SAML}Assertion"))
+    if len(assertions) != 1 or counts["Assertion"] != 1:
         raise _fail(Rule.STRUCTURE, f"the Response must contain exactly one Assertion "
-                    f"(found {_count_local(root, 'Assertion')}, {len(assertions)} as direct "
+                    f"(found {counts['Assertion']}, {len(assertions)} as direct "
                     "children in the SAML namespace)")
-    if _count_local(root, "Response") != 1:
+    if counts["Response"] != 1:
         raise _fail(Rule.STRUCTURE, "a second element named Response is nested in the document")
-    ids = [el.get("ID") for el in root.iter() if isinstance(el.tag, str) and el.get("ID")]
+    ids = [value for value in cast(list[str], _IDS(root)) if value]
     if len(ids) != len(set(ids)):
         raise _fail(Rule.STRUCTURE, "two elements share the same ID")
-    return assertions[0]
+    return _Structure(assertions[0], counts["Signature"])
 
 
 def check_status(root: etree._Element) -> None:
@@ -150,7 +189,8 @@ def check_status(root: etree._Element) -> None:
     """
     if root.tag != f"{SAMLP}Response":
         return
-    code = root.find(f"{SAMLP}Status/{SAMLP}StatusCode")
+    status = _child(root, f"{SAMLP}Status")
+    code = _child(status, f"{SAMLP}StatusCode") if status is not None else None
     value = code.get("Value") if code is not None else None
     if value != StatusCode.SUCCESS.value:
         sub = code.find(f"{SAMLP}StatusCode") if code is not None else None
@@ -163,109 +203,33 @@ def check_status(root: etree._Element) -> None:
 # --- signatures -------------------------------------------------------------------------------
 
 
-def _children(el: etree._Element) -> list[etree._Element]:
-    """Every child node, comments and PIs included (they have no business in signatures)."""
-    return list(el)
-
-
-def _is_base64(text: str) -> bool:
-    compact = "".join(text.split())
-    try:
-        return bool(compact) and bool(base64.b64decode(compact, validate=True))
-    except (binascii.Error, ValueError):
-        return False
-
-
-def _check_signature_shape(sig: etree._Element, parent: etree._Element, trust: TrustedIssuer
-                           ) -> None:
-    """The one layout we accept; anything else is refused before a digest is computed."""
-    what = etree.QName(parent).localname
-    kids = _children(sig)
-    names = [etree.QName(k).localname if isinstance(k.tag, str) else "#other" for k in kids]
-    if names not in (["SignedInfo", "SignatureValue"], ["SignedInfo", "SignatureValue", "KeyInfo"]):
-        raise _fail(Rule.SIGNATURE_SHAPE, f"the {what} signature has unexpected children: "
-                    f"{', '.join(names)} (no Object, Manifest or second SignedInfo allowed)")
-    signed_info = kids[0]
-    info = [etree.QName(k).localname if isinstance(k.tag, str) else "#other"
-            for k in _children(signed_info)]
-    if info != ["CanonicalizationMethod", "SignatureMethod", "Reference"]:
-        raise _fail(Rule.SIGNATURE_SHAPE, f"the {what} signature's SignedInfo must hold exactly "
-                    f"one Reference (found: {', '.join(info)})")
-    signature_value = kids[1]
-    if len(signature_value) or not _is_base64(signature_value.text or ""):
-        raise _fail(Rule.SIGNATURE_SHAPE, f"the {what} signature's SignatureValue must be "
-                    "non-empty base64 text (no comments or elements inside)")
-    c14n, method, reference = _children(signed_info)
-    if c14n.get("Algorithm") != EXC_C14N:
-        raise _fail(Rule.SIGNATURE_ALGORITHM, f"canonicalization {c14n.get('Algorithm')} is not "
-                    "accepted; use exclusive C14N without comments", "xml-exc-c14n#")
-    accepted = trust.algorithms
-    if not accepted.accepts_signature_method(method.get("Algorithm")) or len(method):
-        raise _fail(Rule.SIGNATURE_ALGORITHM, f"signature method {method.get('Algorithm')} is "
-                    "not accepted", "sign with RSA-SHA256 (SHA-1 only if the provider allows it)")
-    if reference.get("URI") != f"#{parent.get('ID')}":
-        raise _fail(Rule.SIGNATURE_SHAPE, f"the {what} signature references "
-                    f"{reference.get('URI')!r}, not its own element #{parent.get('ID')}")
-    ref_kids = _children(reference)
-    ref_names = [etree.QName(k).localname if isinstance(k.tag, str) else "#other"
-                 for k in ref_kids]
-    if ref_names != ["Transforms", "DigestMethod", "DigestValue"]:
-        raise _fail(Rule.SIGNATURE_SHAPE, f"the {what} signature's Reference has unexpected "
-                    f"children: {', '.join(ref_names)}")
-    transforms, digest, digest_value = ref_kids
-    algorithms = [t.get("Algorithm") for t in transforms if isinstance(t.tag, str)]
-    if len(transforms) != len(algorithms) or algorithms not in (
-        [ENVELOPED], [ENVELOPED, EXC_C14N]
-    ):
-        raise _fail(Rule.SIGNATURE_ALGORITHM, f"transforms {algorithms} are not accepted "
-                    "(only enveloped-signature then exclusive C14N)")
-    if not accepted.accepts_digest(digest.get("Algorithm")):
-        raise _fail(Rule.SIGNATURE_ALGORITHM, f"digest {digest.get('Algorithm')} is not accepted",
-                    "use SHA-256 digests")
-    if len(digest_value):
-        raise _fail(Rule.SIGNATURE_SHAPE, "DigestValue must be plain text (no comments or "
-                    "elements inside)")
-
-
 def _own_signature(el: etree._Element) -> etree._Element | None:
-    sigs = el.findall(f"{DS}Signature")
+    sigs = list(el.iterchildren(f"{DS}Signature"))
     if len(sigs) > 1:
         raise _fail(Rule.SIGNATURE_SHAPE, f"the {etree.QName(el).localname} has two signatures")
     if sigs:
-        issuer = el.find(f"{SAML}Issuer")
+        issuer = _child(el, f"{SAML}Issuer")
         if issuer is None or sigs[0].getprevious() is not issuer:
             raise _fail(Rule.SIGNATURE_SHAPE, "a signature must come right after the Issuer")
     return sigs[0] if sigs else None
 
 
-def _verify(el: etree._Element, trust: TrustedIssuer) -> etree._Element:
-    """Cryptographic check with the provider's certificates; returns the signed element."""
-    config = trust.algorithms.signxml_configuration(ignore_ambiguous_key_info=True)
-    # Verify the element on its own: exclusive C14N makes that exact, and it pins which
-    # ds:Signature is checked (signxml would otherwise take the first in document order).
-    standalone = etree.tostring(el)
-    for pem in trust.certificates:
-        try:
-            result = XMLVerifier().verify(standalone, x509_cert=pem, id_attribute="ID",
-                                          expect_config=config)
-        except (InvalidSignature, InvalidInput, ValueError, TypeError, etree.LxmlError):
-            # signxml lets TypeError (empty SignatureValue) and lxml's DocumentInvalid (schema)
-            # escape on hostile input: each is a failed verification, never a server error.
-            continue
-        signed = result.signed_xml if not isinstance(result, list) else None
-        if signed is None or signed.tag != el.tag or signed.get("ID") != el.get("ID"):
-            raise _fail(Rule.SIGNATURE_SHAPE, "the signature does not cover its own element")
-        return signed
-    raise _fail(Rule.SIGNATURE_INVALID, f"the {etree.QName(el).localname} signature does not "
-                f"verify with the {len(trust.certificates)} certificate(s) in the provider's "
-                "metadata", "upload the IdP's current metadata to the SAML provider")
+def _verify(parts: dsig.SignatureParts, trust: TrustedIssuer) -> etree._Element:
+    """Cryptographic check with the provider's certificates; returns the signed element, parsed
+    back from the canonical bytes its digest covers (nothing unsigned, no comments)."""
+    signed = XMLVerifier().verify(parts, certificates=trust.certificates).element
+    el = parts.element
+    if signed.tag != el.tag or signed.get("ID") != el.get("ID"):
+        raise _fail(Rule.SIGNATURE_SHAPE, "the signature does not cover its own element")
+    return signed
 
 
-def _verified_assertion(root: etree._Element, assertion: etree._Element,
+def _verified_assertion(root: etree._Element, structure: _Structure,
                         trust: TrustedIssuer) -> tuple[etree._Element, str]:
+    assertion = structure.assertion
     response_sig = _own_signature(root)
     assertion_sig = _own_signature(assertion)
-    if _count_local(root, "Signature") != (response_sig is not None) + (assertion_sig is not None):
+    if structure.signatures != (response_sig is not None) + (assertion_sig is not None):
         raise _fail(Rule.SIGNATURE_SHAPE, "a signature sits somewhere other than directly in "
                     "the Response or the Assertion")
     if assertion_sig is None and (response_sig is None or trust.require_assertion_signed):
@@ -274,15 +238,18 @@ def _verified_assertion(root: etree._Element, assertion: etree._Element,
     if response_sig is None and trust.require_response_signed:
         raise _fail(Rule.SIGNATURE_MISSING, "the Response is not signed, and this provider "
                     "requires a signed Response", "sign the Response as well as the Assertion")
-    for sig, el in ((response_sig, root), (assertion_sig, assertion)):
-        if sig is not None:
-            _check_signature_shape(sig, el, trust)
-    verified_response = _verify(root, trust) if response_sig is not None else None
-    if assertion_sig is not None:
-        signed = _verify(assertion, trust)
+    # Every shape and algorithm check, for both signatures, before anything is digested.
+    accepted = trust.algorithms
+    response_parts = (dsig.read_signature(response_sig, root, accepted)
+                      if response_sig is not None else None)
+    assertion_parts = (dsig.read_signature(assertion_sig, assertion, accepted)
+                       if assertion_sig is not None else None)
+    verified_response = _verify(response_parts, trust) if response_parts is not None else None
+    if assertion_parts is not None:
+        signed = _verify(assertion_parts, trust)
         return signed, "both" if verified_response is not None else "assertion"
     assert verified_response is not None
-    inner = verified_response.findall(f"{SAML}Assertion")
+    inner = list(verified_response.iterchildren(f"{SAML}Assertion"))
     if len(inner) != 1:
         raise _fail(Rule.STRUCTURE, "the signed Response does not hold exactly one Assertion")
     return inner[0], "response"
@@ -318,17 +285,17 @@ def _check_time(policy: ValidationPolicy, el: etree._Element, what: str) -> dt.d
 
 def _subject(assertion: etree._Element, policy: ValidationPolicy
              ) -> tuple[etree._Element, str, dt.datetime, str | None]:
-    subject = assertion.find(f"{SAML}Subject")
-    name_id = subject.find(f"{SAML}NameID") if subject is not None else None
+    subject = _child(assertion, f"{SAML}Subject")
+    name_id = _child(subject, f"{SAML}NameID") if subject is not None else None
     if subject is None or name_id is None or not text_of(name_id).strip():
         raise _fail(Rule.SUBJECT, "the Assertion has no Subject with a NameID",
                     "AWS refuses assertions without a NameID")
-    confirmations = subject.findall(f"{SAML}SubjectConfirmation")
+    confirmations = list(subject.iterchildren(f"{SAML}SubjectConfirmation"))
     bearer = [c for c in confirmations if c.get("Method") == ConfirmationMethod.BEARER.value]
     if len(confirmations) != 1 or len(bearer) != 1:
         raise _fail(Rule.CONFIRMATION, f"there must be exactly one bearer SubjectConfirmation "
                     f"(found {len(confirmations)}, {len(bearer)} bearer)")
-    data = bearer[0].find(f"{SAML}SubjectConfirmationData")
+    data = _child(bearer[0], f"{SAML}SubjectConfirmationData")
     if data is None or data.get("Recipient") is None or data.get("NotOnOrAfter") is None:
         raise _fail(Rule.CONFIRMATION, "SubjectConfirmationData needs both Recipient and "
                     "NotOnOrAfter")
@@ -341,7 +308,7 @@ def _subject(assertion: etree._Element, policy: ValidationPolicy
 
 
 def _conditions(assertion: etree._Element, policy: ValidationPolicy) -> tuple[str, ...]:
-    conditions = assertion.find(f"{SAML}Conditions")
+    conditions = _child(assertion, f"{SAML}Conditions")
     if conditions is None:
         raise _fail(Rule.AUDIENCE, "the Assertion has no Conditions, so no audience")
     if conditions.get("NotOnOrAfter") is not None:
@@ -350,10 +317,10 @@ def _conditions(assertion: etree._Element, policy: ValidationPolicy) -> tuple[st
         not_before = _instant(conditions, "NotBefore", Rule.NOT_YET_VALID)
         if policy.now + dt.timedelta(seconds=policy.skew) < not_before:
             raise _fail(Rule.NOT_YET_VALID, "Conditions NotBefore is in the future")
-    restrictions = conditions.findall(f"{SAML}AudienceRestriction")
+    restrictions = list(conditions.iterchildren(f"{SAML}AudienceRestriction"))
     audiences: list[str] = []
     for restriction in restrictions:
-        values = [text_of(a).strip() for a in restriction.findall(f"{SAML}Audience")]
+        values = [text_of(a).strip() for a in restriction.iterchildren(f"{SAML}Audience")]
         audiences.extend(values)
         if not policy.accepted_audiences.intersection(values):
             break
@@ -366,10 +333,12 @@ def _conditions(assertion: etree._Element, policy: ValidationPolicy) -> tuple[st
 
 def _attributes(assertion: etree._Element) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
-    for attr in assertion.iterfind(f"{SAML}AttributeStatement/{SAML}Attribute"):
-        name = attr.get("Name") or ""
-        values = tuple(text_of(v).strip() for v in attr.findall(f"{SAML}AttributeValue"))
-        out[name] = out.get(name, ()) + values
+    for statement in assertion.iterchildren(f"{SAML}AttributeStatement"):
+        for attr in statement.iterchildren(f"{SAML}Attribute"):
+            name = attr.get("Name") or ""
+            values = tuple([text_of(v).strip()
+                            for v in attr.iterchildren(f"{SAML}AttributeValue")])
+            out[name] = out.get(name, ()) + values
     return out
 
 
@@ -407,16 +376,16 @@ def verify_response(xml: bytes | etree._Element, *, trust: TrustedIssuer,
     ``xml`` is the raw document or the tree ``parse_response`` made of it (not modified here).
     """
     root = parse_response(xml) if isinstance(xml, bytes) else xml
-    assertion = _check_structure(root)
+    structure = _check_structure(root)
     check_status(root)
-    signed, how = _verified_assertion(root, assertion, trust)
-    issuer = signed.find(f"{SAML}Issuer")
+    signed, how = _verified_assertion(root, structure, trust)
+    issuer = _child(signed, f"{SAML}Issuer")
     issuer_value = text_of(issuer).strip() if issuer is not None else ""
     if issuer_value != trust.entity_id:
         raise _fail(Rule.ISSUER, f"Issuer {issuer_value or '(none)'} is not the provider's "
                     f"entityID {trust.entity_id}",
                     "upload this IdP's metadata to the SAML provider the Role attribute names")
-    response_issuer = root.find(f"{SAML}Issuer")
+    response_issuer = _child(root, f"{SAML}Issuer")
     if response_issuer is not None and text_of(response_issuer).strip() != trust.entity_id:
         # SAML Profiles §4.1.4.2: the Response's Issuer, when present, MUST be the IdP's.
         raise _fail(Rule.ISSUER, f"the Response's Issuer {text_of(response_issuer).strip()} "
@@ -438,7 +407,7 @@ def verify_response(xml: bytes | etree._Element, *, trust: TrustedIssuer,
         raise _fail(Rule.STALE, f"the Assertion was issued at {signed.get('IssueInstant')}, "
                     f"more than {policy.max_age // 60} minutes ago", "sign in again")
     _check_in_response_to(root, in_response_to, policy)
-    statement = signed.find(f"{SAML}AuthnStatement")
+    statement = _child(signed, f"{SAML}AuthnStatement")
     session_end = (_instant(statement, "SessionNotOnOrAfter", Rule.STRUCTURE)
                    if statement is not None and statement.get("SessionNotOnOrAfter") else None)
     authn_instant = (_instant(statement, "AuthnInstant", Rule.STRUCTURE)
