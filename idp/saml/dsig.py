@@ -20,10 +20,18 @@ validation for exactly that layout, with the W3C note "XML Signature Best Practi
   in the verification key"); each PEM is parsed once and cached;
 * no transform other than the two above ("avoid XSLT transforms", "avoid or limit XPath
   transforms"), and every algorithm is checked against the allow-list before any work;
+* the signature over ``SignedInfo`` is checked first, and only then is the ``Reference``
+  canonicalized and digested ("for a signer whose key is unknown, do no more than verify
+  the signature"): a forged document costs one small C14N and one RSA operation; a
+  ``PrefixList`` names at most ``MAX_INCLUSIVE_PREFIXES`` prefixes;
 * the digest is compared in constant time (``hmac.compare_digest``);
 * "see what is signed": the returned element is parsed (with the package's hardened parser)
   from the very canonical bytes that were digested, so a reader of claims never sees a
   comment, an unsigned sibling or text the signature did not cover.
+
+Canonicalizing the signed element detaches its ``ds:Signature`` for that one call and puts it
+back: the tree comes back as it was, but one tree must not be verified by two threads at once
+(every caller parses its own).
 """
 
 from __future__ import annotations
@@ -65,6 +73,23 @@ _REFERENCE_CHILDREN: Final = (f"{_DS}Transforms", f"{_DS}DigestMethod", f"{_DS}D
 _TRANSFORM: Final = f"{_DS}Transform"
 _X509_DATA: Final = f"{_DS}X509Data"
 _X509_CERTIFICATE: Final = f"{_DS}X509Certificate"
+#: What XML Signature 1.1 §4.5 lets KeyInfo hold in the xmldsig namespace (other namespaces:
+#: anything, as the schema's ``##other`` wildcard does; no namespace: nothing).
+_KEY_INFO_CHILDREN: Final = frozenset(f"{_DS}{name}" for name in (
+    "KeyName", "KeyValue", "RetrievalMethod", "X509Data", "PGPData", "SPKIData", "MgmtData"))
+#: What §4.5.4 lets X509Data hold in the xmldsig namespace.
+_X509_DATA_CHILDREN: Final = frozenset(f"{_DS}{name}" for name in (
+    "X509IssuerSerial", "X509SKI", "X509SubjectName", "X509Certificate", "X509CRL"))
+#: The most prefixes one PrefixList may name. Real signers name a handful (``xs``, ``xsi``,
+#: ``saml``, ``#default``); libxml2's C14N costs grow with elements x prefixes, so an
+#: unbounded list would let an unsigned document buy seconds of CPU.
+MAX_INCLUSIVE_PREFIXES: Final = 16
+#: XML's whitespace (XML 1.0 §2.3 ``S``): str.split() and str.strip() take far more (U+00A0,
+#: U+2028, ...), which no XML Signature processor treats as whitespace.
+_XML_SPACE: Final = " \t\r\n"
+_DROP_XML_SPACE: Final = str.maketrans("", "", _XML_SPACE)
+#: An ``Id`` attribute's value: an NCName (XML Signature 1.1 §4 declares ``Id`` as ``ID``).
+_NCNAME: Final = re.compile(r"[^\W\d][\w.\-]*")
 #: A PrefixList token: ``#default`` or an XML namespace prefix (an NCName).
 _PREFIX: Final = re.compile(r"#default|[^\W\d][\w.\-]*")
 
@@ -110,7 +135,7 @@ def _accepted(policy: AlgorithmPolicy) -> tuple[frozenset[str], frozenset[str]]:
 
 def _base64(text: str | None) -> bytes | None:
     """Strict base64 (whitespace allowed between characters), or ``None``."""
-    compact = "".join((text or "").split())
+    compact = (text or "").translate(_DROP_XML_SPACE)
     try:
         decoded = base64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError):
@@ -153,6 +178,9 @@ def _prefixes(method: etree._Element, what: str, where: str) -> tuple[str, ...] 
                     "ec:InclusiveNamespaces with a PrefixList (found: "
                     f"{', '.join(_local(k) for k in kids)})")
     tokens = tuple(prefix_list.split())
+    if len(set(tokens)) > MAX_INCLUSIVE_PREFIXES or len(tokens) > 2 * MAX_INCLUSIVE_PREFIXES:
+        raise _fail(Rule.SIGNATURE_SHAPE, f"the {what} signature's {where} has a PrefixList "
+                    f"of {len(tokens)} prefixes; at most {MAX_INCLUSIVE_PREFIXES} are accepted")
     if not all(_PREFIX.fullmatch(token) for token in tokens):
         raise _fail(Rule.SIGNATURE_SHAPE, f"the {what} signature's {where} has a PrefixList "
                     f"that is not a list of namespace prefixes: {prefix_list!r}")
@@ -306,7 +334,53 @@ def _enveloped_c14n(parts: SignatureParts) -> bytes:
 
 
 def _blank(text: str | None) -> bool:
-    return text is None or not text.strip()
+    return text is None or not text.strip(_XML_SPACE)
+
+
+def _ids_valid(*elements: etree._Element) -> bool:
+    """Only an ``Id`` attribute, and an NCName if present."""
+    for el in elements:
+        if any(name != "Id" for name in el.attrib):
+            return False
+        value = el.get("Id")
+        if value is not None and not _NCNAME.fullmatch(value):
+            return False
+    return True
+
+
+def _key_info_valid(key_info: etree._Element) -> bool:
+    """KeyInfo's children as §4.5 allows (never used for a key, but a schema-validating
+    processor such as signxml refuses anything else, so this one does too)."""
+    found = False
+    for child in key_info:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        found = True
+        if (tag.startswith(_DS) and tag not in _KEY_INFO_CHILDREN) or not tag.startswith("{"):
+            return False
+        if tag == f"{_DS}KeyValue" and not any(isinstance(c.tag, str) for c in child):
+            return False
+        if tag != _X509_DATA:
+            continue
+        parts = [c for c in child if isinstance(c.tag, str)]
+        if (not parts or child.attrib or not _blank(child.text)
+                or not all(_blank(c.tail) for c in child)):
+            return False
+        for part in parts:
+            name = part.tag
+            if not name.startswith("{") or (name.startswith(_DS)
+                                            and name not in _X509_DATA_CHILDREN):
+                return False
+            if name == _X509_CERTIFICATE and (
+                    len(part) or part.attrib or _base64(part.text) is None):
+                return False
+            if name == f"{_DS}X509IssuerSerial" and not any(
+                    isinstance(c.tag, str) for c in part):
+                return False
+            if name == f"{_DS}X509SubjectName" and len(part):
+                return False
+    return found
 
 
 def _schema_valid(sig: etree._Element) -> bool:
@@ -319,31 +393,10 @@ def _schema_valid(sig: etree._Element) -> bool:
     such a signature, so this one does too.
     """
     kids = list(sig)
-    if (any(name != "Id" for name in sig.attrib) or not _blank(sig.text)
-            or not all(_blank(k.tail) for k in kids)
-            or any(name != "Id" for name in kids[1].attrib)):
+    if (not _ids_valid(sig, kids[1], *kids[2:3]) or not _blank(sig.text)
+            or not all(_blank(k.tail) for k in kids)):
         return False
-    if len(kids) < 3:
-        return True
-    key_info = kids[2]
-    if any(name != "Id" for name in key_info.attrib):
-        return False
-    found = False
-    for child in key_info:
-        if not isinstance(child.tag, str):
-            continue
-        found = True
-        if child.tag != _X509_DATA:
-            continue
-        parts = [c for c in child if isinstance(c.tag, str)]
-        if (not parts or child.attrib or not _blank(child.text)
-                or not all(_blank(c.tail) for c in child)):
-            return False
-        for cert in parts:
-            if cert.tag == _X509_CERTIFICATE and (
-                    len(cert) or cert.attrib or _base64(cert.text) is None):
-                return False
-    return found
+    return len(kids) < 3 or _key_info_valid(kids[2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,14 +425,10 @@ class Verifier:
                         "upload the IdP's current metadata to the SAML provider")
         if not _schema_valid(parts.signature):
             raise invalid
-        # Reference validation (§3.2.1): digest the canonical octets of the element itself.
-        canonical = _enveloped_c14n(parts)
-        digest = _DIGESTS[parts.digest_method](canonical).digest()
-        if not hmac.compare_digest(digest, parts.digest_value):
-            raise _fail(Rule.SIGNATURE_INVALID, f"the {what} signature does not verify: the "
-                        f"digest of the signed {what} is not its DigestValue (it was changed "
-                        "after signing)", "nothing may change a signed element after signing")
-        # Signature validation (§3.2.2): the canonical SignedInfo, in its document context.
+        # Signature validation (§3.2.2) first: the canonical SignedInfo, in its document
+        # context, against the provider's keys. Only a SignedInfo one of them signed gets its
+        # Reference canonicalized and digested, so an unsigned document costs one small C14N
+        # and one RSA operation, never the C14N of the whole element.
         signed_info = _c14n(parts.signed_info, parts.c14n_prefixes)
         algorithm = _RSA_METHODS[parts.signature_method]()
         when = now or dt.datetime.now(dt.UTC)
@@ -395,6 +444,13 @@ class Verifier:
             break
         else:
             raise invalid
+        # Reference validation (§3.2.1): digest the canonical octets of the element itself.
+        canonical = _enveloped_c14n(parts)
+        digest = _DIGESTS[parts.digest_method](canonical).digest()
+        if not hmac.compare_digest(digest, parts.digest_value):
+            raise _fail(Rule.SIGNATURE_INVALID, f"the {what} signature does not verify: the "
+                        f"digest of the signed {what} is not its DigestValue (it was changed "
+                        "after signing)", "nothing may change a signed element after signing")
         try:
             element = parse(canonical, max_bytes=max(len(canonical), 1))
         except XMLError as exc:  # canonical XML always parses; never trust it if not

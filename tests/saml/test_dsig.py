@@ -570,3 +570,79 @@ def test_both_signed_decided_as_signxml_decides(settings: Settings, directory: A
     tampered = etree.tostring(root)
     assert decide(verify, tampered) == old_verify(tampered) == ("refused",
                                                                 Rule.SIGNATURE_INVALID)
+
+
+# --- the adversarial review's findings -----------------------------------------------------------
+
+
+def test_a_prefix_list_names_at_most_sixteen_prefixes(verify: Any, bob: bytes) -> None:
+    """libxml2's exclusive C14N costs elements x prefixes: a long PrefixList on a forged
+    document once bought a minute of CPU per request. Sixteen verify; seventeen are refused
+    before anything is canonicalized."""
+    for count, allowed in ((16, True), (17, False)):
+        root = parse(bob)
+        transform = signature_of(assertion_of(root)).find(
+            f"{DS}SignedInfo/{DS}Reference/{DS}Transforms/{DS}Transform[2]")
+        assert transform is not None
+        etree.SubElement(transform, f"{EC}InclusiveNamespaces",
+                         PrefixList=" ".join(f"p{i}" for i in range(count)))
+        with pytest.raises(SamlValidationError) as refused:
+            verify(etree.tostring(root))
+        # The PrefixList is not in the signed SignedInfo, so 16 fail the signature instead.
+        assert refused.value.rule is (Rule.SIGNATURE_INVALID if allowed
+                                      else Rule.SIGNATURE_SHAPE), refused.value
+
+
+def test_a_forged_signature_is_refused_before_the_element_is_canonicalized(
+        bob: bytes, keypair: KeyPair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signature over SignedInfo is checked first: a document nobody trusted signed
+    never has its (attacker-sized) element canonicalized and digested."""
+    root = parse(bob)
+    value = signature_of(assertion_of(root)).find(f"{DS}SignatureValue")
+    assert value is not None and value.text
+    value.text = flip(value.text)
+    parts = parts_of(etree.tostring(root))
+    canonicalized: list[object] = []
+    real = dsig._enveloped_c14n
+    monkeypatch.setattr(dsig, "_enveloped_c14n",
+                        lambda p: canonicalized.append(p) or real(p))
+    with pytest.raises(SamlValidationError) as refused:
+        dsig.Verifier().verify(parts, certificates=(keypair.cert_pem,))
+    assert refused.value.rule is Rule.SIGNATURE_INVALID and canonicalized == []
+    dsig.Verifier().verify(parts_of(bob), certificates=(keypair.cert_pem,))
+    assert len(canonicalized) == 1  # a genuine one is, once
+
+
+@pytest.mark.parametrize("edit", [
+    "key-info-unknown-ds-child", "key-info-no-namespace-child", "empty-key-value",
+    "x509-data-unknown-ds-child", "empty-issuer-serial", "subject-name-with-element",
+    "nbsp-in-signature-value", "line-separator-between-children", "signature-id-not-ncname",
+])
+def test_unsigned_signature_parts_follow_the_schema(verify: Any, bob: bytes, edit: str) -> None:
+    """What signxml's schema check refused stays refused (none of it is digested, but a
+    verifier that accepts junk in a signature invites the next parser differential)."""
+    root = parse(bob)
+    sig = signature_of(assertion_of(root))
+    key_info = sig.find(f"{DS}KeyInfo")
+    x509 = sig.find(f"{DS}KeyInfo/{DS}X509Data")
+    value = sig.find(f"{DS}SignatureValue")
+    assert key_info is not None and x509 is not None and value is not None and value.text
+    if edit == "key-info-unknown-ds-child":
+        etree.SubElement(key_info, f"{DS}Bogus")
+    elif edit == "key-info-no-namespace-child":
+        etree.SubElement(key_info, "Bogus")
+    elif edit == "empty-key-value":
+        etree.SubElement(key_info, f"{DS}KeyValue")
+    elif edit == "x509-data-unknown-ds-child":
+        etree.SubElement(x509, f"{DS}Bogus")
+    elif edit == "empty-issuer-serial":
+        etree.SubElement(x509, f"{DS}X509IssuerSerial")
+    elif edit == "subject-name-with-element":
+        etree.SubElement(etree.SubElement(x509, f"{DS}X509SubjectName"), f"{DS}X")
+    elif edit == "nbsp-in-signature-value":
+        value.text = value.text[:8] + "\u00a0" + value.text[8:]
+    elif edit == "line-separator-between-children":
+        sig[0].tail = "\u2028"
+    else:
+        sig.set("Id", "1-not-a-name")
+    assert refused_with(verify, root) in (Rule.SIGNATURE_INVALID, Rule.SIGNATURE_SHAPE)
