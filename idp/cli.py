@@ -19,9 +19,7 @@ from urllib.parse import urlsplit
 
 from idp import __version__
 from idp.clock import SystemClock
-from idp.directory import demo_yaml, load_directory
 from idp.errors import IdPError
-from idp.keys import KeyStore, atomic_write
 from idp.settings import Settings
 
 if TYPE_CHECKING:
@@ -285,6 +283,8 @@ def _admin_lines(app: object, settings: Settings) -> str:
 
 
 def _keys(args: argparse.Namespace) -> int:
+    from idp.keys import KeyStore
+
     settings = _settings(args)
     store = KeyStore(settings.certs_dir, clock=SystemClock())
     # The install's secrets too (cookies, STS credentials), so that a certs folder made here
@@ -308,6 +308,8 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _metadata(args: argparse.Namespace) -> int:
+    from idp.directory import load_directory
+    from idp.keys import KeyStore, atomic_write
     from idp.sso import IdentityProvider
 
     settings = _settings(args)
@@ -333,7 +335,7 @@ def _mint(args: argparse.Namespace) -> int:
 
     from idp.directory.model import AWS_ENTITY_ID
     from idp.faults import Fault, parse_fault
-    from idp.keys import generate_pair
+    from idp.keys import KeyStore, generate_pair
     from idp.sso import IdentityProvider
     from idp.web.runtime import read_directory
 
@@ -364,6 +366,8 @@ def _login(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> int:
+    from idp.directory import demo_yaml, load_directory
+
     if args.demo:
         sys.stdout.write(demo_yaml())
         return 0

@@ -7,6 +7,10 @@ reads this instead of a server log: ``Simulator.exchanges()``, ``GET /api/exchan
 Bounded: the newest ``capacity`` entries are kept (default 1000) and each message is clipped
 to ``MAX_MESSAGE_BYTES`` of UTF-8: at most about 32 MiB of messages. Per process: with
 ``idp serve --workers N`` each worker keeps its own log (the admin API needs ``--workers 1``).
+Kept messages are deflated (``zlib``), with the first one the log kept as the preset dictionary
+(RFC 1950 §2.2): the Responses one IdP sends repeat its certificate, namespaces and attribute
+names, so a full log of AWS Responses holds about 1 MiB rather than 5, and a worker's memory
+stays near what it was after its first logins (``entries`` inflates them again).
 
 Who an entry is about: the IdP knows which user each Response it sent was for; the console and
 STS see only the posted bytes. The log remembers the digest of each Response it saw sent, so a
@@ -21,8 +25,9 @@ import binascii
 import datetime as dt
 import hashlib
 import threading
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+import zlib
+from collections import deque
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final
 
@@ -42,6 +47,8 @@ __all__ = [
 
 MAX_MESSAGE_BYTES: Final = 32 * 1024
 _MAX_REMEMBERED: Final = 4096
+#: Deflate looks back at most 32 KiB, so a longer preset dictionary is cut to its end.
+_DICTIONARY_BYTES: Final = 32 * 1024
 
 
 class ExchangeKind(StrEnum):
@@ -95,7 +102,7 @@ ORDERS: Final = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Check:
     """One rule of a decision: passed or failed, and what was found."""
 
@@ -122,9 +129,9 @@ def checks_before(rule: str | None, found: str | None = None, *,
     return (*(Check(r, True) for r in order[:index]), Check(rule, False, found))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Exchange:
-    """One entry of the log."""
+    """One entry of the log (slots: a full log holds a thousand)."""
 
     id: int
     at: dt.datetime
@@ -180,9 +187,12 @@ class ExchangeLog:
     def __init__(self, clock: Clock, *, capacity: int = 1000) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: deque[Exchange] = deque(maxlen=capacity)
+        #: Each entry without its message, the message deflated, and the dictionary used.
+        self._entries: deque[tuple[Exchange, bytes | None, bytes]] = deque(maxlen=capacity)
+        self._dictionary: bytes | None = None
         self._next_id = 1
-        self._senders: OrderedDict[bytes, str] = OrderedDict()
+        #: Digest of each Response sent -> its user, oldest first (a dict keeps insertion order).
+        self._senders: dict[bytes, str] = {}
 
     def record(self, kind: ExchangeKind, outcome: Outcome, *, message: bytes | None = None,
                user: str | None = None, sp: str | None = None, rule: str | None = None,
@@ -194,10 +204,10 @@ class ExchangeLog:
             if message is not None:
                 key = _digest(message)
                 if outcome is Outcome.SENT and user is not None:
+                    self._senders.pop(key, None)  # to the end: the newest
                     self._senders[key] = user
-                    self._senders.move_to_end(key)
                     while len(self._senders) > _MAX_REMEMBERED:
-                        self._senders.popitem(last=False)
+                        del self._senders[next(iter(self._senders))]
                 elif user is None:
                     user = self._senders.get(key)
             entry = Exchange(
@@ -206,8 +216,18 @@ class ExchangeLog:
                 checks=checks, fault=fault, facts=dict(facts or {}),
             )
             self._next_id += 1
-            self._entries.append(entry)
+            self._entries.append(self._packed(entry))
             return entry
+
+    def _packed(self, entry: Exchange) -> tuple[Exchange, bytes | None, bytes]:
+        if entry.message is None:
+            return entry, None, b""
+        raw = entry.message.encode("utf-8")
+        if self._dictionary is None:
+            self._dictionary = raw[-_DICTIONARY_BYTES:]
+        deflater = zlib.compressobj(zdict=self._dictionary)
+        return (replace(entry, message=None), deflater.compress(raw) + deflater.flush(),
+                self._dictionary)
 
     def decision(self, kind: ExchangeKind, *, message: bytes | None, rule: str | None = None,
                  found: str | None = None, facts: dict[str, str] | None = None) -> Exchange:
@@ -224,13 +244,23 @@ class ExchangeLog:
                              f"{', '.join(k.value for k in ExchangeKind)})")
         with self._lock:
             entries = list(self._entries)
-        return [e for e in entries
-                if (user is None or e.user == user) and (kind is None or e.kind == kind)]
+        return [_unpacked(*packed) for packed in entries
+                if (user is None or packed[0].user == user)
+                and (kind is None or packed[0].kind == kind)]
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._senders.clear()
+            self._dictionary = None
+
+
+def _unpacked(entry: Exchange, deflated: bytes | None, dictionary: bytes) -> Exchange:
+    if deflated is None:
+        return entry
+    inflater = zlib.decompressobj(zdict=dictionary)
+    raw = inflater.decompress(deflated) + inflater.flush()
+    return replace(entry, message=raw.decode("utf-8"))
 
 
 def _text(message: bytes | None) -> str | None:

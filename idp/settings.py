@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 from idp.clock import MAX_DISTANCE, SettableClock, parse_zoned_instant
 from idp.errors import ConfigError
-from idp.store import check_location
 from idp.vendors import Vendor, parse_vendors
 
 __all__ = ["Settings"]
@@ -136,6 +135,8 @@ class Settings:
         if self.admin and self.workers > 1:
             raise ConfigError("the admin API changes one process's directory, keys, clock and "
                               "faults: run it with one worker", source="settings")
+        from idp.store import check_location  # here: `import idp` need not load sqlite3
+
         try:
             object.__setattr__(self, "state", check_location(self.state))
         except ValueError as exc:

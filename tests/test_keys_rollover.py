@@ -202,3 +202,43 @@ def test_a_clock_at_the_edge_of_time_still_gets_a_certificate(simulated):
     assert certificate.not_valid_before_utc >= dt.datetime(1950, 1, 1, tzinfo=dt.UTC)
     assert certificate.not_valid_after_utc <= dt.datetime(9999, 12, 31, 23, 59, 59,
                                                           tzinfo=dt.UTC)
+
+
+# --- loading: OpenSSL's slow RSA check skipped, the arithmetic checked instead -----------------
+
+
+def _tampered(pem: bytes, **changes: int) -> bytes:
+    """``pem``'s key with some private numbers replaced (no validation on either side)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = serialization.load_pem_private_key(pem, None, unsafe_skip_rsa_key_validation=True)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    n = key.private_numbers()
+    values = {"p": n.p, "q": n.q, "d": n.d, "dmp1": n.dmp1, "dmq1": n.dmq1, "iqmp": n.iqmp}
+    values.update(changes)
+    bad = rsa.RSAPrivateNumbers(public_numbers=n.public_numbers, **values).private_key(
+        unsafe_skip_rsa_key_validation=True)
+    return bad.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def test_a_loaded_key_signs_as_its_certificate_says(keystore):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    pair = keystore.load()
+    signature = pair.private_key.sign(b"probe", padding.PKCS1v15(), hashes.SHA256())
+    pair.certificate.public_key().verify(signature, b"probe", padding.PKCS1v15(),
+                                         hashes.SHA256())
+
+
+@pytest.mark.parametrize("field", ["d", "dmp1", "dmq1", "iqmp"])
+def test_an_inconsistent_private_key_is_refused_before_use(keystore, field):
+    """The public half still matches the certificate; a private value does not fit it."""
+    path = keystore.directory / "signing.key"
+    numbers = keystore.load().private_key.private_numbers()
+    path.write_bytes(_tampered(path.read_bytes(), **{field: getattr(numbers, field) + 2}))
+    with pytest.raises(KeyStoreError, match=r"cannot read signing key pair.*inconsistent"):
+        keystore.load()
+

@@ -17,8 +17,6 @@ import datetime as dt
 import hmac
 from typing import Final
 
-import pyotp
-
 from idp.clock import Clock
 from idp.store import StateStore
 
@@ -43,6 +41,8 @@ def matching_step(secret: str, code: str, now: dt.datetime,
     digits = normalized_code(code)
     if digits is None:
         return None
+    import pyotp  # here: importing it is start-up time that only a TOTP check needs
+
     totp = pyotp.TOTP(secret)
     now_step = int(now.timestamp()) // _STEP
     for step in range(now_step - drift, now_step + drift + 1):
@@ -71,6 +71,8 @@ class TotpGuard:
 
     def current_code(self, secret: str) -> str:
         """The code an authenticator shows right now (for tests and the demo page)."""
+        import pyotp
+
         return str(pyotp.TOTP(secret).at(self._clock.now()))
 
     def check(self, username: str, secret: str, code: str) -> str | None:

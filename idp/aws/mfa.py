@@ -22,8 +22,6 @@ import hmac
 import threading
 from typing import Final
 
-import pyotp
-
 from idp.authn.totp import matching_step, normalized_code, step_expiry
 from idp.aws.iam.model import MfaDevice
 from idp.clock import Clock
@@ -72,6 +70,8 @@ class MfaCodes:
         if normalized_code(first) is None or normalized_code(second) is None:
             return False
         now_step = int(self._clock.now().timestamp()) // _STEP
+        import pyotp  # here: only enabling a device needs it
+
         try:
             totp = pyotp.TOTP(seed)
             return any(

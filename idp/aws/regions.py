@@ -21,8 +21,6 @@ import json
 from pathlib import Path
 from typing import Final
 
-import botocore  # type: ignore[import-untyped]
-
 __all__ = ["PARTITION", "is_region", "regions"]
 
 PARTITION: Final = "aws"
@@ -31,6 +29,8 @@ PARTITION: Final = "aws"
 @functools.cache
 def regions() -> frozenset[str]:
     """The Region codes of the ``aws`` partition (``us-east-1``, ``eu-west-3``...)."""
+    import botocore  # type: ignore[import-untyped]  # here: nothing else needs it at start
+
     path = Path(botocore.__file__).parent / "data" / "endpoints.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     for partition in data["partitions"]:

@@ -11,7 +11,6 @@ import binascii
 import hashlib
 import re
 from collections.abc import Callable, Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
@@ -766,7 +765,14 @@ def read_directory_file(path: Path) -> str:
 
 def demo_yaml() -> str:
     """The built-in demo directory, as the YAML ``idp config --demo`` prints."""
-    return resources.files("idp.directory").joinpath("demo.yaml").read_text("utf-8")
+    # Beside this module in any ordinary install; importlib.resources (which imports zipfile
+    # and its readers at every start) only for a package that is not in files (a zip).
+    try:
+        return Path(__file__).with_name("demo.yaml").read_text("utf-8")
+    except OSError:
+        from importlib import resources
+
+        return resources.files("idp.directory").joinpath("demo.yaml").read_text("utf-8")
 
 
 def demo_directory(*, aws_acs: str) -> Directory:

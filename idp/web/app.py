@@ -1,38 +1,34 @@
-"""``create_app``: wire settings, directory, keys and clock into a Starlette application."""
+"""``create_app``: wire settings, directory, keys and clock into a Starlette application.
+
+Importing this module loads Starlette and the settings only; ``create_app`` imports the routes
+and the core they call (the runtime, the directory, the SAML and AWS sides) and makes the
+Jinja2 environment. Whoever imports ``idp.web.app`` (``idp serve``, ``Simulator``, the pytest
+plugin) pays for those once, when an application is made, not before; and a started worker
+holds what its first logins need, so its memory stays flat from the start.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
 
-from idp.clock import Clock
-from idp.directory import Directory
-from idp.directory.editor import DirectoryDocument
 from idp.errors import IdPError
 from idp.settings import Settings
-from idp.web import (
-    adfs_routes,
-    console_routes,
-    ecp_routes,
-    iam_routes,
-    idp_routes,
-    okta_routes,
-    shibboleth_routes,
-    signin_routes,
-    sts_routes,
-)
-from idp.web.body import EXCEPTION_HANDLERS
-from idp.web.headers import DEFAULT_HEADERS, SecurityHeaders
-from idp.web.pages import error_page, render
-from idp.web.runtime import Runtime
-from idp.web.sign_in_hosts import SignInHosts
-from idp.web.state import Services
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
+    from idp.clock import Clock
+    from idp.directory import Directory
+    from idp.directory.editor import DirectoryDocument
+    from idp.web.state import Services
 
 __all__ = ["app_from_env", "create_app", "load_services"]
 
@@ -43,6 +39,8 @@ def load_services(
     settings: Settings, *, directory: Directory | None = None, clock: Clock | None = None
 ) -> Services:
     """Everything loaded once at start-up (keys, directory); raises ``IdPError`` if broken."""
+    from idp.web.runtime import Runtime
+
     return Runtime(settings, directory=directory, clock=clock).services
 
 
@@ -51,12 +49,17 @@ async def _healthz(request: Request) -> Response:
 
 
 async def _idp_error(request: Request, exc: Exception) -> Response:
+    from idp.web.pages import error_page
+
     assert isinstance(exc, IdPError)
     return error_page(exc)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     # Never a traceback in a page; the log has it for whoever runs the simulator.
+    from idp.web.headers import DEFAULT_HEADERS
+    from idp.web.pages import render
+
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     response = render(
         "error.html", 500, title="Something went wrong",
@@ -77,7 +80,31 @@ def create_app(
     clock: Clock | None = None,
 ) -> Starlette:
     settings = settings or Settings.from_env()
+    first_keys = _first_keys(settings, clock)
+    from starlette.middleware.sessions import SessionMiddleware
+    from starlette.routing import Route
+
+    from idp.web import (
+        adfs_routes,
+        console_routes,
+        ecp_routes,
+        iam_routes,
+        idp_routes,
+        okta_routes,
+        pages,
+        shibboleth_routes,
+        signin_routes,
+        sts_routes,
+    )
+    from idp.web.body import EXCEPTION_HANDLERS
+    from idp.web.headers import SecurityHeaders
+    from idp.web.runtime import Runtime
+    from idp.web.sign_in_hosts import SignInHosts
+
+    if first_keys is not None:
+        first_keys.join()
     runtime = Runtime(settings, directory=directory, document=document, clock=clock)
+    pages.prepare()
     admin: list[BaseRoute] = []
     if settings.admin:
         from idp.web import admin_routes
@@ -108,6 +135,26 @@ def create_app(
     if settings.admin:
         app.state.admin_token = admin_routes.issue_token(settings.data_dir)
     return app
+
+
+def _first_keys(settings: Settings, clock: Clock | None) -> threading.Thread | None:
+    """On a first start (no signing key in ``certs_dir`` yet), a thread making the key pair
+    while ``create_app`` imports the routes and the core: RSA generation (tens of ms, at times
+    over 100) then overlaps the imports instead of following them. ``Runtime`` finds the pair
+    made; if making it failed, ``Runtime`` tries again and reports why."""
+    from idp.keys import KeyStore
+
+    store = KeyStore(settings.certs_dir, clock=clock if clock is not None else settings.clock())
+    if store.exists():
+        return None
+
+    def make() -> None:
+        with contextlib.suppress(Exception):
+            store.ensure(settings.entity_id, key_size=settings.key_size)
+
+    thread = threading.Thread(target=make, name="idp-first-keys", daemon=True)
+    thread.start()
+    return thread
 
 
 def _proxy_middleware(settings: Settings) -> list[Middleware]:

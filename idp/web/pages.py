@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from starlette.responses import HTMLResponse
 
 from idp.errors import IdPError
 from idp.saml.bindings import PostForm
 from idp.web.headers import page_policy
 
-__all__ = ["autopost", "error_page", "render"]
+if TYPE_CHECKING:
+    import jinja2
 
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("idp.web", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
+__all__ = ["autopost", "error_page", "prepare", "render"]
+
+
+def prepare() -> None:
+    """Make the environment now: ``create_app`` calls it, so a worker's memory after start-up
+    already holds Jinja2 (about 2 MiB) and its first login does not grow it."""
+    _env()
+
+
+@functools.cache
+def _env() -> jinja2.Environment:
+    """The environment, made by ``create_app`` (``prepare``) or at the first page, never at
+    import: importing this module (and ``idp.web.app``) stays cheap. Jinja2 compiles each
+    template at its first use and keeps it (an LRU of 400)."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("idp.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
 
 #: Pages carry credentials or one-time state: never cache them.
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -31,7 +48,7 @@ def render(template: str, status_code: int = 200, *, form_action: str | None = "
     nonce = secrets.token_urlsafe(16)
     context.setdefault("error", None)
     context.setdefault("status", status_code)
-    html = _env.get_template(template).render(csp_nonce=nonce, **context)
+    html = _env().get_template(template).render(csp_nonce=nonce, **context)
     headers = {**_NO_STORE,
                "Content-Security-Policy": page_policy(nonce, form_action=form_action)}
     return HTMLResponse(html, status_code=status_code, headers=headers)

@@ -39,7 +39,7 @@ import asyncio
 import functools
 import ipaddress
 import socket
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import h11
 from uvicorn._types import (
@@ -56,8 +56,10 @@ from uvicorn.server import ServerState
 
 from idp.errors import IdPError
 from idp.settings import Settings
-from idp.tls import TlsFiles
 from idp.web.headers import DEFAULT_HEADERS
+
+if TYPE_CHECKING:
+    from idp.tls import TlsFiles
 
 __all__ = [
     "KEEP_ALIVE_SECONDS",

@@ -809,7 +809,7 @@ FAST_HASH = "pbkdf2-sha256$1$AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 43 + "="
 
 def _fast_hashes(demo: dict[str, Any]) -> None:
     for user in demo["users"].values():
-        del user["password"]
+        user.pop("password", None)
         user["password_hash"] = FAST_HASH
 
 
