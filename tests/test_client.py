@@ -522,7 +522,8 @@ def open_connections_to(url: str) -> list[socket.socket]:
     port = int(url.rsplit(":", 1)[1])
     found = []
     for thing in gc.get_objects():
-        if isinstance(thing, socket.socket) and thing.fileno() != -1:
+        if (isinstance(thing, socket.socket) and thing.fileno() != -1
+                and thing.family in (socket.AF_INET, socket.AF_INET6)):  # not AF_UNIX
             with contextlib.suppress(OSError):
                 if thing.getpeername()[1] == port:
                     found.append(thing)
