@@ -1,15 +1,7 @@
 """The SQLite state backend (the default): one file in WAL mode shared by every worker process.
 
-What must be shared between workers (and survive a restart) is tiny and append-mostly:
-
-- ``claim``: one-time use (assertion IDs at the console and STS, console sign-outs): an atomic
-  insert that succeeds for exactly one caller until the entry expires;
-- ``advance``: a per-key high-water mark (the last TOTP time step used per user): an atomic
-  compare-and-set that succeeds only for a value greater than the stored one;
-- ``attempts``: failed logins per user and per address, for throttling;
-- ``document`` / ``put_document``: a few named, versioned documents (the IAM twin's state,
-  ``idp.aws.iam.store``) written with compare-and-set on the version, so of two workers
-  changing one document at once exactly one succeeds and the other retries on the new state.
+What the operations mean (``claim``, ``advance``, ``attempts``, the versioned documents) is
+``idp.store.StateStore``'s contract; this is how one SQLite file keeps it.
 
 SQLite gives atomicity and crash safety (a SIGKILL mid-write leaves the previous committed
 state); WAL lets readers and one writer work at once; ``busy_timeout`` makes concurrent
