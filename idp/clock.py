@@ -171,8 +171,14 @@ def format_instant(when: dt.datetime) -> str:
 
     Fractional seconds keep aws-google-auth's cache parser happy (``%Y-%m-%dT%H:%M:%S.%fZ``).
     """
-    when = when.astimezone(dt.UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    if when.tzinfo is not dt.UTC:
+        when = when.astimezone(dt.UTC)
+    if when.year < 1000:  # strftime's %Y does not pad such years; keep exactly its text
+        return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    # Without strftime: the same text, a few times faster (every signed message has several).
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031 (the fastest spelling)
+        when.year, when.month, when.day, when.hour, when.minute, when.second,
+        when.microsecond // 1000)
 
 
 def parse_instant(text: str) -> dt.datetime:

@@ -97,9 +97,12 @@ def text_of(element: etree._Element) -> str:
     """The full text content of an element, comments skipped.
 
     ``element.text`` stops at the first comment (``admin<!---->.evil`` reads ``admin``);
-    this joins every text node, the way canonicalization sees it.
+    this joins every text node, the way canonicalization sees it. An element with no child
+    node at all (element, comment or PI) has just its ``text``.
     """
-    return "".join(str(t) for t in element.itertext())
+    if not len(element):
+        return element.text or ""
+    return "".join(map(str, element.itertext()))
 
 
 def to_bytes(element: etree._Element) -> bytes:

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from idp.clock import FixedClock, SettableClock, SystemClock, wall_clock
+from idp.clock import FixedClock, SettableClock, SystemClock, format_instant, wall_clock
 
 REAL = dt.datetime(2026, 1, 15, 12, 0, 0, tzinfo=dt.UTC)
 FROZEN = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
@@ -171,3 +171,16 @@ def test_concurrent_advances_all_count(real, frozen_at):
     for worker in workers:
         worker.join()
     assert clock.now() == start + seconds(threads * steps)
+
+
+@pytest.mark.parametrize("when", [
+    dt.datetime(2026, 1, 2, 3, 4, 5, 999999, tzinfo=dt.UTC),
+    dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=dt.timezone(dt.timedelta(hours=-7))),
+    dt.datetime(999, 1, 1, tzinfo=dt.UTC),
+    dt.datetime(9999, 12, 31, 23, 59, 59, 1000, tzinfo=dt.UTC),
+])
+def test_format_instant_writes_what_strftime_would(when):
+    """The fast spelling gives strftime's text exactly (milliseconds, ``Z``, UTC)."""
+    utc = when.astimezone(dt.UTC)
+    expected = utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    assert format_instant(when) == expected

@@ -110,17 +110,6 @@ def _el(parent: etree._Element, ns: str, tag: str, text: str | None = None,
     return child
 
 
-def _instant(when: dt.datetime) -> str:
-    """``format_instant(when)``, without ``strftime`` (the same text, a few times faster)."""
-    if when.tzinfo is not dt.UTC:
-        when = when.astimezone(dt.UTC)
-    if when.year < 1000:  # strftime does not pad such years; keep exactly its text
-        return format_instant(when)
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031 (the fastest spelling)
-        when.year, when.month, when.day, when.hour, when.minute, when.second,
-        when.microsecond // 1000)
-
-
 # Skeletons copied for every message (one C-level copy instead of a dozen element
 # constructions); every value in them is overwritten before use. Attribute order in the
 # skeletons is the order written on the wire. Only ever read after import, which lxml allows
@@ -165,7 +154,7 @@ def _response_root(issuer: str, destination: str, now: dt.datetime,
     """``<samlp:Response>`` with its Issuer (and, if ``success``, its Success Status)."""
     root = copy.deepcopy(_SUCCESS_ROOT if success else _RESPONSE_ROOT)
     root.set("ID", new_id())
-    root.set("IssueInstant", _instant(now))
+    root.set("IssueInstant", format_instant(now))
     root.set("Destination", destination)
     if in_response_to is not None:
         root.set("InResponseTo", in_response_to)
@@ -185,10 +174,10 @@ def _status(parent: etree._Element, code: StatusCode, sub: StatusCode | None = N
 
 def _assertion(spec: ResponseSpec) -> etree._Element:
     """The Assertion: the skeleton copied, its values set, the attributes added."""
-    not_after = _instant(spec.now + dt.timedelta(seconds=spec.lifetime))
+    not_after = format_instant(spec.now + dt.timedelta(seconds=spec.lifetime))
     a = copy.deepcopy(_ASSERTION)
     a.set("ID", new_id())
-    a.set("IssueInstant", _instant(spec.now))
+    a.set("IssueInstant", format_instant(spec.now))
     issuer, subject, conditions, statement = a
     issuer.text = spec.issuer
     name_id, confirmation = subject
@@ -201,13 +190,13 @@ def _assertion(spec: ResponseSpec) -> etree._Element:
     data.set("Recipient", spec.destination)
     if spec.in_response_to is not None:
         data.set("InResponseTo", spec.in_response_to)
-    conditions.set("NotBefore", _instant(spec.now - dt.timedelta(seconds=spec.skew)))
+    conditions.set("NotBefore", format_instant(spec.now - dt.timedelta(seconds=spec.skew)))
     conditions.set("NotOnOrAfter", not_after)
     conditions[0][0].text = spec.audience
     authn = spec.authn
-    statement.set("AuthnInstant", _instant(authn.instant))
+    statement.set("AuthnInstant", format_instant(authn.instant))
     statement.set("SessionIndex", authn.session_index)
-    statement.set("SessionNotOnOrAfter", _instant(authn.session_not_on_or_after))
+    statement.set("SessionNotOnOrAfter", format_instant(authn.session_not_on_or_after))
     statement[0][0].text = authn.context.value
     if spec.attributes:
         attributes = etree.SubElement(a, _ATTRIBUTE_STATEMENT)
@@ -328,9 +317,9 @@ def _response_text(spec: ResponseSpec, keys: KeyPair, policy: SigningPolicy,
                    attributes: tuple[str, str]) -> bytes:
     attributes_c14n, attributes_wire = attributes
     assertion_id = new_id()
-    now = _instant(spec.now)
-    not_after = _instant(spec.now + dt.timedelta(seconds=spec.lifetime))
-    not_before = _instant(spec.now - dt.timedelta(seconds=spec.skew))
+    now = format_instant(spec.now)
+    not_after = format_instant(spec.now + dt.timedelta(seconds=spec.lifetime))
+    not_before = format_instant(spec.now - dt.timedelta(seconds=spec.skew))
     name_id = f'<saml:NameID Format="{spec.name_id_format.value}"'
     if spec.sp_name_qualifier:
         name_id += f' SPNameQualifier="{spec.sp_name_qualifier}"'
@@ -343,9 +332,9 @@ def _response_text(spec: ResponseSpec, keys: KeyPair, policy: SigningPolicy,
     rest = (f'<saml:Conditions NotBefore="{not_before}" NotOnOrAfter="{not_after}">'
             f"<saml:AudienceRestriction><saml:Audience>{spec.audience}</saml:Audience>"
             "</saml:AudienceRestriction></saml:Conditions>"
-            f'<saml:AuthnStatement AuthnInstant="{_instant(authn.instant)}" '
+            f'<saml:AuthnStatement AuthnInstant="{format_instant(authn.instant)}" '
             f'SessionIndex="{authn.session_index}" '
-            f'SessionNotOnOrAfter="{_instant(authn.session_not_on_or_after)}">'
+            f'SessionNotOnOrAfter="{format_instant(authn.session_not_on_or_after)}">'
             "<saml:AuthnContext><saml:AuthnContextClassRef>"
             f"{authn.context.value}</saml:AuthnContextClassRef></saml:AuthnContext>"
             "</saml:AuthnStatement>")

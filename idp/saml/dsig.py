@@ -56,11 +56,12 @@ from signxml.algorithms import DigestAlgorithm, SignatureMethod
 
 from idp.errors import Rule, SamlValidationError, XMLError
 from idp.saml.algorithms import ENVELOPED, EXC_C14N, AlgorithmPolicy
+from idp.saml.constants import DS
 from idp.xml import parse
 
 __all__ = ["SignatureParts", "Verified", "Verifier", "read_signature"]
 
-_DS: Final = "{http://www.w3.org/2000/09/xmldsig#}"
+_DS: Final = DS
 #: ``ec:InclusiveNamespaces`` (Exclusive XML Canonicalization 1.0 §3).
 _INCLUSIVE_NAMESPACES: Final = "{http://www.w3.org/2001/10/xml-exc-c14n#}InclusiveNamespaces"
 _SIGNATURE_CHILDREN: Final = (
@@ -91,7 +92,7 @@ _DROP_XML_SPACE: Final = str.maketrans("", "", _XML_SPACE)
 #: An ``Id`` attribute's value: an NCName (XML Signature 1.1 §4 declares ``Id`` as ``ID``).
 _NCNAME: Final = re.compile(r"[^\W\d][\w.\-]*")
 #: A PrefixList token: ``#default`` or an XML namespace prefix (an NCName).
-_PREFIX: Final = re.compile(r"#default|[^\W\d][\w.\-]*")
+_PREFIX: Final = re.compile(r"#default|" + _NCNAME.pattern)
 
 #: Digest URI -> hash (XML Signature 1.1 §6.2; RFC 6931 for the ``xmldsig-more`` URIs). Only
 #: what the caller's ``AlgorithmPolicy`` also accepts is ever used.

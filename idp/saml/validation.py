@@ -25,7 +25,7 @@ from idp.errors import Rule, SamlValidationError, XMLError
 from idp.saml import dsig
 from idp.saml.algorithms import LEGACY, STRICT, AlgorithmPolicy
 from idp.saml.constants import DS, SAML, SAMLP, ConfirmationMethod, StatusCode
-from idp.xml import parse
+from idp.xml import parse, text_of
 
 __all__ = [
     "TrustedIssuer",
@@ -44,16 +44,6 @@ XMLVerifier = dsig.Verifier
 
 def _fail(rule: Rule, message: str, hint: str | None = None) -> SamlValidationError:
     return SamlValidationError(rule, message, hint=hint)
-
-
-def text_of(element: etree._Element) -> str:
-    """The full text content of an element, comments skipped (as ``idp.xml.text_of``).
-
-    An element without child nodes (no element, comment or PI) has just its ``text``.
-    """
-    if not len(element):
-        return element.text or ""
-    return "".join(map(str, element.itertext()))
 
 
 def _child(el: etree._Element, tag: str) -> etree._Element | None:

@@ -33,7 +33,7 @@ from tests.support.demo import (
     READ_ONLY,
 )
 from tests.support.faults import REQUEST_TIMEOUT, FaultServer, serve, shutdown
-from tests.support.http import auto_post, login
+from tests.support.http import login, sso_assertion
 from tests.support.redis_server import RedisServer
 from tests.support.server import free_port
 from tests.support.sts import NO_RETRY, clean_aws_environment, session_client, sts_client
@@ -119,25 +119,18 @@ def browser(pair: Pair) -> Iterator[tuple[httpx2.Client, Alternating]]:
         yield client, transport
 
 
-def assertion_for(client: httpx2.Client, user: str = "bob") -> str:
-    page = client.get("/idp/init", follow_redirects=True)
-    if "/idp/login" in str(page.url):
-        page = login(client, "/idp/init", user, f"{user}-password")
-    assert page.status_code == 200, page.text[:800]
-    return auto_post(page.text).saml_response
-
-
 def test_a_whole_flow_alternating_between_the_processes(
         pair: Pair, browser: tuple[httpx2.Client, Alternating]) -> None:
     client, transport = browser
     for round_ in range(2):
-        assertion = assertion_for(client)  # round 0: the login page's steps; then the session
+        assertion = sso_assertion(client, "bob")  # round 0: the login page; then the session
         signed = client.post("/aws/saml", data={"SAMLResponse": assertion, "RelayState": ""})
         assert signed.status_code == 303, f"round {round_}: {signed.text[:800]}"
         console = client.get(signed.headers["location"])
         assert console.status_code == 200 and BOB_ARN in console.text, console.text[:800]
         result = sts_client(f"{pair.b.url}/aws/sts").assume_role_with_saml(
-            RoleArn=READ_ONLY, PrincipalArn=PROD_PROVIDER, SAMLAssertion=assertion_for(client))
+            RoleArn=READ_ONLY, PrincipalArn=PROD_PROVIDER,
+            SAMLAssertion=sso_assertion(client, "bob"))
         for server in (pair.a, pair.b, pair.a):
             identity = session_client(f"{server.url}/aws/sts", result["Credentials"])
             assert identity.get_caller_identity()["Arn"] == BOB_ARN
@@ -157,7 +150,7 @@ def test_one_assertion_raced_at_both_consoles_signs_in_once(
                               ).status_code
 
     for round_ in range(3):
-        assertion = assertion_for(client)
+        assertion = sso_assertion(client, "bob")
         ports = [pair.a.port, pair.b.port] * (RACERS // 2)
         with ThreadPoolExecutor(max_workers=RACERS) as pool:
             codes = list(pool.map(post, ports, [assertion] * RACERS))
@@ -195,8 +188,8 @@ def test_an_iam_change_on_one_process_is_seen_by_the_other(pair: Pair) -> None:
 def test_redis_stopped_mid_run_gives_clear_errors_then_recovers(
         pair: Pair, browser: tuple[httpx2.Client, Alternating]) -> None:
     client, _ = browser
-    redeemed = assertion_for(client)
-    spare = assertion_for(client)
+    redeemed = sso_assertion(client, "bob")
+    spare = sso_assertion(client, "bob")
     first = client.post("/aws/saml", data={"SAMLResponse": redeemed, "roleIndex": READ_ONLY})
     assert first.status_code == 303, first.text[:800]
     pair.redis.stop()
@@ -233,6 +226,6 @@ def test_redis_stopped_mid_run_gives_clear_errors_then_recovers(
                          data={"SAMLResponse": spare, "roleIndex": READ_ONLY})
     assert signed.status_code == 303, signed.text[:800]
     result = sts_client(f"{pair.a.url}/aws/sts").assume_role_with_saml(
-        RoleArn=READ_ONLY, PrincipalArn=PROD_PROVIDER, SAMLAssertion=assertion_for(client))
+        RoleArn=READ_ONLY, PrincipalArn=PROD_PROVIDER, SAMLAssertion=sso_assertion(client, "bob"))
     identity = session_client(f"{pair.b.url}/aws/sts", result["Credentials"])
     assert identity.get_caller_identity()["Arn"] == BOB_ARN

@@ -38,7 +38,7 @@ from tests.support.faults import (
     tree_pids,
     worker_pids,
 )
-from tests.support.http import auto_post, login
+from tests.support.http import auto_post, login, sso_assertion
 from tests.support.sts import clean_aws_environment, session_client, sts_client
 
 pytestmark = pytest.mark.live
@@ -73,11 +73,7 @@ def browser(server: FaultServer) -> Iterator[httpx2.Client]:
 
 def signed_in(browser: httpx2.Client, user: str = "alice") -> str:
     """Log ``user`` in (or reuse the session) and return the auto-POSTed SAMLResponse."""
-    page = browser.get("/idp/init", follow_redirects=True)
-    if "/idp/login" in str(page.url):
-        page = login(browser, "/idp/init", user, f"{user}-password")
-    assert page.status_code == 200, page.text[:500]
-    return auto_post(page.text).saml_response
+    return sso_assertion(browser, user)
 
 
 def test_two_worker_processes(server: FaultServer) -> None:

@@ -25,7 +25,6 @@ from signxml.signer import XMLSigner
 from signxml.util import strip_pem_header
 from signxml.verifier import SignatureConfiguration
 
-from idp.clock import format_instant
 from idp.keys import KeyPair
 from idp.saml import assertions
 from idp.saml.assertions import (
@@ -408,13 +407,3 @@ def test_invalid_xml_text_is_still_refused(keypair, now, value):
 def test_signature_text_takes_only_plain_ids(keypair):
     with pytest.raises(ValueError, match="plain NCName"):
         signature_text('_a"b', b"<x></x>", keypair, SigningPolicy())
-
-
-@pytest.mark.parametrize("when", [
-    dt.datetime(2026, 1, 2, 3, 4, 5, 999999, tzinfo=dt.UTC),
-    dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=dt.timezone(dt.timedelta(hours=-7))),
-    dt.datetime(999, 1, 1, tzinfo=dt.UTC),
-    dt.datetime(9999, 12, 31, 23, 59, 59, 1000, tzinfo=dt.UTC),
-])
-def test_instants_read_as_format_instant_writes_them(when):
-    assert assertions._instant(when) == format_instant(when)

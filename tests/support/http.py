@@ -89,6 +89,16 @@ def login(client, start_url: str, username: str, password: str, otp: str | None 
     return client.post("/idp/login", data=data, follow_redirects=True)
 
 
+def sso_assertion(client, user: str) -> str:
+    """``user``'s SAMLResponse from ``/idp/init``: the login page's steps if the client has no
+    IdP session yet (password ``USER-password``), else straight from the session."""
+    page = client.get("/idp/init", follow_redirects=True)
+    if "/idp/login" in str(page.url):
+        page = login(client, "/idp/init", user, f"{user}-password")
+    assert page.status_code == 200, page.text[:800]
+    return auto_post(page.text).saml_response
+
+
 def authn_request(clock, **overrides) -> bytes:
     """A minimal AuthnRequest from the AWS SP (the registry always has it)."""
     attrs = {
