@@ -1,7 +1,8 @@
-"""The ``idp`` command: serve, keys, metadata, config.
+"""The ``idp`` command: serve, keys, metadata, mint, token, login, config.
 
 Every failure ends with a one-line message on stderr and a non-zero exit status, never a
-traceback: 2 for bad input (flags, config, keys), 1 for anything unexpected.
+traceback: 2 for bad input (flags, config, keys), 1 for anything unexpected. Flags argparse
+refuses are one line too (``_Parser``), naming ``--help`` for the usage.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import socket
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit
 
 from idp import __version__
@@ -25,6 +26,7 @@ from idp.settings import Settings
 if TYPE_CHECKING:
     import uvicorn
 
+    from idp.keys import KeyStore
     from idp.tls import TlsFiles
 
 __all__ = ["main"]
@@ -237,6 +239,7 @@ def _banner(app: object, settings: Settings, tls: TlsFiles | None) -> str:
         f"  Mock STS endpoint_url:            {settings.plain_url}/aws/sts",
         f"  Mock IAM endpoint_url:            {settings.plain_url}/aws/iam",
         f"  IAM user console sign-in:         {url}/aws/signin",
+        f"  OpenID Connect issuer:            {url}/oidc",
         f"  Shared state:                     {app.state.runtime.store.location}",  # type: ignore[attr-defined]
     ]
     if tls is not None:
@@ -253,7 +256,23 @@ def _banner(app: object, settings: Settings, tls: TlsFiles | None) -> str:
     if vendors:
         lines.append(f"  Vendor login surfaces:            {', '.join(vendors)}")
     return ("\n".join(lines) + "\n" + demo + _iam_lines(app, settings)
-            + _admin_lines(app, settings) + "Press Ctrl-C to stop.")
+            + _workload_lines(app, settings) + _admin_lines(app, settings)
+            + "Press Ctrl-C to stop.")
+
+
+def _workload_lines(app: object, settings: Settings) -> str:
+    """Where the directory's instances and tasks get role credentials (README "Roles for
+    workloads"): the environment variables an unmodified SDK needs."""
+    directory = app.state.runtime.directory  # type: ignore[attr-defined]
+    base = settings.plain_url
+    lines = [f"  Instance {instance_id}: AWS_EC2_METADATA_SERVICE_ENDPOINT="
+             f"{base}/imds/{instance_id}" for instance_id in list(directory.instances)[:5]]
+    lines += [f"  Task {task_id}: AWS_CONTAINER_CREDENTIALS_FULL_URI="
+              f"{base}/ecs/{task_id}/credentials" for task_id in list(directory.tasks)[:5]]
+    more = len(directory.instances) + len(directory.tasks) - len(lines)
+    if more > 0:
+        lines.append(f"  ... and {more} more instances and tasks")
+    return "".join(line + "\n" for line in lines)
 
 
 def _iam_lines(app: object, settings: Settings) -> str:
@@ -291,6 +310,14 @@ def _keys(args: argparse.Namespace) -> int:
     # and copied to several machines makes their ``idp serve`` processes one simulator.
     store.session_secret()
     store.secret("sts")
+    if args.oidc:
+        return _oidc_keys(settings, rotate=args.rotate)
+    oidc = _oidc_keystore(settings)
+    if not oidc.exists():  # the OpenID Connect provider's pair, like the secrets above
+        from idp.oidc.signing import KEY_COMMON_NAME
+
+        made = oidc.create(KEY_COMMON_NAME, key_size=settings.key_size)
+        print(f"OIDC signing key created: RSA-{made.key_size} in {settings.certs_dir}")
     if store.exists() and not args.rotate:
         pair = store.load()
         print(f"a signing key already exists in {settings.certs_dir} "
@@ -305,6 +332,95 @@ def _keys(args: argparse.Namespace) -> int:
     if args.rotate:
         print("re-upload the metadata to every AWS SAML provider that trusts this IdP")
     return 0
+
+
+def _oidc_keystore(settings: Settings) -> KeyStore:
+    from idp.keys import KeyStore
+    from idp.oidc.signing import KEY_PREFIX
+
+    return KeyStore(settings.certs_dir, clock=settings.clock(), prefix=KEY_PREFIX)
+
+
+def _oidc_keys(settings: Settings, *, rotate: bool) -> int:
+    """``idp keys --oidc [--rotate]``: the OpenID Connect provider's key pair
+    (``certs/oidc-signing.key``); after a rotation the previous pair stays in the JWKS."""
+    from idp.oidc.signing import KEY_COMMON_NAME, key_id
+
+    store = _oidc_keystore(settings)
+    jwks = f"{settings.url}/oidc/jwks"
+    if store.exists() and not rotate:
+        pair = store.load()
+        print(f"an OIDC signing key already exists in {settings.certs_dir} "
+              f"(RSA-{pair.key_size}, kid {key_id(pair.private_key.public_key())}); "
+              "pass --rotate to replace it")
+        return 0
+    pair = (store.rotate if rotate else store.create)(KEY_COMMON_NAME,
+                                                      key_size=settings.key_size)
+    kid = key_id(pair.private_key.public_key())
+    if rotate:
+        print(f"OIDC signing key rotated: RSA-{pair.key_size} in {settings.certs_dir} "
+              f"(kid {kid}); the previous key stays in {jwks}")
+        print("restart idp serve to sign with it; tokens signed before still verify")
+    else:
+        print(f"OIDC signing key created: RSA-{pair.key_size} in {settings.certs_dir} "
+              f"(kid {kid})")
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    """``idp token``: a signed workload JWT from the install's OIDC key (no server needed).
+
+    The issuer is ``BASE/oidc`` from the same settings as ``idp serve`` (``--base-url``, or
+    ``--host``/``--port``, or ``IDP_*``), so a server started with them serves the JWKS that
+    verifies it. On a terminal the token is followed by a newline; written to a pipe or a
+    file (``> token.jwt``) it is exactly the token, as is ``--out FILE`` (0600, replaced
+    atomically): botocore sends ``AWS_WEB_IDENTITY_TOKEN_FILE`` verbatim, and a trailing
+    newline would be part of the token.
+    """
+    from idp.keys import atomic_write
+    from idp.oidc.signing import KEY_COMMON_NAME, TokenSigner
+
+    settings = _settings(args)
+    claims = _claims(args.claim or [])
+    store = _oidc_keystore(settings)
+    signing = store.ensure(KEY_COMMON_NAME, key_size=settings.key_size)
+    signer = TokenSigner(f"{settings.url}/oidc", store.snapshot(signing=signing),
+                         settings.clock())
+    try:
+        token = signer.workload_token(args.sub, tuple(args.aud), ttl=args.ttl, claims=claims)
+    except ValueError as exc:
+        raise IdPError(str(exc)) from None
+    if args.out is None:
+        sys.stdout.write(token + ("\n" if sys.stdout.isatty() else ""))
+        return 0
+    atomic_write(args.out, token.encode("ascii"), mode=0o600)
+    print(f"wrote {args.out} (iss {signer.issuer}, sub {args.sub}, expires in {args.ttl} s)")
+    return 0
+
+
+def _claims(items: Sequence[str]) -> dict[str, object]:
+    """``--claim KEY=VALUE`` (a string) and ``--claim KEY:=JSON`` (any JSON value)."""
+    import json
+
+    claims: dict[str, object] = {}
+    for item in items:
+        head, equals, value = item.partition("=")
+        if not equals:
+            raise IdPError(f"--claim {item!r}: expected KEY=VALUE or KEY:=JSON")
+        as_json = head.endswith(":")
+        name = head[:-1] if as_json else head
+        if not name:
+            raise IdPError(f"--claim {item!r}: the claim name is empty")
+        if name in claims:
+            raise IdPError(f"--claim {name} is given twice")
+        if as_json:
+            try:
+                claims[name] = json.loads(value)
+            except ValueError:
+                raise IdPError(f"--claim {name}:= needs a JSON value, not {value!r}") from None
+        else:
+            claims[name] = value
+    return claims
 
 
 def _metadata(args: argparse.Namespace) -> int:
@@ -394,12 +510,19 @@ def _config(args: argparse.Namespace) -> int:
     return 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """Refused flags are one line on stderr and exit 2, like every other error here."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="idp", description="SAML IdP + AWS sign-in + STS simulator (test identities only)."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--certs-dir", type=Path, help="key store folder (default: ./certs)")
     common.add_argument("--base-url", help="public URL of the service (default http://HOST:PORT, "
                         "or https://HOST:TLS_PORT with --tls)")
@@ -455,10 +578,41 @@ def _parser() -> argparse.ArgumentParser:
 
     keys = sub.add_parser("keys", parents=[common], help="create or rotate the signing key pair",
                           formatter_class=argparse.RawDescriptionHelpFormatter,
-                          epilog="examples:\n  idp keys\n  idp keys --rotate --key-size 3072")
+                          epilog="examples:\n  idp keys\n  idp keys --rotate --key-size 3072\n"
+                                 "  idp keys --oidc --rotate")
     keys.add_argument("--rotate", action="store_true", help="replace the current key pair")
+    keys.add_argument("--oidc", action="store_true",
+                      help="the OpenID Connect provider's key pair (certs/oidc-signing.key) "
+                      "instead of the SAML one; plain 'idp keys' creates it if missing")
     keys.add_argument("--key-size", type=int, choices=(2048, 3072, 4096), help="RSA modulus")
     keys.set_defaults(func=_keys)
+
+    token = sub.add_parser(
+        "token", parents=[common],
+        help="print a signed workload JWT (OIDC, for AssumeRoleWithWebIdentity)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  idp token --sub system:serviceaccount:prod:deployer "
+               "--aud sts.amazonaws.com --out token.jwt\n"
+               "  idp token --sub repo:corp/app:ref:refs/heads/main --aud sts.amazonaws.com "
+               "--claim repository=corp/app --claim 'amr:=[\"mfa\"]'\n\n"
+               "the issuer is BASE/oidc (BASE from --base-url or --host/--port, as for idp "
+               "serve);\nstdout gets a newline after the token only on a terminal; --out "
+               "writes the token\nalone (no newline), mode 0600.")
+    token.add_argument("--sub", required=True, help="the token's subject")
+    token.add_argument("--aud", required=True, action="append",
+                       help="an audience (repeatable: several make a JSON array)")
+    token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS",
+                       help="lifetime, 1-86400 seconds (default 3600)")
+    token.add_argument("--out", type=Path, metavar="FILE",
+                       help="write the token to FILE (0600, atomic, no trailing newline)")
+    token.add_argument("--claim", action="append", metavar="KEY=VALUE",
+                       help="add or override a claim: KEY=VALUE for a string, KEY:=JSON for "
+                       "any JSON value (repeatable)")
+    token.add_argument("--host", help="host of the base URL (default 127.0.0.1)")
+    token.add_argument("--port", type=int, help="port of the base URL (default 8000)")
+    token.add_argument("--key-size", type=int, choices=(2048, 3072, 4096),
+                       help="RSA size if the OIDC key pair must be created")
+    token.set_defaults(func=_token)
 
     metadata = sub.add_parser(
         "metadata", parents=[common], help="write the IdP metadata",

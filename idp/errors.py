@@ -21,7 +21,15 @@ test_architecture.py`` checks that every ``IdPError`` subclass in the package ap
      │    ├── RequestSignatureError
      │    ├── NoAwsRole             the user has nothing the SP would accept
      │    ├── AttributeReleaseError the directory cannot produce a value AWS would accept
-     │    └── SurfaceDisabled       a vendor login surface that is not enabled (404)
+     │    ├── SurfaceDisabled       a vendor login surface that is not enabled (404)
+     │    └── OidcRequestRefused    idp.oidc.errors: an authorization request with an
+     │                              unknown client_id or unregistered redirect_uri (a
+     │                              page, never a redirect)
+     ├── OAuthError                 idp.oidc.errors: an OAuth 2.0 / OpenID Connect error;
+     │    │                         the wire ``error`` code, status from it (RFC 6749
+     │    │                         §5.2, RFC 6750 §3.1)
+     │    └── AuthorizationError    sent back to the client's redirect_uri with
+     │                              ``state`` (RFC 6749 §4.1.2.1)
      ├── SamlValidationError        the SP side (console, STS) refused a Response: ``rule``
      │                              (a ``Rule``) says which check, ``hint`` how to fix it
      ├── BodyError                  idp.web.body: a request body that cannot be read
@@ -49,6 +57,8 @@ test_architecture.py`` checks that every ``IdPError`` subclass in the package ap
           ├── InvalidAction
           ├── InvalidClientTokenId
           ├── InvalidIdentityToken
+          ├── IDPRejectedClaim      STS web identity: 403
+          ├── IDPCommunicationError STS web identity: the issuer's keys unreachable
           ├── MalformedPolicyDocument
           ├── MalformedQueryString
           ├── MissingAction
@@ -148,6 +158,20 @@ class Rule(StrEnum):
     MFA = "mfa"
     ROLE_CHAINING = "role-chaining"
     CREDENTIALS = "credentials"
+    # AssumeRoleWithWebIdentity (idp.aws.web_identity), in the order it checks.
+    TOKEN = "token"  # noqa: S105 (a rule name, not a secret)
+    """The web identity token is no JWT the simulator can read (shape, size, header)."""
+    TOKEN_ISSUER = "token-issuer"  # noqa: S105 (a rule name, not a secret)
+    """No IAM OIDC provider of the role's account for the token's ``iss``."""
+    TOKEN_KEYS = "token-keys"  # noqa: S105 (a rule name, not a secret)
+    """The issuer's keys could not be had (discovery, JWKS, an unknown ``kid``)."""
+    TOKEN_SIGNATURE = "token-signature"  # noqa: S105 (a rule name, not a secret)
+    TOKEN_AUDIENCE = "token-audience"  # noqa: S105 (a rule name, not a secret)
+    TOKEN_EXPIRED = "token-expired"  # noqa: S105 (a rule name, not a secret)
+    """``exp`` passed (with AWS's five minutes), ``iat`` too old, ``nbf`` or ``iat`` ahead."""
+    # Instance and container credentials (idp.aws.workloads).
+    SERVICE_PRINCIPAL = "service-principal"
+    """The role's trust policy does not let the service (ec2 / ecs-tasks) assume it."""
 
 
 class IdPError(Exception):

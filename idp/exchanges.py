@@ -64,6 +64,9 @@ class ExchangeKind(StrEnum):
     """The STS's decision on ``AssumeRoleWithSAML``."""
     ASSUME_ROLE = "assume-role"
     """The STS's decision on ``AssumeRole`` (an IAM user's or a role session's call)."""
+    WEB_IDENTITY = "web-identity"
+    """The STS's decision on ``AssumeRoleWithWebIdentity`` (the message: the token's header
+    and claims as JSON, without its signature)."""
 
 
 class Outcome(StrEnum):
@@ -92,6 +95,11 @@ ORDERS: Final = {
     ExchangeKind.ASSUME_ROLE: (Rule.MFA, Rule.ROLE_MISSING, Rule.SOURCE_IDENTITY, Rule.TAGS,
                                Rule.TRUST_POLICY, Rule.IDENTITY_POLICY, Rule.ROLE_CHAINING,
                                Rule.SESSION_DURATION),
+    # ``idp.aws.web_identity.WebIdentity.assume``'s order (after the parameters).
+    ExchangeKind.WEB_IDENTITY: (Rule.PROVIDER, Rule.TOKEN, Rule.TOKEN_ISSUER, Rule.TOKEN_KEYS,
+                                Rule.TOKEN_SIGNATURE, Rule.TOKEN_AUDIENCE, Rule.TOKEN_EXPIRED,
+                                Rule.ROLE_MISSING, Rule.TAGS, Rule.SOURCE_IDENTITY,
+                                Rule.TRUST_POLICY, Rule.SESSION_DURATION),
     ExchangeKind.STS: (Rule.SAML_RESPONSE, Rule.BASE64, Rule.PROVIDER, *_VERIFIER,
                        Rule.SESSION_DURATION, Rule.SESSION_END, *_ASSUME),
     ExchangeKind.CONSOLE: (Rule.FORM, Rule.SAML_RESPONSE, Rule.BASE64, Rule.XML, Rule.STATUS,

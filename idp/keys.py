@@ -206,12 +206,17 @@ def published_pairs(pairs: Mapping[str, KeyPair]) -> tuple[KeyPair, ...]:
 class KeyStore:
     """The folder holding this install's keys."""
 
-    def __init__(self, directory: Path, *, clock: Clock | None = None) -> None:
+    def __init__(self, directory: Path, *, clock: Clock | None = None,
+                 prefix: str = "") -> None:
         self.directory = directory
         self._clock = clock or SystemClock()
+        self.prefix = prefix
+        """Before every slot's file names: ``""`` for the SAML signing keys, ``oidc-`` for
+        the OpenID Connect provider's (``certs/oidc-signing.key``, ...)."""
 
     def _paths(self, slot: str) -> tuple[Path, Path]:
-        return self.directory / f"{slot}.key", self.directory / f"{slot}.crt"
+        name = f"{self.prefix}{slot}"
+        return self.directory / f"{name}.key", self.directory / f"{name}.crt"
 
     def exists(self) -> bool:
         key, cert = self._paths("signing")

@@ -10,6 +10,8 @@ from code: the integration-test harness.
         login.credentials.access_key_id           # from the simulator's STS, over HTTP
         sim.clock.advance(3600)                   # every time check follows this clock
         sim.mint("alice", role="ReadOnly", fault="expired")   # a broken Response, on purpose
+        sim.write_token("token.jwt", "system:serviceaccount:prod:deployer",
+                        "sts.amazonaws.com")      # a workload JWT from BASE/oidc
 
 Each ``Simulator`` has its own temporary ``certs/`` and ``data/`` (removed on ``close``) unless
 ``certs_dir`` / ``data_dir`` are given, so simulators never share keys or state. Runtime edits
@@ -426,6 +428,66 @@ class Simulator:
     def retire_key(self) -> KeyPair:
         """Key rollover 3: the old key leaves metadata; what it signed is refused."""
         return self.runtime.retire_key()
+
+    # --- OpenID Connect ---------------------------------------------------------------------
+
+    @property
+    def oidc_issuer(self) -> str:
+        """The OpenID Connect issuer, ``BASE/oidc`` (discovery at
+        ``ISSUER/.well-known/openid-configuration``, keys at ``ISSUER/jwks``)."""
+        return self.runtime.services.oidc.issuer
+
+    def token(self, sub: str, aud: str | Iterable[str], ttl: int = 3600,
+              claims: Mapping[str, Any] | None = None) -> str:
+        """A workload JWT signed by the simulator's OIDC issuer, what ``idp token`` prints:
+        ``iss`` (``oidc_issuer``), ``sub``, ``aud`` (several: a JSON array), ``iat``, ``nbf``,
+        ``exp`` (``ttl`` seconds, 1-86400, on the simulator's clock) and ``jti``; ``claims``
+        add to or override them. ``SimulatorError`` for bad arguments."""
+        _strings(sub=sub)
+        if claims is not None and not isinstance(claims, Mapping):
+            raise SimulatorError(f"claims must be a mapping, not {type(claims).__name__}")
+        audiences = _items(aud, "aud")
+        try:
+            return self.runtime.services.oidc.workload_token(sub, audiences, ttl=ttl,
+                                                             claims=claims)
+        except ValueError as exc:
+            raise SimulatorError(str(exc)) from None
+
+    def write_token(self, path: str | Path, sub: str, aud: str | Iterable[str],
+                    ttl: int = 3600, claims: Mapping[str, Any] | None = None) -> Path:
+        """``token`` written to ``path`` (mode 0600, replaced atomically, no trailing newline:
+        botocore sends ``AWS_WEB_IDENTITY_TOKEN_FILE`` as it is). Returns the path."""
+        from idp.keys import atomic_write
+
+        token = self.token(sub, aud, ttl=ttl, claims=claims)
+        target = Path(path)
+        atomic_write(target, token.encode("ascii"), mode=0o600)
+        return target
+
+    def rotate_oidc_key(self) -> KeyPair:
+        """A new OpenID Connect signing key pair (``idp keys --oidc --rotate`` while serving);
+        the previous one stays in ``/oidc/jwks``, so tokens it signed keep verifying."""
+        return self.runtime.rotate_oidc_key()
+
+    def workload_env(self, workload_id: str) -> dict[str, str]:
+        """Environment variables that give an unmodified AWS SDK the role credentials of the
+        directory's instance or task ``workload_id``, with STS calls sent here:
+        ``AWS_EC2_METADATA_SERVICE_ENDPOINT`` (an instance) or
+        ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` and ``AWS_CONTAINER_AUTHORIZATION_TOKEN`` (a
+        task), and ``AWS_ENDPOINT_URL_STS``. Other credential sources the SDK finds first
+        (``AWS_ACCESS_KEY_ID``, a profile) still win, as in the SDK's chain."""
+        directory, base = self.runtime.directory, self._internal_url
+        env = {"AWS_ENDPOINT_URL_STS": f"{base}/aws/sts"}
+        if workload_id in directory.instances:
+            env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f"{base}/imds/{workload_id}"
+        elif workload_id in directory.tasks:
+            env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"{base}/ecs/{workload_id}/credentials"
+            token = directory.tasks[workload_id].authorization_token
+            if token is not None:
+                env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = token
+        else:
+            raise SimulatorError(f"no instance or task {workload_id!r} in the directory")
+        return env
 
     # --- faults -----------------------------------------------------------------------------
 

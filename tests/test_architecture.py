@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("directory", ("idp.directory",)),
     ("authn", ("idp.authn",)),
     ("aws", ("idp.aws",)),
-    ("sso", ("idp.faults", "idp.fault_plan", "idp.sso", "idp.compat")),
+    ("sso", ("idp.faults", "idp.fault_plan", "idp.sso", "idp.compat", "idp.oidc")),
     ("web", ("idp.web",)),
     ("entry points", ("idp", "idp.cli", "idp.__main__", "idp.simulator", "idp.client",
                       "idp.pytest_plugin")),

@@ -603,3 +603,93 @@ def test_directory_edits_keep_iam_changes_and_reset_discards_them(
     with pytest.raises(botocore.exceptions.ClientError, match="NoSuchEntity"):
         iam.get_user(UserName="erin")
     assert "starting IAM over" not in caplog.text
+
+
+# --- OpenID Connect workload tokens ----------------------------------------------------------
+
+
+def _jwks(sim: Simulator) -> dict[str, Any]:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{sim.base_url}/oidc/jwks", timeout=10) as response:
+        keys: dict[str, Any] = json.load(response)
+    return keys
+
+
+def test_token_is_signed_by_the_simulators_oidc_issuer(saml_idp: Simulator) -> None:
+    from tests.oidc.support import verify
+
+    assert saml_idp.oidc_issuer == f"{saml_idp.base_url}/oidc"
+    token = saml_idp.token("system:serviceaccount:prod:deployer", "sts.amazonaws.com",
+                           ttl=120, claims={"amr": ["mfa"]})
+    claims = verify(token, _jwks(saml_idp), audience="sts.amazonaws.com",
+                    issuer=saml_idp.oidc_issuer)
+    assert claims["sub"] == "system:serviceaccount:prod:deployer"
+    assert claims["exp"] - claims["iat"] == 120 and claims["amr"] == ["mfa"]
+    several = saml_idp.token("ci", ["a", "b"])
+    assert verify(several, _jwks(saml_idp), audience="a",
+                  issuer=saml_idp.oidc_issuer)["aud"] == ["a", "b"]
+
+
+def test_token_follows_the_simulated_clock(saml_idp_factory: Callable[..., Simulator]) -> None:
+    import jwt
+
+    at = dt.datetime(2031, 5, 1, 9, 30, tzinfo=dt.UTC)
+    sim = saml_idp_factory(clock=at)
+    claims = jwt.decode(sim.token("s", "a"), options={"verify_signature": False})
+    assert claims["iat"] == int(at.timestamp()) and claims["exp"] == claims["iat"] + 3600
+
+
+def test_write_token_makes_a_0600_file_without_a_newline(saml_idp: Simulator,
+                                                         tmp_path: Path) -> None:
+    import stat
+
+    path = saml_idp.write_token(tmp_path / "sub" / "token.jwt", "deployer", "sts.amazonaws.com")
+    assert path == tmp_path / "sub" / "token.jwt"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    content = path.read_text("ascii")
+    assert content.count(".") == 2 and content == content.strip()
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda sim: sim.token("", "a"), "subject"),
+    (lambda sim: sim.token("s", []), "audience"),
+    (lambda sim: sim.token("s", "a", ttl=0), "lifetime"),
+    (lambda sim: sim.token("s", "a", ttl=86_401), "lifetime"),
+    (lambda sim: sim.token(5, "a"), "sub must be a string"),
+    (lambda sim: sim.token("s", "a", claims=[("x", 1)]), "claims must be a mapping"),
+    (lambda sim: sim.token("s", "a", claims={"x": object()}), "JSON"),
+])
+def test_token_refusals_are_simulator_errors(saml_idp: Simulator,
+                                             call: Callable[[Simulator], Any],
+                                             message: str) -> None:
+    with pytest.raises(SimulatorError, match=message):
+        call(saml_idp)
+
+
+def test_workload_env_names_the_twins_of_an_instance_and_a_task(saml_idp: Simulator) -> None:
+    base = saml_idp.sts_endpoint.removesuffix("/aws/sts")
+    assert saml_idp.workload_env("i-0123456789abcdef0") == {
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"{base}/imds/i-0123456789abcdef0",
+        "AWS_ENDPOINT_URL_STS": f"{base}/aws/sts"}
+    assert saml_idp.workload_env("billing-task") == {
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"{base}/ecs/billing-task/credentials",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN": "billing-task-token",
+        "AWS_ENDPOINT_URL_STS": f"{base}/aws/sts"}
+    with pytest.raises(SimulatorError, match="no instance or task 'i-0ffffffffffffffff'"):
+        saml_idp.workload_env("i-0ffffffffffffffff")
+
+
+def test_rotating_the_oidc_key_keeps_old_tokens_valid_until_reset(saml_idp: Simulator) -> None:
+    import jwt
+
+    before = saml_idp.token("deployer", "sts.amazonaws.com")
+    old_kid = jwt.get_unverified_header(before)["kid"]
+    saml_idp.rotate_oidc_key()
+    after = saml_idp.token("deployer", "sts.amazonaws.com")
+    new_kid = jwt.get_unverified_header(after)["kid"]
+    assert new_kid != old_kid
+    assert [k["kid"] for k in _jwks(saml_idp)["keys"]] == [new_kid, old_kid]
+    saml_idp.reset()
+    assert [k["kid"] for k in _jwks(saml_idp)["keys"]] == [old_kid]

@@ -30,6 +30,8 @@ __all__ = [
     "EntityTemporarilyUnmodifiable",
     "ExpiredToken",
     "ExpiredTokenException",
+    "IDPCommunicationError",
+    "IDPRejectedClaim",
     "IncompleteSignature",
     "InternalFailure",
     "InvalidAction",
@@ -102,6 +104,22 @@ class ExpiredTokenException(AwsError):
     """The SAML assertion (or web identity token) has expired."""
 
     code = "ExpiredTokenException"
+
+
+class IDPRejectedClaim(AwsError):
+    """STS AssumeRoleWithWebIdentity / AssumeRoleWithSAML: "The identity provider (IdP)
+    reported that authentication failed. This might be because the claim is invalid."."""
+
+    code = "IDPRejectedClaim"
+    http_status = 403
+
+
+class IDPCommunicationError(AwsError):
+    """STS AssumeRoleWithWebIdentity: "The request could not be fulfilled because the
+    identity provider (IDP) that was asked to verify the incoming identity token could not be
+    reached. This is often a transient error caused by network conditions."."""
+
+    code = "IDPCommunicationError"
 
 
 class ExpiredToken(AwsError):

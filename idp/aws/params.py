@@ -3,7 +3,8 @@
 Constraints are those of the operation's input shape in botocore's
 ``botocore/data/sts/2011-06-15/service-2.json`` (``arnType`` 20-2048 characters,
 ``roleDurationSecondsType`` 900-43200, ``sessionPolicyDocumentType`` 1-2048,
-``SAMLAssertionType`` 4-100000) and come back as AWS words them: ``MissingParameter``, or
+``SAMLAssertionType`` 4-100000, ``clientTokenType`` 4-20000) and come back as AWS words
+them: ``MissingParameter``, or
 ``ValidationError`` with "1 validation error detected: Value … at '…' failed to satisfy
 constraint: …". Each check runs before the assertion is looked at, as AWS's do.
 """
@@ -38,9 +39,11 @@ from idp.errors import MalformedPolicyError, Rule
 
 __all__ = [
     "AssumeRoleWithSamlParams",
+    "AssumeRoleWithWebIdentityParams",
     "SessionTokenParams",
     "assume_role_params",
     "assume_role_with_saml_params",
+    "assume_role_with_web_identity_params",
     "check_session_policy",
     "decode_saml_assertion",
     "get_access_key_info_params",
@@ -260,6 +263,17 @@ def _session_policy(policy: str | None, problems: _Violations) -> None:
                      f"have length less than or equal to {_MAX_POLICY_CHARS}")
 
 
+def _policy_arns(params: Mapping[str, str], problems: _Violations) -> tuple[str, ...]:
+    """``PolicyArns.member.N.arn``: at most 10 managed-policy ARNs of 20-2048 characters."""
+    arns = _members(params, "PolicyArns")
+    if len(arns) > MAX_POLICY_ARNS:
+        problems.add(None, "policyArns", f"have length less than or equal to {MAX_POLICY_ARNS}")
+    policy_arns = tuple(member.get("arn", "") for member in arns.values())
+    for index, arn in enumerate(policy_arns, 1):
+        problems.text(arn, f"policyArns.{index}.member.arn", low=20, high=2048)
+    return policy_arns
+
+
 def check_session_policy(policy: str | None) -> None:
     """A session policy must be a valid identity policy (``MalformedPolicyDocument``, with
     IAM's message for what is wrong)."""
@@ -285,12 +299,7 @@ def assume_role_params(params: Mapping[str, str]) -> AssumeRoleRequest:
                                low=MIN_SESSION_SECONDS, high=MAX_SESSION_SECONDS)
     policy = params.get("Policy")
     _session_policy(policy, problems)
-    arns = _members(params, "PolicyArns")
-    if len(arns) > MAX_POLICY_ARNS:
-        problems.add(None, "policyArns", f"have length less than or equal to {MAX_POLICY_ARNS}")
-    policy_arns = tuple(member.get("arn", "") for member in arns.values())
-    for index, arn in enumerate(policy_arns, 1):
-        problems.text(arn, f"policyArns.{index}.member.arn", low=20, high=2048)
+    policy_arns = _policy_arns(params, problems)
     tags = _tags(params, problems)
     keys = tuple(m.get("", "") for m in _members(params, "TransitiveTagKeys").values())
     if len(keys) > MAX_TRANSITIVE_TAG_KEYS:
@@ -373,3 +382,72 @@ def get_access_key_info_params(params: Mapping[str, str]) -> str:
                   pattern=_ACCESS_KEY_PATTERN)
     problems.raise_any()
     return params["AccessKeyId"]
+
+
+# --------------------------------------------------------------------------- web identity
+
+#: ``clientTokenType``: the ``WebIdentityToken`` parameter's length limits.
+MIN_WEB_IDENTITY_TOKEN_CHARS: Final = 4
+MAX_WEB_IDENTITY_TOKEN_CHARS: Final = 20_000
+#: ``minimumSessionTokenSizeType`` (botocore 1.44.8's model): accepted, checked, not used.
+MAX_MINIMUM_SESSION_TOKEN_SIZE: Final = 4096
+#: ASCII whitespace, as the AWS CLI's ``file://`` leaves it around a token (a final newline).
+_ASCII_WHITESPACE: Final = " \t\n\r\x0b\x0c"
+
+
+@dataclass(frozen=True)
+class AssumeRoleWithWebIdentityParams:
+    """``AssumeRoleWithWebIdentity``'s parameters, checked; the token not yet read."""
+
+    role_arn: str
+    session_name: str
+    token: str
+    """``WebIdentityToken`` without surrounding ASCII whitespace."""
+    provider_id: str | None = None
+    duration: int | None = None
+    """``DurationSeconds`` as sent (``None``: not sent, STS's default of 3600 applies)."""
+    policy: str | None = None
+    policy_arns: tuple[str, ...] = ()
+
+
+def assume_role_with_web_identity_params(
+        params: Mapping[str, str]) -> AssumeRoleWithWebIdentityParams:
+    """``AssumeRoleWithWebIdentity``'s parameters checked as STS does, before the token is read.
+
+    The input shape ``AssumeRoleWithWebIdentityRequest``: ``RoleArn`` (20-2048),
+    ``RoleSessionName`` (2-64, ``[\\w+=,.@-]*``), ``WebIdentityToken`` (4-20000), ``ProviderId``
+    (4-2048), ``PolicyArns`` (at most 10), ``Policy`` (1-2048), ``DurationSeconds``
+    (900-43200) and ``MinimumSessionTokenSize`` (0-4096, accepted and not used). Every
+    violation is reported at once (``ValidationError``), in the shape's member order; the
+    token is never echoed (the model marks it ``sensitive``). Its length is the parameter's
+    own, measured before anything reads it: an oversized token is a ``ValidationError``
+    whatever it holds.
+
+    Surrounding ASCII whitespace is then dropped from the token: the AWS CLI's
+    ``file://token`` keeps the file's final newline, and a JWS in compact form cannot contain
+    whitespace, so a newline can only be such an artefact (AWS does not document what it
+    does with one; the simulator tolerates it). A session policy that is not a valid identity
+    policy is ``MalformedPolicyDocument``.
+    """
+    _required(params, "RoleArn", "RoleSessionName", "WebIdentityToken")
+    problems = _Violations()
+    role_arn, session_name = params["RoleArn"], params["RoleSessionName"]
+    token = params["WebIdentityToken"]
+    problems.text(role_arn, "roleArn", low=20, high=2048)
+    problems.text(session_name, "roleSessionName", low=2, high=64, pattern=_NAME_PATTERN)
+    problems.text(token, "webIdentityToken", low=MIN_WEB_IDENTITY_TOKEN_CHARS,
+                  high=MAX_WEB_IDENTITY_TOKEN_CHARS, echo=False)
+    provider_id = params.get("ProviderId")
+    problems.text(provider_id, "providerId", low=4, high=2048)
+    policy_arns = _policy_arns(params, problems)
+    policy = params.get("Policy")
+    _session_policy(policy, problems)
+    duration = problems.number(params.get("DurationSeconds"), "durationSeconds",
+                               low=MIN_SESSION_SECONDS, high=MAX_SESSION_SECONDS)
+    problems.number(params.get("MinimumSessionTokenSize"), "minimumSessionTokenSize",
+                    low=0, high=MAX_MINIMUM_SESSION_TOKEN_SIZE)
+    problems.raise_any()
+    check_session_policy(policy)
+    return AssumeRoleWithWebIdentityParams(
+        role_arn=role_arn, session_name=session_name, token=token.strip(_ASCII_WHITESPACE),
+        provider_id=provider_id, duration=duration, policy=policy, policy_arns=policy_arns)

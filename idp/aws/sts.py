@@ -11,6 +11,8 @@ Operations (STS API Reference):
 * ``AssumeRoleWithSAML``: unsigned; parameters (``idp.aws.params``) → provider → the SAML
   verifier (``AwsFederation.verify``) → ``DurationSeconds`` against the role's
   ``MaxSessionDuration`` → ``AwsFederation.assume``.
+* ``AssumeRoleWithWebIdentity``: unsigned; every check is ``idp.aws.web_identity``'s
+  (``WebIdentity.assume``), in AWS's order.
 * Signed operations (SigV4, ``idp.aws.callers``: long-term ``AKIA`` keys of IAM users and
   temporary ``ASIA`` keys): ``GetCallerIdentity`` (no permission needed), ``AssumeRole`` and
   ``GetSessionToken`` (``idp.aws.assume_role``), ``GetAccessKeyInfo``.
@@ -35,6 +37,7 @@ from idp.aws.errors import (
 from idp.aws.federation import AwsFederation
 from idp.aws.limits import DEFAULT_SESSION_SECONDS
 from idp.aws.mfa import MfaCodes
+from idp.aws.oidc_keys import IssuerKeys
 from idp.aws.params import (
     assume_role_params,
     assume_role_with_saml_params,
@@ -44,7 +47,8 @@ from idp.aws.params import (
 from idp.aws.principals import Caller
 from idp.aws.sigv4 import SignedRequest
 from idp.aws.trust import NOT_AUTHORIZED
-from idp.aws.wire import AssumeRoleWithSamlResult
+from idp.aws.web_identity import WebIdentity
+from idp.aws.wire import AssumeRoleWithSamlResult, AssumeRoleWithWebIdentityResult
 from idp.errors import Rule, SamlValidationError
 
 __all__ = ["Sts", "sts_error"]
@@ -77,13 +81,17 @@ class Sts:
     """The STS operations, over one ``AwsFederation``."""
 
     def __init__(self, federation: AwsFederation, *, callers: Callers | None = None,
-                 roles: RoleAssumption | None = None) -> None:
+                 roles: RoleAssumption | None = None,
+                 web_identity: WebIdentity | None = None) -> None:
         self.federation = federation
         self.callers = callers if callers is not None else Callers(
             federation.iam, federation.credentials, federation.clock)
         self.roles = roles if roles is not None else RoleAssumption(
             federation.iam, federation.credentials, MfaCodes(federation.clock, None),
             federation.clock)
+        self.web_identity = web_identity if web_identity is not None else WebIdentity(
+            federation.iam, federation.credentials, federation.clock,
+            IssuerKeys(federation.clock, {}))
 
     def assume_role_with_saml(self, params: Mapping[str, str]) -> AssumeRoleWithSamlResult:
         """``AssumeRoleWithSAML``, parameters as the Query protocol sends them."""
@@ -107,6 +115,11 @@ class Sts:
         duration = federation.api_duration(verified, request.duration)
         return federation.assume(verified, request.role_arn, duration=duration,
                                  policy=request.policy, policy_arns=request.policy_arns).result
+
+    def assume_role_with_web_identity(
+            self, params: Mapping[str, str]) -> AssumeRoleWithWebIdentityResult:
+        """``AssumeRoleWithWebIdentity``, parameters as the Query protocol sends them."""
+        return self.web_identity.assume(params)
 
     def get_caller_identity(self, request: SignedRequest) -> Caller:
         """``GetCallerIdentity``: who signed the request (no permission is needed; IAM User

@@ -35,8 +35,10 @@ from idp.aws.principals import Caller
 __all__ = [
     "STS_NAMESPACE",
     "AssumeRoleWithSamlResult",
+    "AssumeRoleWithWebIdentityResult",
     "assume_role_response",
     "assume_role_with_saml_response",
+    "assume_role_with_web_identity_response",
     "caller_identity_response",
     "error_response",
     "get_access_key_info_response",
@@ -77,6 +79,26 @@ class AssumeRoleWithSamlResult:
     subject_type: str
     #: ``idp.aws.trust.name_qualifier(issuer, account, provider_name)``.
     name_qualifier: str
+    source_identity: str | None = None
+    #: Percentage of the packed-policy limit used; omitted when no session policy or tags.
+    packed_policy_size: int | None = None
+
+
+@dataclass(frozen=True)
+class AssumeRoleWithWebIdentityResult:
+    """Everything ``AssumeRoleWithWebIdentityResult`` carries (STS API Reference,
+    AssumeRoleWithWebIdentity)."""
+
+    credentials: TemporaryCredentials
+    claims: SessionClaims
+    #: ``SubjectFromWebIdentityToken``: the token's ``sub``.
+    subject: str
+    #: ``Provider``: the token's ``iss`` ("For OpenID Connect ID tokens, this contains the
+    #: value of the iss field").
+    provider: str
+    #: ``Audience``: the token's ``aud`` value that is a client ID of the IAM OIDC provider.
+    audience: str
+    #: ``SourceIdentity``: the token's ``https://aws.amazon.com/source_identity`` claim.
     source_identity: str | None = None
     #: Percentage of the packed-policy limit used; omitted when no session policy or tags.
     packed_policy_size: int | None = None
@@ -136,6 +158,25 @@ def assume_role_with_saml_response(result: AssumeRoleWithSamlResult, request_id:
         _sub(body, "PackedPolicySize", str(result.packed_policy_size))
     _sub(body, "SubjectType", result.subject_type)
     _sub(body, "Issuer", result.issuer)
+    return _finish(root, request_id)
+
+
+def assume_role_with_web_identity_response(result: AssumeRoleWithWebIdentityResult,
+                                           request_id: str) -> bytes:
+    """The ``AssumeRoleWithWebIdentityResponse`` document, in the order of the STS API
+    Reference's example: ``SubjectFromWebIdentityToken``, ``Audience``, ``AssumedRoleUser``,
+    ``Credentials``, ``SourceIdentity`` (when set), ``Provider``, then ``PackedPolicySize``
+    (when a session policy or session tags were given)."""
+    root, body = _response("AssumeRoleWithWebIdentity")
+    _sub(body, "SubjectFromWebIdentityToken", result.subject)
+    _sub(body, "Audience", result.audience)
+    _assumed_role_user(body, result.claims)
+    _credentials(body, result.credentials)
+    if result.source_identity is not None:
+        _sub(body, "SourceIdentity", result.source_identity)
+    _sub(body, "Provider", result.provider)
+    if result.packed_policy_size is not None:
+        _sub(body, "PackedPolicySize", str(result.packed_policy_size))
     return _finish(root, request_id)
 
 

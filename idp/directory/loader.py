@@ -31,12 +31,17 @@ from idp.directory.model import (
     SECRET_ACCESS_KEY_RE,
     AccessKeySpec,
     Account,
+    ContainerTask,
     Directory,
     Group,
     IamGroupSpec,
     IamUserSpec,
+    Instance,
+    OidcClient,
+    OidcProviderSpec,
     Role,
     User,
+    own_oidc_issuer,
 )
 from idp.directory.passwords import hash_password, is_hash
 from idp.directory.policy import PolicyDocument, PolicyKind, parse_policy
@@ -299,7 +304,7 @@ def _statement_node(policy: _Node, index: int | None) -> _Node | None:
 
 _ACCOUNT_KEYS: Final = frozenset({
     "alias", "saml_provider", "roles", "provider_metadata", "provider_signatures",
-    "provider_allow_sha1", "iam_users", "iam_groups",
+    "provider_allow_sha1", "iam_users", "iam_groups", "oidc_providers",
 })
 _SIGNATURE_CHOICES: Final = ("assertion", "response", "both", "either")
 _ROLE_KEYS: Final = frozenset({"max_session_duration", "path", "trust_policy", "policies",
@@ -345,7 +350,7 @@ def _provider_signatures(fields: _Fields) -> str:
     return value
 
 
-def _accounts(node: _Node, base: Path | None) -> dict[str, Account]:
+def _accounts(node: _Node, base: Path | None, issuer: str) -> dict[str, Account]:
     accounts: dict[str, Account] = {}
     key_owners: dict[str, str] = {}
     for account_id, body in node.mapping("accounts").items():
@@ -382,8 +387,69 @@ def _accounts(node: _Node, base: Path | None) -> dict[str, Account]:
             provider_allow_sha1=fields.boolean("provider_allow_sha1", False),
             iam_users=_iam_users(fields, account_id, {g.name for g in groups}, key_owners),
             iam_groups=groups,
+            oidc_providers=_oidc_providers(fields, account_id, issuer),
         )
     return accounts
+
+
+_OIDC_PROVIDER_KEYS: Final = frozenset({"url", "client_ids", "thumbprints"})
+_THUMBPRINT_RE: Final = re.compile(r"[0-9A-Fa-f]{40}", re.ASCII)
+
+
+def check_oidc_url(url: str) -> str | None:
+    """Why IAM would refuse ``url`` as an OIDC provider's URL (``None``: it is fine).
+
+    IAM API Reference, CreateOpenIDConnectProvider: "The URL must begin with https://", at most
+    255 characters, no query. The simulator's own issuer is plain HTTP on loopback, so an
+    ``http://`` URL is taken when its host is a loopback address or ``localhost``.
+    """
+    if not 1 <= len(url) <= 255:
+        return "must be 1-255 characters"
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "must begin with https:// (http:// only on a loopback host)"
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        return "must begin with https:// (http:// only on a loopback host)"
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return "must not have a query or a fragment"
+    if parts.username or parts.password:
+        return "must not carry a user name or password"
+    return None
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _oidc_providers(fields: _Fields, account_id: str,
+                    issuer: str) -> tuple[OidcProviderSpec, ...]:
+    found: list[OidcProviderSpec] = []
+    for item in fields.sequence("oidc_providers", f"oidc_providers of {account_id}"):
+        entry = _Fields(item, f"an OIDC provider of {account_id}", _OIDC_PROVIDER_KEYS)
+        url = entry.string("url", issuer)
+        # The simulator's own issuer is taken on whatever base URL it serves.
+        problem = check_oidc_url(url) if "url" in entry else None
+        if problem is not None:
+            raise (entry["url"] if "url" in entry else item).fail(f"OIDC provider url {problem}")
+        client_ids = entry.strings("client_ids")
+        if len(client_ids) > 100 or any(not 1 <= len(c) <= 255 for c in client_ids):
+            raise item.fail("client_ids: at most 100, each 1-255 characters")
+        thumbprints = entry.strings("thumbprints")
+        if len(thumbprints) > 5 or any(not _THUMBPRINT_RE.fullmatch(t) for t in thumbprints):
+            raise item.fail("thumbprints: at most 5, each 40 hex digits")
+        spec = OidcProviderSpec(url=url, client_ids=client_ids,
+                                thumbprints=tuple(t.lower() for t in thumbprints))
+        if any(p.host_path == spec.host_path for p in found):
+            raise item.fail(f"OIDC provider {spec.url} is listed twice in {account_id}")
+        found.append(spec)
+    return tuple(found)
 
 
 _IAM_USER_KEYS: Final = frozenset({"path", "password", "password_hash", "access_keys",
@@ -710,19 +776,31 @@ def _iter_docs(text: str, source: str) -> Iterator[yaml.Node]:
         raise ConfigError("YAML is nested too deeply", source=source) from None
 
 
+#: Replaced by this simulator's OIDC issuer without its scheme (``parse_directory``).
+OWN_ISSUER_PLACEHOLDER: Final = "${idp:oidc}"
+
+
 def parse_directory(
     text: str, *, aws_acs: str, source: str = "<config>", base: Path | None = None
 ) -> Directory:
-    """Build a ``Directory`` from YAML text; ``aws_acs`` is the AWS SP's default ACS URL."""
+    """Build a ``Directory`` from YAML text; ``aws_acs`` is the AWS SP's default ACS URL.
+
+    ``${idp:oidc}`` anywhere in the text stands for this simulator's own OIDC issuer without
+    its scheme (``127.0.0.1:8000/oidc``): what an IAM OIDC provider's ARN and condition keys
+    name, so a trust policy for the simulator's own tokens works on any port.
+    """
+    issuer = own_oidc_issuer(aws_acs)
+    text = text.replace(OWN_ISSUER_PLACEHOLDER, issuer.split("://", 1)[-1])
     docs = list(_iter_docs(text, source))
     if len(docs) != 1:
         raise ConfigError("expected exactly one YAML document", source=source, line=1)
     top = _Node(docs[0], source).mapping(
         "the top level",
-        frozenset({"accounts", "groups", "users", "service_providers", "compat"}),
+        frozenset({"accounts", "groups", "users", "service_providers", "compat",
+                   "instances", "tasks", "oidc_clients"}),
     )
     empty = _Node(yaml.MappingNode("tag:yaml.org,2002:map", []), source)
-    accounts = _accounts(top.get("accounts", empty), base)
+    accounts = _accounts(top.get("accounts", empty), base, issuer)
     groups = _groups(top.get("groups", empty), accounts)
     users = _users(top.get("users", empty), groups, accounts)
     sps = _service_providers(top.get("service_providers"), aws_acs, base)
@@ -738,7 +816,125 @@ def parse_directory(
     return Directory(
         users=users, groups=groups, accounts=accounts, service_providers=sps, source=source,
         compat=vendors,
+        instances=_instances(top.get("instances", empty), accounts),
+        tasks=_tasks(top.get("tasks", empty), accounts),
+        oidc_clients=_oidc_clients(top.get("oidc_clients", empty)),
+        oidc_issuer=issuer,
     )
+
+
+#: ``i-`` and 8 or 17 hex digits (EC2 API Reference, "Resource IDs").
+INSTANCE_ID_RE: Final = re.compile(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})", re.ASCII)
+#: Task IDs travel in a URL path segment: letters, digits and ``-_.``.
+TASK_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", re.ASCII)
+_REGION_RE: Final = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}", re.ASCII)
+_INSTANCE_KEYS: Final = frozenset({
+    "account", "role", "instance_profile", "region", "availability_zone", "http_tokens",
+    "hop_limit", "hops", "instance_type", "image_id", "private_ip"})
+_TASK_KEYS: Final = frozenset({"account", "role", "authorization_token", "region"})
+_CLIENT_KEYS: Final = frozenset({"redirect_uris", "secret", "secret_hash", "name"})
+
+
+def _workload_role(fields: _Fields, accounts: dict[str, Account], what: str,
+                   required: bool) -> tuple[str, str | None]:
+    """The workload's account and role ARN: the role must be one of that account's."""
+    account_id = fields.string("account", None)
+    if account_id is None or account_id not in accounts:
+        node = fields["account"] if "account" in fields else fields.node
+        raise node.fail(f"{what} needs account: one of the accounts of this file "
+                        f"({', '.join(sorted(accounts)) or 'none'})")
+    role = fields.string("role", None)
+    if role is None:
+        if required:
+            raise fields.node.fail(f"{what} needs role: a role ARN or name of {account_id}")
+        return account_id, None
+    arn = role if role.startswith("arn:") else f"arn:aws:iam::{account_id}:role/{role}"
+    known = {r.arn for r in accounts[account_id].roles}
+    if arn not in known:
+        raise fields["role"].fail(f"{what}: role {role!r} is not a role of {account_id}")
+    return account_id, arn
+
+
+def _region(fields: _Fields) -> str:
+    region = fields.string("region", "us-east-1")
+    if not _REGION_RE.fullmatch(region):
+        raise fields["region"].fail(f"region {region!r} is not a region name such as us-east-1")
+    return region
+
+
+def _instances(node: _Node, accounts: dict[str, Account]) -> dict[str, Instance]:
+    found: dict[str, Instance] = {}
+    for instance_id, body in node.mapping("instances").items():
+        if not INSTANCE_ID_RE.fullmatch(instance_id):
+            raise body.fail(f"instance id {instance_id!r} must be i- and 8 or 17 lower-case "
+                            "hex digits")
+        fields = _Fields(body, f"instance {instance_id}", _INSTANCE_KEYS)
+        account_id, role_arn = _workload_role(fields, accounts, f"instance {instance_id}",
+                                              required=False)
+        tokens = fields.string("http_tokens", "required")
+        if tokens not in ("required", "optional"):
+            raise fields["http_tokens"].fail("http_tokens must be required or optional")
+        profile = fields.string("instance_profile", None)
+        if profile is not None and not ROLE_NAME_RE.fullmatch(profile):
+            raise fields["instance_profile"].fail(f"instance_profile {profile!r} is not a "
+                                                  "valid IAM name")
+        found[instance_id] = Instance(
+            id=instance_id, account_id=account_id, role_arn=role_arn, instance_profile=profile,
+            region=_region(fields), availability_zone=fields.string("availability_zone", None),
+            http_tokens=tokens, hop_limit=fields.integer("hop_limit", 1, 64, 2),
+            hops=fields.integer("hops", 1, 64, 1),
+            instance_type=fields.string("instance_type", "t3.micro"),
+            image_id=fields.string("image_id", "ami-0123456789abcdef0"),
+            private_ip=fields.string("private_ip", "10.0.0.10"))
+    return found
+
+
+def _tasks(node: _Node, accounts: dict[str, Account]) -> dict[str, ContainerTask]:
+    found: dict[str, ContainerTask] = {}
+    for task_id, body in node.mapping("tasks").items():
+        if not TASK_ID_RE.fullmatch(task_id):
+            raise body.fail(f"task id {task_id!r}: 1-128 of letters, digits and _.- ")
+        fields = _Fields(body, f"task {task_id}", _TASK_KEYS)
+        account_id, role_arn = _workload_role(fields, accounts, f"task {task_id}",
+                                              required=True)
+        token = fields.string("authorization_token", None)
+        if token is not None and (not token or any(c in token for c in "\r\n\0")
+                                  or len(token) > 4096):
+            raise fields["authorization_token"].fail(
+                "authorization_token: 1-4096 characters, no line breaks")
+        assert role_arn is not None
+        found[task_id] = ContainerTask(id=task_id, account_id=account_id, role_arn=role_arn,
+                                       authorization_token=token, region=_region(fields))
+    return found
+
+
+def _oidc_clients(node: _Node) -> dict[str, OidcClient]:
+    found: dict[str, OidcClient] = {}
+    for client_id, body in node.mapping("oidc_clients").items():
+        if not 1 <= len(client_id) <= 255 or not client_id.isprintable() or " " in client_id:
+            raise body.fail(f"client id {client_id!r}: 1-255 printable characters, no spaces")
+        fields = _Fields(body, f"OIDC client {client_id}", _CLIENT_KEYS)
+        uris = fields.strings("redirect_uris")
+        if not uris:
+            raise fields.node.fail(f"OIDC client {client_id} needs redirect_uris")
+        for uri in uris:
+            parts = urlsplit(uri)
+            if parts.scheme not in ("http", "https") or not parts.netloc or "#" in uri:
+                raise fields["redirect_uris"].fail(
+                    f"redirect URI {uri!r} must be an absolute http(s) URL without a fragment")
+        secret_hash: str | None = None
+        if "secret" in fields and "secret_hash" in fields:
+            raise fields.node.fail(f"OIDC client {client_id}: secret or secret_hash, not both")
+        if "secret" in fields:
+            secret_hash = hash_password(fields["secret"].string("secret"))
+        elif "secret_hash" in fields:
+            secret_hash = fields["secret_hash"].string("secret_hash")
+            if not is_hash(secret_hash):
+                raise fields["secret_hash"].fail(
+                    "secret_hash must look like pbkdf2-sha256$ITERATIONS$SALT$HASH")
+        found[client_id] = OidcClient(client_id=client_id, redirect_uris=uris,
+                                      secret_hash=secret_hash, name=fields.string("name", None))
+    return found
 
 
 def load_directory(path: Path, *, aws_acs: str) -> Directory:

@@ -15,13 +15,18 @@ __all__ = [
     "AWS_ENTITY_ID",
     "AccessKeySpec",
     "Account",
+    "ContainerTask",
     "Directory",
     "Group",
     "IamGroupSpec",
     "IamUserSpec",
+    "Instance",
+    "OidcClient",
+    "OidcProviderSpec",
     "Role",
     "RoleGrant",
     "User",
+    "own_oidc_issuer",
 ]
 
 #: AWS's SP entityID (``entityID`` of https://signin.aws.amazon.com/static/saml-metadata.xml).
@@ -101,6 +106,25 @@ class IamGroupSpec:
 
 
 @dataclass(frozen=True)
+class OidcProviderSpec:
+    """An IAM OpenID Connect identity provider of one account, as the directory gives it.
+
+    ``url`` is the issuer URL (``https://...``, or ``http://`` on a loopback host); the ARN is
+    ``arn:aws:iam::ACCOUNT:oidc-provider/`` + the URL without its scheme (IAM API Reference,
+    CreateOpenIDConnectProvider).
+    """
+
+    url: str
+    client_ids: tuple[str, ...] = ()
+    thumbprints: tuple[str, ...] = ()
+
+    @property
+    def host_path(self) -> str:
+        """The URL without its scheme: the ARN's resource part and the condition-key prefix."""
+        return self.url.split("://", 1)[-1]
+
+
+@dataclass(frozen=True)
 class Account:
     """A simulated AWS account with one SAML provider."""
 
@@ -117,10 +141,85 @@ class Account:
     """Accept RSA-SHA1/SHA-1 signatures from this provider's IdP (legacy; never MD5/HMAC)."""
     iam_users: tuple[IamUserSpec, ...] = ()
     iam_groups: tuple[IamGroupSpec, ...] = ()
+    oidc_providers: tuple[OidcProviderSpec, ...] = ()
 
     @property
     def provider_arn(self) -> str:
         return f"arn:aws:iam::{self.id}:saml-provider/{self.saml_provider}"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A simulated EC2 instance: its instance profile's role, served by the metadata twin
+    under ``/imds/ID/`` (EC2 User Guide, "Use instance metadata to manage your EC2
+    instance")."""
+
+    id: str
+    """``i-`` and 8 or 17 lower-case hex digits."""
+    account_id: str
+    role_arn: str | None
+    """The instance profile's role (``None``: no instance profile)."""
+    instance_profile: str | None = None
+    """The instance profile's name (defaults to the role's name)."""
+    region: str = "us-east-1"
+    availability_zone: str | None = None
+    """Defaults to the region and ``a``."""
+    http_tokens: str = "required"
+    """``required`` (IMDSv2 only, the default here) or ``optional`` (IMDSv1 allowed too)."""
+    hop_limit: int = 2
+    """``HttpPutResponseHopLimit`` (1-64)."""
+    hops: int = 1
+    """How many network hops away the simulated workload calls from: 1 on the instance, 2 in
+    a container on it with bridge networking. A token's answer beyond ``hop_limit`` is lost."""
+    instance_type: str = "t3.micro"
+    image_id: str = "ami-0123456789abcdef0"
+    private_ip: str = "10.0.0.10"
+
+    @property
+    def profile_name(self) -> str | None:
+        if self.instance_profile is not None:
+            return self.instance_profile
+        return self.role_arn.rsplit("/", 1)[-1] if self.role_arn else None
+
+    @property
+    def zone(self) -> str:
+        return self.availability_zone or f"{self.region}a"
+
+
+@dataclass(frozen=True)
+class ContainerTask:
+    """A simulated container task (ECS) and its task role, served by the container
+    credentials twin at ``/ecs/ID/credentials`` (Amazon ECS Developer Guide, "Task IAM
+    role")."""
+
+    id: str
+    account_id: str
+    role_arn: str
+    authorization_token: str | None = field(default=None, repr=False)
+    """What ``AWS_CONTAINER_AUTHORIZATION_TOKEN`` must say (``None``: not checked)."""
+    region: str = "us-east-1"
+
+
+@dataclass(frozen=True)
+class OidcClient:
+    """A client registered with the IdP's OpenID Connect provider (OpenID Connect Core 1.0,
+    section 2: client ID, redirect URIs, authentication)."""
+
+    client_id: str
+    redirect_uris: tuple[str, ...]
+    secret_hash: str | None = field(default=None, repr=False)
+    """PBKDF2 hash of the client secret (``None``: a public client, which must use PKCE)."""
+    name: str | None = None
+
+    @property
+    def public(self) -> bool:
+        return self.secret_hash is None
+
+
+def own_oidc_issuer(aws_acs: str) -> str:
+    """This simulator's OIDC issuer (``BASE/oidc``), from its console ACS URL
+    (``BASE/aws/saml``), which every directory is read with."""
+    return aws_acs.removesuffix("/aws/saml").rstrip("/") + "/oidc"
 
 
 @dataclass(frozen=True)
@@ -183,6 +282,14 @@ class Directory:
     source: str = "<demo>"
     compat: frozenset[Vendor] = frozenset()
     """Vendor login surfaces the file enables (``compat:``; ``idp.vendors``)."""
+    instances: Mapping[str, Instance] = field(default_factory=dict, hash=False)
+    """EC2 instances by ID (``instances:``)."""
+    tasks: Mapping[str, ContainerTask] = field(default_factory=dict, hash=False)
+    """Container tasks by ID (``tasks:``)."""
+    oidc_clients: Mapping[str, OidcClient] = field(default_factory=dict, hash=False)
+    """The OpenID Connect provider's clients by client ID (``oidc_clients:``)."""
+    oidc_issuer: str = ""
+    """This simulator's OIDC issuer URL (``BASE/oidc``)."""
 
     def user(self, username: str) -> User | None:
         return self.users.get(username)

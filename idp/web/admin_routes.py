@@ -96,7 +96,7 @@ Endpoints (``{…}`` is a path parameter; ``?`` marks an optional field)::
                                          → 201 {"fault": FAULT, "faults": [FAULT]}
     DELETE /api/faults                   ?sp=ENTITY_ID (default: all) → 200 {"faults": [FAULT]}
     GET    /api/exchanges                ?user=NAME&kind=authn-request|response|console|sts|
-                                                 assume-role
+                                                 assume-role|web-identity
                                           &limit=N (the newest N, 1..1000)
                                          → 200 {"exchanges": [Exchange.to_json()]}
     POST   /api/mint                     {user, role?, sp?, fault?}

@@ -1,4 +1,9 @@
-"""The IdP's HTTP surface: /idp/metadata, /idp/sso, /idp/init, /idp/login, /idp/logout."""
+"""The IdP's HTTP surface: /idp/metadata, /idp/sso, /idp/init, /idp/login, /idp/logout.
+
+The login page serves OpenID Connect sign-ins too (``idp.web.oidc_routes``): their stashed
+request names the application on the page and, once signed in, resumes at
+``/oidc/authorize/resume``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from starlette.routing import Route
 from idp.authn.login import LoggedIn, LoginAttempt, OtpNeeded, Principal, Refused, Throttled
 from idp.directory.model import AWS_ENTITY_ID
 from idp.errors import MalformedRequest
+from idp.oidc.clients import csp_origin
+from idp.oidc.flow import AuthorizationRequest
 from idp.saml.providers import ServiceProvider
 from idp.saml.status import NoPassive, SamlStatusError
 from idp.sso import Pending
@@ -90,16 +97,34 @@ def _login_page(request: Request, *, pending_id: str | None, status: int = 200,
                 error: str | None = None, username: str | None = None,
                 mfa_step: bool = False) -> Response:
     pending = session.peek(request, pending_id)
+    authorization = None if pending else session.peek_authorization(request, pending_id)
+    label = (_sp_label(pending.sp) if pending
+             else _client_label(request, authorization) if authorization else None)
     return render(
-        "login.html", status, action=link(request, "login"), pending=pending_id,
+        "login.html", status, form_action=_form_action(authorization),
+        action=link(request, "login"), pending=pending_id,
         csrf_token=session.csrf_token(request),
-        sp=_sp_label(pending.sp) if pending else None, error=error, username=username,
+        sp=label, error=error, username=username,
         mfa_step=mfa_step,
     )
 
 
 def _sp_label(entity_id: str) -> str:
     return f"Amazon Web Services ({entity_id})" if entity_id == AWS_ENTITY_ID else entity_id
+
+
+def _client_label(request: Request, authorization: AuthorizationRequest) -> str:
+    """An OpenID Connect client by its registered name (else its client ID)."""
+    client = services(request).oidc.directory.oidc_clients.get(authorization.client_id)
+    return client.name if client and client.name else authorization.client_id
+
+
+def _form_action(authorization: AuthorizationRequest | None) -> str:
+    """The login form's ``form-action``: this site, plus the origin of the redirect URI an
+    OpenID Connect sign-in ends at (browsers check every redirect after a form submission
+    against ``form-action``, and the last one leaves for the client's registered URI)."""
+    origin = csp_origin(authorization.redirect_uri) if authorization else None
+    return f"'self' {origin}" if origin else "'self'"
 
 
 def _signed_in_page(request: Request, principal: Principal) -> Response:
@@ -160,13 +185,15 @@ async def _login_post(request: Request) -> Response:
 def _logged_in(request: Request, outcome: LoggedIn, pending_id: str | None) -> Response:
     """A fresh session for the principal; back to the SSO step that asked, if any."""
     session.remember(request, outcome.principal)
-    if pending_id and session.peek(request, pending_id) is not None:
+    if pending_id and (session.peek(request, pending_id) is not None
+                       or session.peek_authorization(request, pending_id) is not None):
         session.mark_fresh_login(request, pending_id)
     return _already_signed_in(request, pending_id)
 
 
 def _already_signed_in(request: Request, pending_id: str | None) -> Response:
-    """Where a finished login goes: back to the SSO step that asked, else the signed-in page.
+    """Where a finished login goes: back to the SSO step (SAML or OpenID Connect) that asked,
+    else the signed-in page.
 
     Also the answer to a code form sent again after its step was completed (a double click):
     the browser already holds the session the first submission set, so sending it where that
@@ -174,6 +201,9 @@ def _already_signed_in(request: Request, pending_id: str | None) -> Response:
     """
     if pending_id and session.peek(request, pending_id) is not None:
         return RedirectResponse(link(request, "sso", resume=pending_id), status_code=303)
+    if pending_id and session.peek_authorization(request, pending_id) is not None:
+        return RedirectResponse(link(request, "oidc_resume", pending=pending_id),
+                                status_code=303)
     return RedirectResponse(link(request, "login"), status_code=303)
 
 

@@ -2,8 +2,9 @@
 
 The cookie (Starlette's ``SessionMiddleware``, signed with the install's session secret) holds
 the anti-CSRF token, the logged-in ``Principal``, a password step waiting for its one-time code
-(``MfaStep``), the SSO steps waiting for a login (``Pending``, at most ``MAX_PENDING`` within
-``MAX_STASH_BYTES``) and which step a fresh login was made for (ForceAuthn). What must end for
+(``MfaStep``), the SSO steps waiting for a login (SAML ``Pending`` and OpenID Connect
+``AuthorizationRequest`` alike, at most ``MAX_PENDING`` within ``MAX_STASH_BYTES``) and which
+step a fresh login was made for (ForceAuthn, ``prompt=login``). What must end for
 every copy of the cookie (a login, an MFA step) ends on the server through the
 ``Authenticator``; ``end`` is that for sign-out and for the login a new one replaces.
 """
@@ -20,6 +21,7 @@ from starlette.requests import Request
 
 from idp.authn.login import MfaStep, Principal
 from idp.errors import MalformedRequest
+from idp.oidc.flow import AuthorizationRequest
 from idp.sso import Pending
 from idp.web.forms import field
 from idp.web.state import services
@@ -34,12 +36,15 @@ __all__ = [
     "mfa_step",
     "mfa_step_ended",
     "peek",
+    "peek_authorization",
     "principal",
     "remember",
     "start_mfa_step",
     "stash",
+    "stash_authorization",
     "take_fresh_login",
     "unstash",
+    "unstash_authorization",
 ]
 
 #: How many unfinished SSO steps one browser session keeps.
@@ -111,8 +116,25 @@ def stash(request: Request, pending: Pending) -> None:
         raise MalformedRequest(
             f"This sign-in request is too large to hold while you sign in ({size} bytes of "
             f"state; at most {MAX_STASH_BYTES}). Shorten its RelayState.")
+    _keep(request, pending.id, data)
+
+
+def stash_authorization(request: Request, authorization: AuthorizationRequest) -> None:
+    """``stash`` for an OpenID Connect authorization request; one too large to hold goes back
+    to the client as ``invalid_request`` (its fields are bounded, so only a very long
+    registered redirect URI gets there)."""
+    data = authorization.to_json()
+    size = len(json.dumps({authorization.id: data}))
+    if size > MAX_STASH_BYTES:
+        raise authorization.error(
+            "invalid_request", f"the request is too large to hold while the user signs in "
+            f"({size} bytes; at most {MAX_STASH_BYTES}): shorten state or nonce")
+    _keep(request, authorization.id, data)
+
+
+def _keep(request: Request, step_id: str, data: dict[str, object]) -> None:
     stash = dict(request.session.get("pending") or {})
-    stash[pending.id] = data
+    stash[step_id] = data
     while len(stash) > MAX_PENDING or (
         len(stash) > 1 and len(json.dumps(stash)) > MAX_STASH_BYTES
     ):
@@ -121,22 +143,46 @@ def stash(request: Request, pending: Pending) -> None:
 
 
 def _pending_from(data: object) -> Pending | None:
-    """A stashed step, or ``None`` if it is missing or not one we wrote."""
+    """A stashed SAML step, or ``None`` if it is missing, not one we wrote, or an OpenID
+    Connect request."""
+    if not isinstance(data, dict) or AuthorizationRequest.from_json(data) is not None:
+        return None
     try:
-        return Pending.from_json(data) if isinstance(data, dict) else None
+        return Pending.from_json(data)
     except (KeyError, TypeError, ValueError):
         return None
 
 
 def unstash(request: Request, pending_id: str) -> Pending | None:
+    """The stashed SAML step ``pending_id``, removed from the session (an OpenID Connect
+    request of that ID stays)."""
     stash = dict(request.session.get("pending") or {})
-    data = stash.pop(pending_id, None)
-    request.session["pending"] = stash
-    return _pending_from(data)
+    found = _pending_from(stash.get(pending_id))
+    if found is not None:
+        stash.pop(pending_id)
+        request.session["pending"] = stash
+    return found
 
 
 def peek(request: Request, pending_id: str | None) -> Pending | None:
     return _pending_from((request.session.get("pending") or {}).get(pending_id or ""))
+
+
+def unstash_authorization(request: Request, pending_id: str) -> AuthorizationRequest | None:
+    """The stashed OpenID Connect request ``pending_id``, removed from the session (a SAML
+    step of that ID stays)."""
+    stash = dict(request.session.get("pending") or {})
+    found = AuthorizationRequest.from_json(stash.get(pending_id))
+    if found is not None:
+        stash.pop(pending_id)
+        request.session["pending"] = stash
+    return found
+
+
+def peek_authorization(request: Request, pending_id: str | None
+                       ) -> AuthorizationRequest | None:
+    return AuthorizationRequest.from_json(
+        (request.session.get("pending") or {}).get(pending_id or ""))
 
 
 def start_mfa_step(request: Request, step: MfaStep) -> None:

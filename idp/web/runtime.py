@@ -30,8 +30,11 @@ from idp.aws.federation import AwsFederation
 from idp.aws.iam import Iam
 from idp.aws.iam.api import IamApi
 from idp.aws.mfa import MfaCodes
+from idp.aws.oidc_keys import IssuerKeys
 from idp.aws.replay import ReplayMode
 from idp.aws.sts import Sts
+from idp.aws.web_identity import WebIdentity
+from idp.aws.workloads import Workloads
 from idp.clock import Clock, SettableClock
 from idp.compat.signin import VendorSignIn
 from idp.compat.tokens import Sealer
@@ -42,6 +45,9 @@ from idp.errors import DirectoryEditError
 from idp.exchanges import ExchangeLog
 from idp.fault_plan import FaultPlan
 from idp.keys import KeyPair, KeyStore, generate_pair, published_pairs
+from idp.oidc.issuer import OidcIssuer
+from idp.oidc.signing import KEY_COMMON_NAME as OIDC_COMMON_NAME
+from idp.oidc.signing import KEY_PREFIX as OIDC_PREFIX
 from idp.settings import Settings
 from idp.sso import IdentityProvider
 from idp.store import open_store
@@ -76,6 +82,8 @@ class Runtime:
         self.settings = settings
         self.clock: Clock = clock if clock is not None else settings.clock()
         self.keystore = KeyStore(settings.certs_dir, clock=self.clock)
+        #: The OpenID Connect provider's keys (``certs/oidc-*.key``), rotated on their own.
+        self.oidc_keystore = KeyStore(settings.certs_dir, clock=self.clock, prefix=OIDC_PREFIX)
         # The first start makes an RSA key while the directory's passwords are hashed: both
         # release the GIL, so on two cores a cold start is ~40 ms shorter.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="idp-keys") as pool:
@@ -93,6 +101,9 @@ class Runtime:
             finally:
                 signing = made.result()  # waits; raises the key store's error if any
         self._initial = (document, directory, self.keystore.snapshot(signing=signing))
+        self._oidc_keys = self.oidc_keystore.snapshot(
+            signing=self.oidc_keystore.ensure(OIDC_COMMON_NAME, key_size=settings.key_size))
+        self._initial_oidc_keys = dict(self._oidc_keys)
         self._document, self._directory, self._keys = self._initial
         self.exchanges = ExchangeLog(self.clock)
         self.faults = FaultPlan()
@@ -138,6 +149,15 @@ class Runtime:
                                       throttle=LoginThrottle(store),
                                       session_lifetime=settings.idp_session_lifetime,
                                       store=store)
+        # The token epoch: codes issued before a reset stop opening (the store that
+        # remembered their one use is cleared by it).
+        oidc = OidcIssuer(settings, directory, self._oidc_keys, clock, store,
+                          self.session_secret.encode("utf-8") + self._token_epoch,
+                          keys_dir=self.oidc_keystore.directory)
+        web_identity = WebIdentity(iam, self.credentials, clock,
+                                   IssuerKeys(clock, {oidc.issuer: oidc.jwks}))
+        workloads = Workloads(directory, iam, self.credentials, clock,
+                              self.session_secret.encode("utf-8"))
         return Services(
             settings=settings,
             clock=clock,
@@ -145,7 +165,7 @@ class Runtime:
             identity_provider=identity_provider,
             authenticator=authenticator,
             federation=federation,
-            sts=Sts(federation, callers=callers, roles=roles),
+            sts=Sts(federation, callers=callers, roles=roles, web_identity=web_identity),
             console_sessions=self.console_sessions,
             session_secret=self.session_secret,
             exchanges=self.exchanges,
@@ -161,6 +181,9 @@ class Runtime:
             roles=roles,
             iam_api=IamApi(iam, clock, mfa),
             mfa=mfa,
+            oidc=oidc,
+            web_identity=web_identity,
+            workloads=workloads,
         )
 
     def foreign_keys(self) -> KeyPair:
@@ -227,6 +250,21 @@ class Runtime:
         """Rollover step 3: the previous pair leaves metadata (and the AWS side's trust)."""
         return self._rekey(self.keystore.retire)
 
+    def rotate_oidc_key(self) -> KeyPair:
+        """A new OpenID Connect signing pair; the previous one stays in the JWK Set, so tokens
+        it signed keep verifying. If the rebuild fails, the key files are put back."""
+        with self._lock:
+            before = dict(self._oidc_keys)
+            pair = self.oidc_keystore.rotate(OIDC_COMMON_NAME, key_size=self.settings.key_size)
+            try:
+                self._oidc_keys = self.oidc_keystore.snapshot(signing=pair)
+                self.services = self._build(self._directory, self._keys)
+            except BaseException:
+                self._oidc_keys = before
+                self.oidc_keystore.restore(before)
+                raise
+            return pair
+
     def reset(self) -> None:
         """Back to the configured directory, keys and clock, with no state: no redeemed
         assertions, used codes, throttling, sign-outs, faults or exchanges."""
@@ -235,14 +273,17 @@ class Runtime:
             # Sealed vendor tokens made before (Okta sid, MSISAuth, ...) stop opening: the
             # store that remembered their sign-outs and one-time uses is cleared below.
             epoch, self._token_epoch = self._token_epoch, secrets.token_bytes(16)
+            oidc_keys, self._oidc_keys = self._oidc_keys, dict(self._initial_oidc_keys)
             try:
                 # first: if it fails, nothing changed
                 services = self._build(directory, keys, resetting=True)
             except BaseException:
-                self._token_epoch = epoch
+                self._token_epoch, self._oidc_keys = epoch, oidc_keys
                 raise
             if _fingerprints(keys) != _fingerprints(self._keys):
                 self.keystore.restore(keys)
+            if _fingerprints(self._oidc_keys) != _fingerprints(oidc_keys):
+                self.oidc_keystore.restore(self._oidc_keys)
             self.store.clear()
             if isinstance(self.clock, SettableClock):
                 self.clock.reset()

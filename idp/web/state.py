@@ -15,11 +15,14 @@ from idp.aws.federation import AwsFederation
 from idp.aws.iam.api import IamApi
 from idp.aws.mfa import MfaCodes
 from idp.aws.sts import Sts
+from idp.aws.web_identity import WebIdentity
+from idp.aws.workloads import Workloads
 from idp.clock import Clock
 from idp.compat.signin import VendorSignIn
 from idp.errors import SurfaceDisabled
 from idp.exchanges import ExchangeLog
 from idp.fault_plan import FaultPlan
+from idp.oidc.issuer import OidcIssuer
 from idp.settings import Settings
 from idp.sso import IdentityProvider
 from idp.store import StateStore
@@ -58,6 +61,12 @@ class Services:
     """The IAM API's operations."""
     mfa: MfaCodes
     """IAM users' virtual MFA codes, each accepted once."""
+    oidc: OidcIssuer
+    """The IdP's OpenID Connect provider (``/oidc``): keys, tokens, the code flow."""
+    web_identity: WebIdentity
+    """STS ``AssumeRoleWithWebIdentity``."""
+    workloads: Workloads
+    """Role credentials of the directory's instances (``/imds``) and tasks (``/ecs``)."""
 
 
 def enabled(request: Request, vendor: Vendor) -> Services:

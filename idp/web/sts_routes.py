@@ -3,7 +3,8 @@
 boto3 and the AWS CLI talk to it unchanged with ``endpoint_url``. Every answer is XML with an
 ``x-amzn-RequestId`` header; errors are ``ErrorResponse`` documents with 4xx statuses (never
 5xx for bad input: botocore retries those). The Query plumbing is ``idp.web.aws_query``;
-``AssumeRoleWithSAML`` is unsigned (as in AWS), every other operation is SigV4-signed.
+``AssumeRoleWithSAML`` and ``AssumeRoleWithWebIdentity`` are unsigned (as in AWS: botocore
+sends them without ``Authorization``), every other operation is SigV4-signed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from idp.aws import wire
 from idp.aws.assume_role import AssumedRole
 from idp.aws.errors import AwsError, InvalidAction
 from idp.aws.params import assume_role_params
+from idp.aws.web_identity import token_summary
 from idp.exchanges import ExchangeKind, decode_message
 from idp.web.aws_query import QueryApi, QueryRequest, run_query
 from idp.web.state import services
@@ -65,6 +67,19 @@ def _assume_role_with_saml(query: QueryRequest) -> bytes:
     return wire.assume_role_with_saml_response(result, query.request_id)
 
 
+def _assume_role_with_web_identity(query: QueryRequest) -> bytes:
+    state, params = services(query.request), query.params
+    result = _decided(
+        query, ExchangeKind.WEB_IDENTITY, token_summary(params.get("WebIdentityToken")),
+        {"role": params.get("RoleArn") or "", "session": params.get("RoleSessionName") or ""},
+        lambda: state.web_identity.assume(params),
+        lambda done: {"assumed_role": done.claims.assumed_role_arn,
+                      "access_key_id": done.credentials.access_key_id,
+                      "subject": done.subject, "provider": done.provider,
+                      "audience": done.audience})
+    return wire.assume_role_with_web_identity_response(result, query.request_id)
+
+
 def _get_caller_identity(query: QueryRequest) -> bytes:
     caller = services(query.request).sts.get_caller_identity(query.signed())
     return wire.caller_identity_response(caller, query.request_id)
@@ -100,6 +115,7 @@ def _get_access_key_info(query: QueryRequest) -> bytes:
 _ACTIONS: Final = {
     "AssumeRole": _assume_role,
     "AssumeRoleWithSAML": _assume_role_with_saml,
+    "AssumeRoleWithWebIdentity": _assume_role_with_web_identity,
     "GetAccessKeyInfo": _get_access_key_info,
     "GetCallerIdentity": _get_caller_identity,
     "GetSessionToken": _get_session_token,

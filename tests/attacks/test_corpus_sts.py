@@ -23,7 +23,12 @@ from lxml import etree
 from tests.support import oracles
 from tests.support.demo import AWS_ENTITY_ID
 from tests.support.server import LiveServer, running_server
-from tests.support.sts import ResponseFactory, clean_aws_environment, sts_client
+from tests.support.sts import (
+    ResponseFactory,
+    assert_sts_refusal,
+    clean_aws_environment,
+    sts_client,
+)
 from tests.vectors.attacks import (
     BASE_USER,
     VECTORS,
@@ -65,18 +70,9 @@ def refused(sts: Any, attack: Attack, expected: StsRefusal) -> dict[str, Any]:
     with pytest.raises(botocore.exceptions.ClientError) as caught:
         call(sts, attack)
     response: dict[str, Any] = caught.value.response
-    error, meta = response["Error"], response["ResponseMetadata"]
-    assert 400 <= meta["HTTPStatusCode"] < 500, response
-    assert meta["HTTPStatusCode"] == expected.status, response
-    assert meta.get("RetryAttempts", 0) == 0
-    assert error["Code"] == expected.code, error
-    assert error["Type"] == "Sender"
-    if expected.exact:
-        assert error["Message"] == expected.message
-    else:
-        assert expected.message in error["Message"], error["Message"]
-    assert "Credentials" not in response
-    assert meta["RequestId"]
+    assert_sts_refusal(response, status=expected.status, code=expected.code,
+                       message=expected.message, exact=expected.exact)
+    assert response["ResponseMetadata"]["RequestId"]
     return response
 
 

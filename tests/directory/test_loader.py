@@ -31,6 +31,9 @@ def test_demo_directory_has_the_documented_accounts_roles_and_users(directory):
         "arn:aws:iam::111122223333:role/VendorAudit": 3600,
         "arn:aws:iam::444455556666:role/Developer": 3600,
         "arn:aws:iam::444455556666:role/Deployer": 3600,
+        "arn:aws:iam::111122223333:role/WebServer": 3600,
+        "arn:aws:iam::444455556666:role/Billing": 3600,
+        "arn:aws:iam::444455556666:role/CiDeploy": 3600,
     }
     iam_users = {(a.id, u.name): ([k.id for k in u.access_keys], u.mfa_seed)
                  for a in directory.accounts.values() for u in a.iam_users}
@@ -46,6 +49,30 @@ def test_demo_directory_has_the_documented_accounts_roles_and_users(directory):
                       "carol": ["Admin"], "dave": []}
     assert directory.user("carol").totp_secret == "MNQXE33MFVSGK3LPFV2G65DQFVVWK6JB"
     assert directory.user("alice").email == "alice@corp.example"
+
+
+def test_demo_directory_has_the_documented_workloads_and_oidc_values(directory):
+    """Issue 13's fixed demo values: the instance, the task, the OIDC client and provider."""
+    instance = directory.instances["i-0123456789abcdef0"]
+    assert (instance.account_id, instance.role_arn, instance.http_tokens) == (
+        "111122223333", "arn:aws:iam::111122223333:role/WebServer", "required")
+    assert instance.profile_name == "WebServer" and instance.zone == "us-east-1a"
+    task = directory.tasks["billing-task"]
+    assert (task.account_id, task.role_arn, task.authorization_token) == (
+        "444455556666", "arn:aws:iam::444455556666:role/Billing", "billing-task-token")
+    client = directory.oidc_clients["sample-web-app"]
+    assert client.public and client.redirect_uris == ("http://127.0.0.1:8765/callback",)
+    issuer = AWS_ACS.removesuffix("/aws/saml") + "/oidc"
+    assert directory.oidc_issuer == issuer
+    (provider,) = directory.accounts["444455556666"].oidc_providers
+    assert (provider.url, provider.client_ids) == (issuer, ("sts.amazonaws.com",))
+    _, role = directory.role("arn:aws:iam::444455556666:role/CiDeploy")
+    host = issuer.split("://", 1)[1]
+    (statement,) = role.trust_policy.source["Statement"]
+    assert statement["Principal"] == {
+        "Federated": f"arn:aws:iam::444455556666:oidc-provider/{host}"}
+    assert statement["Condition"] == {"StringEquals": {
+        f"{host}:sub": "system:serviceaccount:prod:deployer", f"{host}:aud": "sts.amazonaws.com"}}
 
 
 def test_role_grants_pair_the_role_with_its_own_accounts_provider(directory):

@@ -82,7 +82,7 @@ def test_boto3_errors_and_paginators(server: LiveServer) -> None:
         iam.put_role_policy(RoleName="Developer", PolicyName="x", PolicyDocument="{")
     names = [r["RoleName"] for page in iam.get_paginator("list_roles").paginate(
         PaginationConfig={"PageSize": 1}) for r in page["Roles"]]
-    assert names == ["Deployer", "Developer"]
+    assert names == ["Billing", "CiDeploy", "Deployer", "Developer"]
     ops = iam_client(server, "AKIAOPSUSEREXAMPLE00", "opsUser/DemoSecretAccessKey/000000000000")
     with pytest.raises(botocore.exceptions.ClientError) as denied:
         ops.list_users()

@@ -32,6 +32,10 @@ def test_banner_lists_the_urls(live_server_process: LiveServer) -> None:
     assert "idp-initiated" in line_with(f"{base}/idp/init").lower()
     assert "console" in line_with(f"{base}/aws/saml").lower()
     assert "sts" in line_with(f"{base}/aws/sts").lower()
+    assert "openid connect" in line_with(f"{base}/oidc").lower()
+    assert "AWS_EC2_METADATA_SERVICE_ENDPOINT=" in line_with(f"{base}/imds/i-0123456789abcdef0")
+    assert "AWS_CONTAINER_CREDENTIALS_FULL_URI=" in line_with(
+        f"{base}/ecs/billing-task/credentials")
     assert "Traceback" not in live_server_process.output()
 
 
@@ -50,13 +54,14 @@ def test_metadata_over_http(live_server: str) -> None:
 def test_keys_are_created_with_private_modes(live_server_process: LiveServer) -> None:
     certs = live_server_process.certs_dir
     assert stat.S_IMODE(certs.stat().st_mode) == 0o700
-    for name in ("signing.key", "session.key", "sts.key"):
+    for name in ("signing.key", "oidc-signing.key", "session.key", "sts.key"):
         assert stat.S_IMODE((certs / name).stat().st_mode) == 0o600, name
     assert (certs / "signing.crt").read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert (certs / "signing.key").read_bytes().startswith(b"-----BEGIN ")
     # No stray temporary files left by the atomic writes.
     assert sorted(p.name for p in certs.iterdir()) == [
-        "session.key", "signing.crt", "signing.key", "sts.key"]
+        "oidc-signing.crt", "oidc-signing.key", "session.key", "signing.crt", "signing.key",
+        "sts.key"]
 
 
 def test_broken_config_exits_2_with_one_line_and_never_binds(tmp_path: Path) -> None:

@@ -96,3 +96,25 @@ def test_get_session_token_any_parameters(roles: Any, query: dict[str, str]) -> 
 @given(query=params)
 def test_get_access_key_info_any_parameters(query: dict[str, str]) -> None:
     _outcome(lambda: get_access_key_info_params(query))
+
+
+WEB_IDENTITY_NAMES = ["RoleArn", "RoleSessionName", "WebIdentityToken", "ProviderId", "Policy",
+                      "PolicyArns.member.1.arn", "PolicyArns.member.11.arn", "PolicyArns",
+                      "DurationSeconds", "MinimumSessionTokenSize"]
+web_identity_params = st.dictionaries(
+    st.sampled_from(WEB_IDENTITY_NAMES) | st.text(max_size=20),
+    values | st.builds(lambda n, pad: "eyJ." * n + pad, st.integers(4_990, 5_010),
+                       st.sampled_from(["", " ", "\n", "abc"])), max_size=10)
+
+
+@given(query=web_identity_params)
+def test_assume_role_with_web_identity_any_parameters(query: dict[str, str]) -> None:
+    """The parameter checks alone: a checked request (token at most 20,000 characters before
+    its whitespace is dropped) or an ``AwsError``."""
+    from idp.aws.params import assume_role_with_web_identity_params
+
+    def call() -> None:
+        checked = assume_role_with_web_identity_params(query)
+        assert len(checked.token) <= len(query["WebIdentityToken"]) <= 20_000
+        assert 2 <= len(checked.session_name) <= 64
+    _outcome(call)

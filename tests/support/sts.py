@@ -122,3 +122,21 @@ class ResponseFactory:
         except SamlValidationError as exc:
             return exc.rule
         return None
+
+
+def assert_sts_refusal(response: dict[str, Any], *, status: int, code: str, message: str,
+                       exact: bool = True) -> None:
+    """A botocore ``ClientError.response`` is the STS refusal expected: a 4xx with that status
+    (never retried), AWS's code, ``Sender`` fault and message (``exact``, else contained), and
+    no credentials."""
+    error, meta = response["Error"], response["ResponseMetadata"]
+    assert 400 <= meta["HTTPStatusCode"] < 500, response
+    assert meta["HTTPStatusCode"] == status, response
+    assert meta.get("RetryAttempts", 0) == 0
+    assert error["Code"] == code, error
+    assert error["Type"] == "Sender"
+    if exact:
+        assert error["Message"] == message
+    else:
+        assert message in error["Message"], error["Message"]
+    assert "Credentials" not in response

@@ -493,7 +493,10 @@ def test_list_and_add_roles(api: TestClient) -> None:
     roles = {r["arn"]: r for r in ok(api.get("/api/roles"))["roles"]}
     assert set(roles) == {ADMIN, READ_ONLY, DEVELOPER, f"arn:aws:iam::{PROD}:role/BreakGlass",
                           f"arn:aws:iam::{PROD}:role/VendorAudit",
-                          f"arn:aws:iam::{DEV}:role/Deployer"}
+                          f"arn:aws:iam::{DEV}:role/Deployer",
+                          f"arn:aws:iam::{PROD}:role/WebServer",
+                          f"arn:aws:iam::{DEV}:role/Billing",
+                          f"arn:aws:iam::{DEV}:role/CiDeploy"}
     assert roles[ADMIN]["max_session_duration"] == 43200
     assert roles[ADMIN]["provider_arn"] == PROD_PROVIDER
     assert roles[ADMIN]["trust_policy"]["Statement"][0]["Action"] == "sts:AssumeRoleWithSAML"

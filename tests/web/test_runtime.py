@@ -214,7 +214,7 @@ def test_reset_restores_directory_keys_clock_and_empties_the_state(runtime, sett
     assert set(runtime.keys) == {"signing"}
     assert (certs / "signing.key").read_bytes() == key_bytes
     assert (certs / "signing.crt").read_bytes() == cert_bytes
-    assert sorted(p.name for p in certs.glob("*.crt")) == ["signing.crt"]
+    assert sorted(p.name for p in certs.glob("*.crt")) == ["oidc-signing.crt", "signing.crt"]
     assert not (certs / "previous.key").exists() and not (certs / "next.key").exists()
     assert not clock.frozen and clock.now() == start
     assert not runtime.store.claimed("assertion", "id-1")

@@ -23,6 +23,7 @@ from idp.aws.iam.model import (
     IamState,
     IamUser,
     MfaDevice,
+    OidcProvider,
     SamlProvider,
 )
 from idp.aws.iam.seed import fingerprint, seed_document
@@ -42,6 +43,7 @@ __all__ = [
     "IamState",
     "IamUser",
     "MfaDevice",
+    "OidcProvider",
     "SamlProvider",
     "read_metadata_file",
 ]
@@ -65,7 +67,7 @@ class Iam:
         own = TrustedIssuer(entity_id=own_entity_id,
                             certificates=tuple(k.cert_pem for k in own_keys))
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.documents = IamStore(store, own)
+        self.documents = IamStore(store, own, directory.oidc_issuer)
         now: dt.datetime = self.clock.now()
         def make() -> dict[str, Any]:
             return seed_document(directory, now)

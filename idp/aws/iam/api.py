@@ -1,11 +1,11 @@
 """The IAM API's operations, framework-free: ``IamApi.call(action, params, caller)``.
 
-Operations live one family per module (``ops_providers``, ``ops_roles``, ``ops_policies``,
-``ops_users``, ``ops_groups``, ``ops_mfa``, ``ops_aliases``); each checks its parameters
-(``idp.aws.iam.params``), authorizes ``iam:<Action>`` on its resource for the caller, then
-reads or changes the caller's account through ``Iam.change`` (all or nothing). The answer is
-an ``IamResult`` that ``idp.aws.iam.wire`` writes as XML. Every refusal is logged at INFO with
-what the simulator found (AWS's messages never say why).
+Operations live one family per module (``ops_providers``, ``ops_oidc``, ``ops_roles``,
+``ops_policies``, ``ops_users``, ``ops_groups``, ``ops_mfa``, ``ops_aliases``); each checks
+its parameters (``idp.aws.iam.params``), authorizes ``iam:<Action>`` on its resource for the
+caller, then reads or changes the caller's account through ``Iam.change`` (all or nothing). The
+answer is an ``IamResult`` that ``idp.aws.iam.wire`` writes as XML. Every refusal is logged at
+INFO with what the simulator found (AWS's messages never say why).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from idp.aws.iam import (
     ops_aliases,
     ops_groups,
     ops_mfa,
+    ops_oidc,
     ops_policies,
     ops_providers,
     ops_roles,
@@ -40,6 +41,7 @@ API_VERSION: Final = "2010-05-08"
 
 OPERATIONS: Final[dict[str, Operation]] = {
     **ops_providers.OPERATIONS,
+    **ops_oidc.OPERATIONS,
     **ops_roles.OPERATIONS,
     **ops_policies.OPERATIONS,
     **ops_users.OPERATIONS,

@@ -275,15 +275,22 @@ def trust_policy(text: str) -> PolicyDocument:
 
 
 def _check_federated(value: str, state: IamState) -> None:
-    """A SAML provider named as ``{"Federated": ARN}`` in an account the simulator holds must
-    exist, as IAM checks when the policy is saved."""
+    """A SAML or OIDC provider named as ``{"Federated": ARN}`` in an account the simulator
+    holds must exist, as IAM checks when the policy is saved (the "Invalid principal in
+    policy" that a role created before its EKS cluster's OIDC provider gets)."""
     parts = value.split(":", 5)
     if (len(parts) != 6 or parts[:3] != ["arn", "aws", "iam"]
-            or not parts[5].startswith("saml-provider/") or state.account(parts[4]) is None):
+            or state.account(parts[4]) is None):
         return
-    if state.saml_provider(value) is None:
+    if parts[5].startswith("saml-provider/"):
+        found, kind = state.saml_provider(value) is not None, "SAML"
+    elif parts[5].startswith("oidc-provider/"):
+        found, kind = state.oidc_provider(value) is not None, "OIDC"
+    else:
+        return
+    if not found:
         raise MalformedPolicyDocument(f'Invalid principal in policy: "Federated":"{value}"',
-                                      detail=f"no SAML provider {value}")
+                                      detail=f"no {kind} provider {value}")
 
 
 def check_principals(document: PolicyDocument, state: IamState) -> None:

@@ -20,7 +20,9 @@ by editing a copy of the document, building it (which validates it) and storing 
                              "tags": [[K, V], ...]}},
         "groups":    {NAME: {"path": "/", "created": ISO, "policies": {NAME: JSON TEXT}}},
         "mfa":       {SERIAL: {"name", "path", "seed": BASE32, "user": NAME | null,
-                               "enabled": ISO | null, "created": ISO}}}}}
+                               "enabled": ISO | null, "created": ISO}},
+        "oidc":      {HOST_PATH: {"url": URL, "client_ids": [str], "thumbprints": [HEX40],
+                                  "created": ISO, "tags": [[K, V], ...]}}}}}
 
 Policies are kept as the text the caller sent: IAM returns documents as submitted, URL-encoded
 (IAM API Reference, ``GetRolePolicy``: "The policy document returned in this structure is
@@ -230,6 +232,35 @@ class SamlProvider:
         return f"arn:aws:iam::{self.account_id}:saml-provider/{self.name}"
 
 
+@dataclass(frozen=True)
+class OidcProvider:
+    """``arn:aws:iam::ACCOUNT:oidc-provider/HOST_PATH``: an OpenID Connect issuer this account
+    trusts for ``AssumeRoleWithWebIdentity`` (IAM User Guide, "Create an OpenID Connect (OIDC)
+    identity provider in IAM")."""
+
+    account_id: str
+    url: str
+    """The issuer URL as created, scheme included (``https://token.example.com/path``)."""
+    client_ids: tuple[str, ...]
+    """The audiences (``aud``) accepted."""
+    thumbprints: tuple[str, ...]
+    created: dt.datetime
+    tags: tuple[tuple[str, str], ...] = ()
+    key: str = ""
+    """Its key in the document's ``"oidc"`` collection: ``host_path``, or
+    ``OWN_ISSUER_PLACEHOLDER`` for the simulator's own issuer (kept symbolic, so the state
+    follows the simulator to another base URL)."""
+
+    @property
+    def host_path(self) -> str:
+        """The URL without its scheme (the ARN's resource part; the condition-key prefix)."""
+        return self.url.split("://", 1)[-1]
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:oidc-provider/{self.host_path}"
+
+
 def _folded(items: Mapping[str, Any]) -> dict[str, Any]:
     return {name.lower(): value for name, value in items.items()}
 
@@ -244,6 +275,9 @@ class AccountState:
     groups: Mapping[str, IamGroup]
     mfa_devices: Mapping[str, MfaDevice]
     """By serial number (ARN)."""
+    oidc_providers: Mapping[str, OidcProvider] = field(default_factory=dict)
+    """By the URL without its scheme (``OidcProvider.host_path``; case-sensitive, as IAM
+    compares provider URLs)."""
     _roles: Mapping[str, IamRole] = field(init=False, repr=False, compare=False)
     _users: Mapping[str, IamUser] = field(init=False, repr=False, compare=False)
     _groups: Mapping[str, IamGroup] = field(init=False, repr=False, compare=False)
@@ -266,6 +300,9 @@ class AccountState:
 
     def provider(self, name: str) -> SamlProvider | None:
         return self._providers.get(name.lower())
+
+    def oidc_provider(self, host_path: str) -> OidcProvider | None:
+        return self.oidc_providers.get(host_path)
 
     def mfa_of(self, user_name: str) -> tuple[MfaDevice, ...]:
         """The user's enabled MFA devices."""
@@ -326,6 +363,17 @@ class IamState:
         provider = account.provider(parts[5][len("saml-provider/"):])
         return provider if provider is not None and provider.arn == arn else None
 
+    def oidc_provider(self, arn: str) -> OidcProvider | None:
+        """The OIDC provider with this ARN (``arn:aws:iam::ACCOUNT:oidc-provider/HOST_PATH``)."""
+        parts = arn.split(":", 5)
+        if (len(parts) != 6 or parts[:4] != ["arn", "aws", "iam", ""]
+                or not parts[5].startswith("oidc-provider/")):
+            return None
+        account = self.accounts.get(parts[4])
+        if account is None:
+            return None
+        return account.oidc_provider(parts[5][len("oidc-provider/"):])
+
 
 # --------------------------------------------------------------------------- building
 
@@ -333,9 +381,24 @@ def _tags(raw: Any) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), str(v)) for k, v in raw or ())
 
 
-def _inline(raw: Mapping[str, str] | None) -> tuple[InlinePolicy, ...]:
-    return tuple(InlinePolicy(name=name, text=text,
-                              document=_policy(text, PolicyKind.IDENTITY))
+#: What the stored document says for "this simulator's own OIDC issuer (without scheme)";
+#: the directory file's placeholder too (``idp.directory.loader``).
+OWN_ISSUER_PLACEHOLDER: Final = "${idp:oidc}"
+
+
+def resolve_own_issuer(text: str, own_host: str) -> str:
+    """``text`` with the own issuer's placeholder replaced (``own_host``: ``HOST[:PORT]/PATH``).
+
+    The seed writes the simulator's own issuer symbolically (its provider without URL, policies
+    with the placeholder), so a state saved on one base URL works unchanged on another."""
+    return text.replace(OWN_ISSUER_PLACEHOLDER, own_host) if own_host else text
+
+
+def _inline_policies(raw: Mapping[str, str] | None,
+                     own_host: str = "") -> tuple[InlinePolicy, ...]:
+    return tuple(InlinePolicy(name=name, text=resolve_own_issuer(text, own_host),
+                              document=_policy(resolve_own_issuer(text, own_host),
+                                               PolicyKind.IDENTITY))
                  for name, text in (raw or {}).items())
 
 
@@ -363,14 +426,21 @@ def _provider(account_id: str, name: str, raw: Mapping[str, Any],
                         metadata=None if text is None else str(text), tags=_tags(raw.get("tags")))
 
 
-def _account(account_id: str, raw: Mapping[str, Any], own: TrustedIssuer) -> AccountState:
+def _account(account_id: str, raw: Mapping[str, Any], own: TrustedIssuer,
+             own_oidc: str) -> AccountState:
+    own_host = own_oidc.split("://", 1)[-1]
+
+    def _inline(raw_policies: Mapping[str, str] | None) -> tuple[InlinePolicy, ...]:
+        return _inline_policies(raw_policies, own_host)
+
     roles = {
         name: IamRole(
             account_id=account_id, name=name, path=body.get("path", "/"),
             created=parse_iso(body["created"]), description=body.get("description"),
             max_session_duration=int(body.get("max_session_duration", 3600)),
-            trust_text=body["trust_policy"],
-            trust_policy=_policy(body["trust_policy"], PolicyKind.TRUST),
+            trust_text=resolve_own_issuer(body["trust_policy"], own_host),
+            trust_policy=_policy(resolve_own_issuer(body["trust_policy"], own_host),
+                                 PolicyKind.TRUST),
             policies=_inline(body.get("policies")), tags=_tags(body.get("tags")),
             stored_id=body.get("id"))
         for name, body in (raw.get("roles") or {}).items()
@@ -407,13 +477,24 @@ def _account(account_id: str, raw: Mapping[str, Any], own: TrustedIssuer) -> Acc
         devices[device.serial] = device
     providers = {name: _provider(account_id, name, body, own)
                  for name, body in (raw.get("providers") or {}).items()}
+    oidc = {}
+    for key, body in (raw.get("oidc") or {}).items():
+        url = own_oidc if body.get("url") is None else str(body["url"])
+        provider = OidcProvider(
+            account_id=account_id, url=url,
+            client_ids=tuple(str(c) for c in body.get("client_ids") or ()),
+            thumbprints=tuple(str(t) for t in body.get("thumbprints") or ()),
+            created=parse_iso(body["created"]), tags=_tags(body.get("tags")), key=key)
+        oidc[provider.host_path] = provider
     return AccountState(id=account_id, alias=raw.get("alias"), providers=providers,
-                        roles=roles, users=users, groups=groups, mfa_devices=devices)
+                        roles=roles, users=users, groups=groups, mfa_devices=devices,
+                        oidc_providers=oidc)
 
 
-def build_state(data: Mapping[str, Any], own: TrustedIssuer) -> IamState:
+def build_state(data: Mapping[str, Any], own: TrustedIssuer, own_oidc: str = "") -> IamState:
     """The typed state of a document; ``own`` is what a provider holding this IdP's own
-    metadata trusts (its entityID and currently published certificates).
+    metadata trusts (its entityID and currently published certificates), ``own_oidc`` the
+    simulator's own OIDC issuer URL (an OIDC provider without URL; the placeholder in policies).
 
     Raises ``ValueError`` (``KeyError``, ``MalformedPolicyError``, ``MetadataProblem``) for
     a document no IAM operation writes: callers validate input before changing the document.
@@ -422,7 +503,7 @@ def build_state(data: Mapping[str, Any], own: TrustedIssuer) -> IamState:
     if not isinstance(accounts, Mapping):
         raise ValueError("the IAM document has no accounts")
     try:
-        return IamState(accounts={account_id: _account(account_id, raw, own)
+        return IamState(accounts={account_id: _account(account_id, raw, own, own_oidc)
                                   for account_id, raw in accounts.items()})
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"the IAM document is malformed: {exc!r}") from None

@@ -1,6 +1,8 @@
-"""``Tag*``, ``Untag*`` and ``List*Tags`` for roles, users and SAML providers: one set of rules.
+"""``Tag*``, ``Untag*`` and ``List*Tags`` for roles, users, SAML and OpenID Connect providers:
+one set of rules.
 
-IAM API Reference, ``TagRole``/``TagUser``/``TagSAMLProvider``: a tag with a key the entity
+IAM API Reference, ``TagRole``/``TagUser``/``TagSAMLProvider``/``TagOpenIDConnectProvider``: a
+tag with a key the entity
 already has (compared regardless of case) replaces it; at most 50 tags (``LimitExceeded``
 "Cannot exceed quota for TagsPerRole: 50"); ``Untag*`` removes the keys named (missing keys are
 no error); ``List*Tags`` pages the tags in the order they were added.
@@ -24,14 +26,21 @@ __all__ = ["Taggable", "tag_operations"]
 Target = Callable[[Call], tuple[str, Callable[[AccountState], Any]]]
 
 
+def _name(entity: Any) -> str:
+    return str(entity.name)
+
+
 @dataclass(frozen=True)
 class Taggable:
     """A kind of entity with tags: its name in operation names and quotas (``Role``), the
-    document's collection (``roles``), and how a call names one (``target``)."""
+    document's collection (``roles``), how a call names one (``target``), and the key of the
+    entity found in that collection (``key``: its ``name``, as stored; an OIDC provider is
+    stored under its URL without the scheme, compared exactly)."""
 
     kind: str
     collection: str
     target: Target
+    key: Callable[[Any], str] = _name
 
 
 def tag_operations(entity: Taggable) -> dict[str, Operation]:
@@ -43,7 +52,7 @@ def tag_operations(entity: Taggable) -> dict[str, Operation]:
         call.authorize(resource)
 
         def edit(account: dict[str, Any], state: AccountState) -> None:
-            body = account[entity.collection][find(state).name]
+            body = account[entity.collection][entity.key(find(state))]
             body["tags"] = merge_tags(body.get("tags") or [], tags, entity.kind)
 
         call.change(edit)
@@ -56,7 +65,7 @@ def tag_operations(entity: Taggable) -> dict[str, Operation]:
         call.authorize(resource)
 
         def edit(account: dict[str, Any], state: AccountState) -> None:
-            body = account[entity.collection][find(state).name]
+            body = account[entity.collection][entity.key(find(state))]
             body["tags"] = [[k, v] for k, v in body.get("tags") or []
                             if k.lower() not in dropped]
 

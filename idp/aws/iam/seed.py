@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from idp.aws.iam.metadata import read_metadata_file
-from idp.aws.iam.model import iso
+from idp.aws.iam.model import OWN_ISSUER_PLACEHOLDER, iso
 from idp.directory.model import Account, Directory
 from idp.directory.policy import PolicyDocument
 
@@ -29,15 +29,23 @@ __all__ = ["fingerprint", "seed_document"]
 _EPOCH: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
-def _text(policy: PolicyDocument) -> str:
-    return json.dumps(dict(policy.source), separators=(",", ":"), default=str)
+def _symbolic(text: str, own_host: str) -> str:
+    """The simulator's own issuer (``HOST[:PORT]/PATH``) written as the placeholder, so the
+    seed, its fingerprint and a saved state do not depend on the base URL (``model``
+    resolves it when building the state)."""
+    return text.replace(own_host, OWN_ISSUER_PLACEHOLDER) if own_host else text
 
 
-def _policies(policies: Mapping[str, PolicyDocument]) -> dict[str, str]:
-    return {name: _text(doc) for name, doc in policies.items()}
+def _account(account: Account, created: str, own_issuer: str) -> dict[str, Any]:
+    own_host = own_issuer.split("://", 1)[-1] if own_issuer else ""
 
+    def _text(policy: PolicyDocument) -> str:
+        return _symbolic(json.dumps(dict(policy.source), separators=(",", ":"), default=str),
+                         own_host)
 
-def _account(account: Account, created: str) -> dict[str, Any]:
+    def _policies(policies: Mapping[str, PolicyDocument]) -> dict[str, str]:
+        return {name: _text(doc) for name, doc in policies.items()}
+
     mfa: dict[str, Any] = {}
     users: dict[str, Any] = {}
     for user in account.iam_users:
@@ -74,13 +82,19 @@ def _account(account: Account, created: str) -> dict[str, Any]:
                                 "policies": _policies(group.policies)}
                    for group in account.iam_groups},
         "mfa": mfa,
+        "oidc": {
+            (OWN_ISSUER_PLACEHOLDER if spec.url == own_issuer else spec.host_path): {
+                "url": None if spec.url == own_issuer else spec.url,
+                "client_ids": list(spec.client_ids), "thumbprints": list(spec.thumbprints),
+                "created": created, "tags": []}
+            for spec in account.oidc_providers},
     }
 
 
 def seed_document(directory: Directory, now: dt.datetime) -> dict[str, Any]:
     """The IAM document for ``directory``, every entity created at ``now``."""
     created = iso(now)
-    return {"accounts": {account.id: _account(account, created)
+    return {"accounts": {account.id: _account(account, created, directory.oidc_issuer)
                          for account in directory.accounts.values()}}
 
 

@@ -52,7 +52,7 @@ def _dump(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
-_COLLECTIONS: Final = ("providers", "roles", "users", "groups", "mfa")
+_COLLECTIONS: Final = ("providers", "roles", "users", "groups", "mfa", "oidc")
 
 
 def _merged(current: dict[str, Any], seed: dict[str, Any]) -> dict[str, Any]:
@@ -101,9 +101,11 @@ class _Current(NamedTuple):
 class IamStore:
     """The current IAM document and its typed state, shared through ``store`` if given."""
 
-    def __init__(self, store: StateStore | None, own: TrustedIssuer) -> None:
+    def __init__(self, store: StateStore | None, own: TrustedIssuer,
+                 own_oidc: str = "") -> None:
         self._store = store
         self._own = own
+        self._own_oidc = own_oidc
         self._lock = threading.Lock()
         self._memory: tuple[int, str, str] | None = None
         self._cached: _Current | None = None
@@ -156,7 +158,8 @@ class IamStore:
             data = make()
             if found is not None and merge:
                 data = _merged(json.loads(found[2]), data)
-            build_state(data, self._own)  # a directory the loader accepted always builds
+            # a directory the loader accepted always builds
+            build_state(data, self._own, self._own_oidc)
             if found is not None and not merge:
                 log.warning("the directory's accounts changed since the IAM state was saved: "
                             "starting IAM over from the directory (changes made through the "
@@ -180,7 +183,8 @@ class IamStore:
         if found is None:
             raise LookupError("the IAM state has not been seeded")
         data = json.loads(found[2])
-        current = _Current(found[0], build_state(data, self._own), data, found[1])
+        current = _Current(found[0], build_state(data, self._own, self._own_oidc), data,
+                           found[1])
         self._cached = current
         return current
 
@@ -199,7 +203,7 @@ class IamStore:
             working = copy.deepcopy(data)
             result = edit(working, state)
             _check_budget(data, working)
-            built = build_state(working, self._own)
+            built = build_state(working, self._own, self._own_oidc)
             body = _dump(working)
             stored = self._put(fingerprint, body, version)
             if stored is not None:

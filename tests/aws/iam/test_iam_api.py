@@ -99,6 +99,12 @@ def test_role_names_are_unique_regardless_of_case(iam):
         "Action": "sts:AssumeRoleWithSAML"}]}),
      f'Invalid principal in policy: "Federated":"arn:aws:iam::{PROD}:saml-provider/Nope"'),
     (json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Federated": f"arn:aws:iam::{PROD}:oidc-provider/oidc.example.com/x"},
+        "Action": "sts:AssumeRoleWithWebIdentity"}]}),
+     'Invalid principal in policy: '
+     f'"Federated":"arn:aws:iam::{PROD}:oidc-provider/oidc.example.com/x"'),
+    (json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"AWS": "12345"}, "Action": "sts:AssumeRole"}]}),
      'Invalid principal in policy: "AWS":"12345"'),
     (json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -108,7 +114,7 @@ def test_role_names_are_unique_regardless_of_case(iam):
         "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:Assume:Role"}]}),
      "Actions/Condition can contain only one colon."),
 ], ids=["not-json", "resource", "missing-user", "missing-role", "missing-provider",
-        "not-an-account", "no-vendor", "two-colons"])
+        "missing-oidc-provider", "not-an-account", "no-vendor", "two-colons"])
 def test_malformed_trust_policies_are_refused_with_aws_messages(iam, client, document,
                                                                 message):
     before = snapshot(client)

@@ -152,3 +152,23 @@ def test_an_unseeded_store_says_so(keypair):
 
     with pytest.raises(LookupError, match="not been seeded"):
         IamStore(None, TrustedIssuer(entity_id=ENTITY, certificates=())).state()
+
+
+def test_the_own_oidc_issuer_follows_the_base_url_and_changes_are_kept(keypair, clock, store,
+                                                                         caplog):
+    """The seed names the simulator's own issuer symbolically: a state saved on port 8000 is
+    kept on port 9000 (no "starting IAM over"), and its own provider, CiDeploy's trust
+    policy and the condition keys there name the new issuer."""
+    on_8000 = edited_demo(lambda demo: None, aws_acs="http://127.0.0.1:8000/aws/saml")
+    on_9000 = edited_demo(lambda demo: None, aws_acs="http://127.0.0.1:9000/aws/saml")
+    assert fingerprint(on_8000) == fingerprint(on_9000)
+    iam(on_8000, keypair, store, clock).change(add_user("carol"))
+    moved = iam(on_9000, keypair, store, clock).state()
+    assert moved.account("111122223333").user("carol") is not None
+    assert "starting IAM over" not in caplog.text
+    dev = moved.account("444455556666")
+    assert [p.url for p in dev.oidc_providers.values()] == ["http://127.0.0.1:9000/oidc"]
+    provider = moved.oidc_provider("arn:aws:iam::444455556666:oidc-provider/127.0.0.1:9000/oidc")
+    assert provider is not None and provider.client_ids == ("sts.amazonaws.com",)
+    trust = dev.role("CiDeploy").trust_text
+    assert "127.0.0.1:9000/oidc:sub" in trust and "8000" not in trust and "${" not in trust
