@@ -377,6 +377,43 @@ def sts(ctx: Context) -> list[Row]:
     return [row]
 
 
+#: The demo's web identity role (its trust names this subject and audience) and the answer.
+WEB_ROLE: Final = "arn:aws:iam::444455556666:role/CiDeploy"
+WEB_SUBJECT: Final = "system:serviceaccount:prod:deployer"
+WEB_NEEDLE: Final = "AssumeRoleWithWebIdentityResult"
+_web_bodies: dict[str, str] = {}
+
+
+def web_identity_load(ctx: Context, key: str) -> Load:
+    """``AssumeRoleWithWebIdentity`` with one token of a day, made by ``idp token`` with the
+    server's own certs and base URL (what a CI job's token file holds)."""
+    server = ctx.server(key)
+    if server.url not in _web_bodies:
+        made = subprocess.run(
+            idp_command("token", "--sub", WEB_SUBJECT, "--aud", "sts.amazonaws.com",
+                        "--ttl", "86400", "--certs-dir", str(server.folder / "certs"),
+                        "--base-url", server.url),
+            capture_output=True, text=True, timeout=60, check=False)
+        if made.returncode != 0:
+            raise BenchmarkError(f"idp token failed: {made.stderr.strip()}")
+        _web_bodies[server.url] = _form(
+            Action="AssumeRoleWithWebIdentity", Version="2011-06-15", RoleArn=WEB_ROLE,
+            RoleSessionName="bench", WebIdentityToken=made.stdout.strip())
+    return Load(server.url, (WrkRequest("POST", "/aws/sts", _FORM, _web_bodies[server.url]),),
+                200, (WEB_NEEDLE,))
+
+
+def web_identity(ctx: Context) -> list[Row]:
+    row = Row("web-identity", "web-identity: AssumeRoleWithWebIdentity vs WithSAML",
+              Kind.RATE,
+              detail="POST /aws/sts AssumeRoleWithWebIdentity (an RS256 token of the "
+              "simulator's own issuer: JWS checks, IAM OIDC provider, trust policy, "
+              "credentials) vs AssumeRoleWithSAML on the same server, 1 worker",
+              note=_wrk_note(ctx))
+    _ab_wrk(ctx, row, lambda: web_identity_load(ctx, "idp1"), lambda: sts_load(ctx, "idp1"))
+    return [row]
+
+
 def console(ctx: Context) -> list[Row]:
     row = Row("console", "console: POST /aws/saml vs reference", Kind.RATE,
               detail="POST /aws/saml -> 303 to the console, 1 worker, on idp serve "
@@ -580,6 +617,7 @@ GROUPS: Final[dict[str, Callable[[Context], list[Row]]]] = {
     "verify": verify,
     "sso": sso,
     "sts": sts,
+    "web-identity": web_identity,
     "console": console,
     "workers": workers,
     "startup": startup,
@@ -587,5 +625,5 @@ GROUPS: Final[dict[str, Callable[[Context], list[Row]]]] = {
     "state": state,
 }
 #: The names rows print under (a group may print more than one).
-ROW_NAMES: Final = ("mint", "verify", "sso", "sts", "console", "workers", "startup", "import",
-                    "rss-idle", "rss-logins", "state")
+ROW_NAMES: Final = ("mint", "verify", "sso", "sts", "web-identity", "console", "workers",
+                    "startup", "import", "rss-idle", "rss-logins", "state")

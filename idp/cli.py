@@ -504,7 +504,10 @@ def _config(args: argparse.Namespace) -> int:
               f"{sum(len(a.roles) for a in accounts)} roles, {len(iam_users)} users, "
               f"{sum(len(u.access_keys) for u in iam_users)} access keys, "
               f"{sum(u.mfa_seed is not None for u in iam_users)} MFA devices, "
-              f"{policies} inline policies)")
+              f"{policies} inline policies, "
+              f"{sum(len(a.oidc_providers) for a in accounts)} OIDC providers; workloads: "
+              f"{len(directory.instances)} instances, {len(directory.tasks)} tasks; "
+              f"{len(directory.oidc_clients)} OIDC clients)")
         return 0
     print("idp config: pass --demo to print the demo directory, or --check FILE", file=sys.stderr)
     return 2

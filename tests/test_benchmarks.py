@@ -16,8 +16,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 #: The row names ``python -m benchmarks`` prints (benchmarks.rows.ROW_NAMES).
-ROWS = ("mint", "verify", "sso", "sts", "console", "workers", "startup", "import",
-        "rss-idle", "rss-logins", "state")
+ROWS = ("mint", "verify", "sso", "sts", "web-identity", "console", "workers", "startup",
+        "import", "rss-idle", "rss-logins", "state")
 
 
 @pytest.mark.live

@@ -64,6 +64,8 @@ def test_config_demo_prints_a_loadable_directory(tmp_path):
     check = idp("config", "--check", "dir.yaml", cwd=tmp_path)
     assert check.returncode == 0
     assert "OK (4 users" in check.stdout
+    assert ("1 OIDC providers; workloads: 1 instances, 1 tasks; 1 OIDC clients)"
+            in check.stdout), check.stdout
 
 
 def test_broken_config_is_one_line_and_exit_2(tmp_path):

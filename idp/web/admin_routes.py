@@ -102,6 +102,8 @@ Endpoints (``{…}`` is a path parameter; ``?`` marks an optional field)::
     POST   /api/mint                     {user, role?, sp?, fault?}
                                          → 200 {"saml_response": base64, "user", "sp",
                                                 "acs_url"}
+    POST   /api/token                    {sub, aud: str | [str], ttl?, claims?}
+                                         → 200 {"token": JWT, "issuer", "sub", "expires_in"}
     POST   /api/reset                    → 200 {"reset": true}  (configured directory, keys,
                                          clock; no faults, exchanges or redeemed assertions)
 
@@ -145,6 +147,7 @@ from idp.errors import (
 )
 from idp.faults import AWS_ONLY, DESCRIPTIONS, FAULT_RULES, Fault, parse_fault
 from idp.keys import KeyPair, atomic_write
+from idp.oidc.signing import DEFAULT_TOKEN_TTL
 from idp.saml.providers import ServiceProvider
 from idp.text import has_lone_surrogate
 from idp.web.body import BodyTimeout, BodyTooLarge, ClientGone, read_body
@@ -798,6 +801,29 @@ def _mint(call: Call) -> Answer:
                 "sp": sp_id, "acs_url": sp.default_acs})
 
 
+def _token(call: Call) -> Answer:
+    """A workload JWT of the OIDC issuer, as ``idp token`` makes it (``aud``: a string or a
+    list of strings; ``claims`` add to or override the standard ones)."""
+    data = call.input(("sub", "aud", "ttl", "claims"))
+    sub = data.required("sub")
+    audiences = ([data.required("aud")] if isinstance(data.value("aud"), str)
+                 else data.strings("aud"))
+    if not audiences:
+        _refuse("aud is required: a string or a list of strings", "aud")
+    ttl = data.integer("ttl")
+    oidc = call.runtime.services.oidc
+    try:
+        token = oidc.workload_token(sub, tuple(audiences),
+                                    ttl=ttl if ttl is not None else DEFAULT_TOKEN_TTL,
+                                    claims=data.object("claims"))
+    except ValueError as exc:
+        _refuse(str(exc), "ttl" if "lifetime" in str(exc) else None)
+    except TypeError as exc:  # a claim JSON cannot hold (not reachable from JSON input)
+        _refuse(str(exc), "claims")
+    return _ok({"token": token, "issuer": oidc.issuer, "sub": sub,
+                "expires_in": ttl if ttl is not None else DEFAULT_TOKEN_TTL})
+
+
 def _reset(call: Call) -> Answer:
     call.input(())
     call.runtime.reset()
@@ -843,6 +869,8 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
              query=frozenset({"user", "kind", "limit"})),
     Endpoint("POST", "/api/mint", _mint, "a signed SAMLResponse, straight from the IdP",
              "{user, role?, sp?, fault?}"),
+    Endpoint("POST", "/api/token", _token, "a workload JWT of the OIDC issuer (idp token)",
+             "{sub, aud, ttl?, claims?}"),
     Endpoint("POST", "/api/reset", _reset, "back to the configured state"),
 )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -28,8 +29,10 @@ async def credentials(request: Request) -> Response:
         return await not_found(request)
     if request.method not in ("GET", "HEAD"):
         return PlainTextResponse("Method Not Allowed\n", 405, headers={"Allow": "GET, HEAD"})
-    answer = services(request).workloads.container_credentials(
-        request.path_params["task_id"], request.headers.get("authorization"))
+    # In the thread pool: the IAM state comes from the shared store (SQLite or Redis I/O).
+    answer = await run_in_threadpool(services(request).workloads.container_credentials,
+                                     request.path_params["task_id"],
+                                     request.headers.get("authorization"))
     return JSONResponse(answer.body, status_code=answer.status)
 
 

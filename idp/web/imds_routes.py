@@ -13,6 +13,7 @@ import logging
 from typing import Final
 
 import anyio
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -54,8 +55,10 @@ async def metadata(request: Request) -> Response:
     prefix = f"/imds/{instance_id}"
     path = full[full.find(prefix) + len(prefix):].removeprefix("/")
     headers = request.headers
-    answer: MetadataAnswer = MetadataService(services(request).workloads).answer(
-        instance_id, MetadataRequest(
+    # In the thread pool: credentials read the IAM state from the shared store (SQLite or
+    # Redis I/O), which must not hold the event loop.
+    answer: MetadataAnswer = await run_in_threadpool(
+        MetadataService(services(request).workloads).answer, instance_id, MetadataRequest(
             method=request.method, path=path, token=headers.get(TOKEN_HEADER),
             ttl=headers.get(TTL_HEADER), forwarded="x-forwarded-for" in headers))
     if answer.dropped:

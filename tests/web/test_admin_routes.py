@@ -825,6 +825,41 @@ def test_mint_refusals(api: TestClient, body: dict[str, Any], status: int,
     refused(api.post("/api/mint", json=body), status, field)
 
 
+def test_token_is_a_workload_jwt_of_the_oidc_issuer(api: TestClient) -> None:
+    import jwt
+
+    answer = ok(api.post("/api/token", json={
+        "sub": "system:serviceaccount:prod:deployer", "aud": "sts.amazonaws.com", "ttl": 600,
+        "claims": {"amr": ["mfa"]}}))
+    assert answer["issuer"] == f"{BASE_URL}/oidc" and answer["expires_in"] == 600
+    keys = api.get("/oidc/jwks").json()
+    kid = jwt.get_unverified_header(answer["token"])["kid"]
+    (key,) = [k for k in keys["keys"] if k["kid"] == kid]
+    claims = jwt.decode(answer["token"], jwt.PyJWK(key).key, algorithms=["RS256"],
+                        audience="sts.amazonaws.com", issuer=f"{BASE_URL}/oidc",
+                        options={"verify_exp": False, "verify_iat": False,
+                                 "verify_nbf": False})
+    assert claims["sub"] == "system:serviceaccount:prod:deployer" and claims["amr"] == ["mfa"]
+    assert claims["exp"] - claims["iat"] == 600
+    several = ok(api.post("/api/token", json={"sub": "ci", "aud": ["a", "b"]}))
+    assert jwt.decode(several["token"], options={"verify_signature": False})["aud"] == ["a", "b"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"aud": "a"}, "sub"),
+    ({"sub": "s"}, "aud"),
+    ({"sub": "s", "aud": []}, "aud"),
+    ({"sub": "s", "aud": [1]}, "aud"),
+    ({"sub": "s", "aud": "a", "ttl": 0}, "ttl"),
+    ({"sub": "s", "aud": "a", "ttl": 86_401}, "ttl"),
+    ({"sub": "s", "aud": "a", "ttl": "60"}, "ttl"),
+    ({"sub": "s", "aud": "a", "claims": ["x"]}, "claims"),
+    ({"sub": "s", "aud": "a", "colour": "red"}, "colour"),
+])
+def test_token_refusals(api: TestClient, body: dict[str, Any], field: str | None) -> None:
+    refused(api.post("/api/token", json=body), 400, field)
+
+
 # --- reset ----------------------------------------------------------------------------------------
 
 

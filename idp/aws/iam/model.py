@@ -485,6 +485,9 @@ def _account(account_id: str, raw: Mapping[str, Any], own: TrustedIssuer,
             client_ids=tuple(str(c) for c in body.get("client_ids") or ()),
             thumbprints=tuple(str(t) for t in body.get("thumbprints") or ()),
             created=parse_iso(body["created"]), tags=_tags(body.get("tags")), key=key)
+        # The own issuer's entry comes first (the seed writes it so); a provider created
+        # through the API for the same URL (possible only after the simulator moved to that
+        # base URL) comes later and is the one IAM answers for it.
         oidc[provider.host_path] = provider
     return AccountState(id=account_id, alias=raw.get("alias"), providers=providers,
                         roles=roles, users=users, groups=groups, mfa_devices=devices,
