@@ -347,7 +347,6 @@ def _oidc_keys(settings: Settings, *, rotate: bool) -> int:
     from idp.oidc.signing import KEY_COMMON_NAME, key_id
 
     store = _oidc_keystore(settings)
-    jwks = f"{settings.url}/oidc/jwks"
     if store.exists() and not rotate:
         pair = store.load()
         print(f"an OIDC signing key already exists in {settings.certs_dir} "
@@ -359,8 +358,10 @@ def _oidc_keys(settings: Settings, *, rotate: bool) -> int:
     kid = key_id(pair.private_key.public_key())
     if rotate:
         print(f"OIDC signing key rotated: RSA-{pair.key_size} in {settings.certs_dir} "
-              f"(kid {kid}); the previous key stays in {jwks}")
-        print("restart idp serve to sign with it; tokens signed before still verify")
+              f"(kid {kid}); the previous key stays in the JWK Set (BASE/oidc/jwks)")
+        print("idp token signs with it now, and a running idp serve publishes it at once; "
+              "the server's own ID tokens switch to it at its next start. Tokens signed "
+              "before still verify")
     else:
         print(f"OIDC signing key created: RSA-{pair.key_size} in {settings.certs_dir} "
               f"(kid {kid})")
@@ -613,6 +614,11 @@ def _parser() -> argparse.ArgumentParser:
                        "any JSON value (repeatable)")
     token.add_argument("--host", help="host of the base URL (default 127.0.0.1)")
     token.add_argument("--port", type=int, help="port of the base URL (default 8000)")
+    token.add_argument("--clock-offset", type=int, metavar="SECONDS",
+                       help="stamp iat/nbf/exp this many seconds ahead of the real clock (as "
+                       "idp serve --clock-offset, so a server with a moved clock accepts it)")
+    token.add_argument("--frozen-clock", metavar="ISO8601",
+                       help="stamp iat/nbf/exp at this instant (as idp serve --frozen-clock)")
     token.add_argument("--key-size", type=int, choices=(2048, 3072, 4096),
                        help="RSA size if the OIDC key pair must be created")
     token.set_defaults(func=_token)

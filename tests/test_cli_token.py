@@ -228,3 +228,21 @@ def test_a_key_rotated_while_serving_is_published_and_trusted_at_once(tmp_path: 
             assert answer["SubjectFromWebIdentityToken"] == SUB
     finally:
         assert stop(server) == 0
+
+
+def test_the_clock_flags_stamp_the_token_as_a_server_with_that_clock(tmp_path: Path):
+    """A server started with --frozen-clock or --clock-offset accepts tokens stamped by the
+    same flags (the real clock would make them look issued years away)."""
+    frozen = idp("token", "--sub", "s", "--aud", "a", "--frozen-clock",
+                 "2030-01-01T00:00:00Z", cwd=tmp_path)
+    assert frozen.returncode == 0, frozen.stderr
+    claims = jwt.decode(frozen.stdout, options={"verify_signature": False})
+    assert claims["iat"] == claims["nbf"] == 1893456000 and claims["exp"] == 1893459600
+    ahead = idp("token", "--sub", "s", "--aud", "a", "--clock-offset", "86400", cwd=tmp_path)
+    now = idp("token", "--sub", "s", "--aud", "a", cwd=tmp_path)
+    moved = (jwt.decode(ahead.stdout, options={"verify_signature": False})["iat"]
+             - jwt.decode(now.stdout, options={"verify_signature": False})["iat"])
+    assert 86_390 <= moved <= 86_410
+    bad = idp("token", "--sub", "s", "--aud", "a", "--frozen-clock", "yesterday",
+              cwd=tmp_path)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr

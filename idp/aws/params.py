@@ -170,6 +170,8 @@ _PATTERNS: Final = {
 #: ``GetSessionToken``'s ``durationSecondsType``: 900-129600 (IAM users; default 43200).
 MAX_USER_SESSION_SECONDS: Final = 129_600
 MAX_POLICY_ARNS: Final = 10
+#: A role ARN (IAM User Guide, "IAM ARNs"): ``arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME``.
+_ROLE_ARN: Final = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\x21-\x7e]+", re.ASCII)
 MAX_TRANSITIVE_TAG_KEYS: Final = 50
 _MEMBER: Final = re.compile(r"(?P<list>[A-Za-z]+)\.member\.(?P<n>[1-9][0-9]{0,3})(?:\.(?P<f>\w+))?")
 
@@ -447,6 +449,12 @@ def assume_role_with_web_identity_params(
     problems.number(params.get("MinimumSessionTokenSize"), "minimumSessionTokenSize",
                     low=0, high=MAX_MINIMUM_SESSION_TOKEN_SIZE)
     problems.raise_any()
+    if _ROLE_ARN.fullmatch(role_arn) is None:
+        # What STS answers for a RoleArn of the right length that is no role ARN (seen for
+        # AssumeRoleWithSAML, e.g. physera/onelogin-aws-cli#12).
+        raise ValidationError("Request ARN is invalid", rule=Rule.ROLE_MISSING,
+                              detail=f"RoleArn {role_arn[:200]!r} is not "
+                              "arn:aws:iam::ACCOUNT:role/NAME")
     check_session_policy(policy)
     return AssumeRoleWithWebIdentityParams(
         role_arn=role_arn, session_name=session_name, token=token.strip(_ASCII_WHITESPACE),

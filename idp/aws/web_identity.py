@@ -8,8 +8,11 @@ with assumed roles". ``WebIdentity.assume`` checks, in this order, and refuses w
 1. The parameters (``idp.aws.params.assume_role_with_web_identity_params``: ``MissingParameter``,
    ``ValidationError``, ``MalformedPolicyDocument``). ``ProviderId`` names an OAuth 2.0
    provider (``www.amazon.com``, ``graph.facebook.com``) whose opaque access tokens AWS checks
-   with that provider; the offline simulator cannot, so any ``ProviderId`` is refused
-   (``InvalidIdentityToken``, saying so): omit it, as AWS asks for OpenID Connect ID tokens.
+   with that provider. The offline simulator has no such provider to ask, so it answers as
+   one that rejects every token: ``IDPRejectedClaim`` (403; "The identity provider (IdP)
+   reported that authentication failed", STS API Reference, Errors), the detail saying why;
+   any other ``ProviderId`` is ``InvalidIdentityToken``. Omit it for OpenID Connect ID
+   tokens, as AWS asks.
 2. The token must read as a signed JWT (RFC 7519, a JWS in compact serialization, RFC 7515
    §7.1): three base64url parts (an encrypted JWE has five), a header of at most 8192
    characters that is a JSON object, no ``crit`` extension PyJWT does not know.
@@ -85,6 +88,7 @@ from idp.aws.credentials import CredentialIssuer
 from idp.aws.errors import (
     AccessDenied,
     ExpiredTokenException,
+    IDPRejectedClaim,
     InvalidIdentityToken,
     ValidationError,
 )
@@ -117,6 +121,9 @@ __all__ = [
     "CLOCK_SKEW_SECONDS",
     "MAX_TOKEN_AGE_SECONDS",
     "NOT_AUTHORIZED",
+    "OAUTH_PROVIDERS",
+    "PROVIDER_ID_MESSAGE",
+    "REJECTED_MESSAGE",
     "SOURCE_IDENTITY_CLAIM",
     "TAGS_CLAIM",
     "VerifiedToken",
@@ -145,6 +152,12 @@ SIGNATURE_MESSAGE: Final = "The web identity token's signature could not be veri
 PROVIDER_ID_MESSAGE: Final = ("ProviderId is only for OAuth 2.0 access tokens of www.amazon.com "
                               "and graph.facebook.com, which this offline simulator cannot "
                               "check; omit ProviderId for OpenID Connect ID tokens")
+#: The OAuth 2.0 providers ``ProviderId`` may name (STS API Reference,
+#: AssumeRoleWithWebIdentity: "Currently www.amazon.com and graph.facebook.com are the only
+#: supported identity providers for OAuth 2.0 access tokens").
+OAUTH_PROVIDERS: Final = ("www.amazon.com", "graph.facebook.com")
+REJECTED_MESSAGE: Final = ("The identity provider (IdP) reported that authentication failed. "
+                           "This might be because the claim is invalid.")
 #: What XML 1.0 cannot carry (the subject goes into ``SubjectFromWebIdentityToken``).
 _NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _SCHEMES: Final = ("https://", "http://")
@@ -533,6 +546,13 @@ class WebIdentity:
     def assume(self, params: Mapping[str, str]) -> AssumeRoleWithWebIdentityResult:
         """The operation, from its Query parameters to its result (or an ``AwsError``)."""
         request = assume_role_with_web_identity_params(params)
+        if request.provider_id in OAUTH_PROVIDERS:
+            raise IDPRejectedClaim(
+                REJECTED_MESSAGE, rule=Rule.PROVIDER,
+                detail=f"ProviderId {request.provider_id}: AWS would ask that provider to "
+                "check the OAuth 2.0 access token; this offline simulator has no provider to "
+                "ask and rejects every such token", hint="use an OpenID Connect ID token "
+                "(idp token) without ProviderId")
         if request.provider_id is not None:
             raise _invalid(PROVIDER_ID_MESSAGE, Rule.PROVIDER,
                            f"ProviderId is {request.provider_id[:200]!r}")

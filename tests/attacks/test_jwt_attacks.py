@@ -247,8 +247,12 @@ ATTACKS: dict[str, JwtAttack] = {
     "header_not_an_object": JwtAttack(lambda k: forge(b'"RS256"', k.body(), b"x"), NOT_JWT),
     # The request around the token.
     "provider_id_oauth": JwtAttack(lambda k: k.genuine(), Refused(
-        INVALID, 400, "ProviderId is only for OAuth 2.0", exact=False),
+        "IDPRejectedClaim", 403, "The identity provider (IdP) reported that authentication "
+        "failed. This might be because the claim is invalid."),
         extra={"ProviderId": "www.amazon.com"}),
+    "provider_id_other": JwtAttack(lambda k: k.genuine(), Refused(
+        INVALID, 400, "ProviderId is only for OAuth 2.0", exact=False),
+        extra={"ProviderId": "accounts.google.com"}),
     "role_of_another_account": JwtAttack(
         lambda k: k.genuine(), Refused(INVALID, 400, "No OpenIDConnect provider found in your "
                                        "account for ", exact=False),

@@ -22,6 +22,7 @@ from idp.aws.web_identity import (
     NOT_A_JWT_MESSAGE,
     NOT_AUTHORIZED,
     PROVIDER_ID_MESSAGE,
+    REJECTED_MESSAGE,
     SIGNATURE_MESSAGE,
     TIMESTAMP_MESSAGE,
     WebIdentity,
@@ -256,6 +257,9 @@ def test_sts_dispatches_the_operation(web, signer, now, settings, directory, key
      "'durationSeconds' failed to satisfy constraint: Member must have value less than or "
      "equal to 43200"),
     ({"Policy": "{not json"}, "MalformedPolicyDocument", None),
+    ({"RoleArn": "notanarn-xxxxxxxxxxxxxx"}, "ValidationError", "Request ARN is invalid"),
+    ({"RoleArn": "arn:aws:iam::444455556666:user/ops"}, "ValidationError",
+     "Request ARN is invalid"),
 ])
 def test_parameters_are_checked_first(web, signer, now, change, code, message):
     query = params(good(signer, now))
@@ -280,10 +284,19 @@ def test_an_oversized_token_is_measured_before_anything_reads_it(web, signer, no
     assert "webIdentityToken" in info.value.message
 
 
-def test_provider_id_is_refused_offline(web, signer, now):
-    error = refused(web, params(good(signer, now), ProviderId="www.amazon.com"),
+@pytest.mark.parametrize("provider", ["www.amazon.com", "graph.facebook.com"])
+def test_an_oauth_provider_id_is_a_provider_rejecting_every_token(web, signer, now, provider):
+    """No OAuth provider to ask offline: IDPRejectedClaim (403), the detail saying why."""
+    error = refused(web, params(good(signer, now), ProviderId=provider), "IDPRejectedClaim",
+                    REJECTED_MESSAGE, Rule.PROVIDER)
+    assert error.http_status == 403
+    assert provider in (error.detail or "") and "offline" in (error.detail or "")
+
+
+def test_another_provider_id_is_refused(web, signer, now):
+    error = refused(web, params(good(signer, now), ProviderId="accounts.google.com"),
                     "InvalidIdentityToken", PROVIDER_ID_MESSAGE, Rule.PROVIDER)
-    assert "www.amazon.com" in (error.detail or "")
+    assert "accounts.google.com" in (error.detail or "")
 
 
 # --------------------------------------------------------------------------- the token itself

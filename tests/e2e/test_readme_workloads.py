@@ -1,7 +1,7 @@
 """The README's "Roles for workloads" examples run as written (``readme-test: workloads-shell``
 blocks, in order, in the server's working directory) against a real ``idp serve`` on the demo,
-with the venv's ``idp`` and ``aws`` first on PATH and no real AWS configuration. ``idp token``
-finds the server's base URL in ``IDP_BASE_URL`` (what the README's default port gives)."""
+with the venv's ``idp`` and ``aws`` first on PATH and no real AWS configuration (the server's
+URL in place of ``http://127.0.0.1:8000``, ``idp token``'s ``--base-url`` included)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ def test_the_workload_examples_run_as_written(tmp_path: Path) -> None:
     with running_server(workdir) as server:
         env = clean_env(tmp_path)
         env["HOME"] = str(tmp_path / "home")
-        env["IDP_BASE_URL"] = server.url
 
         def shell(block: str) -> list[str]:
             script = block.replace("http://127.0.0.1:8000", server.url)
