@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.projects import clean_env, run
+from tests.support.projects import clean_env, run_shell_block
 from tests.support.server import running_server
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -27,9 +27,7 @@ def test_the_iam_walkthrough_runs_as_written(tmp_path: Path) -> None:
         env["HOME"] = str(tmp_path / "home")
 
         def shell(block: str) -> list[str]:
-            script = block.replace("http://127.0.0.1:8000", server.url)
-            return run(["bash", "-euo", "pipefail", "-c", script], workdir,
-                       env).stdout.splitlines()
+            return run_shell_block(block, server.url, workdir, env)
 
         imported = shell(IMPORT)
         assert imported[-1] == "arn:aws:iam::111122223333:saml-provider/CorpIdP"

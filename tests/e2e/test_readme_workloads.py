@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.projects import clean_env, run
+from tests.support.projects import clean_env, run_shell_block
 from tests.support.server import running_server
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -33,9 +33,7 @@ def test_the_workload_examples_run_as_written(tmp_path: Path) -> None:
         env["HOME"] = str(tmp_path / "home")
 
         def shell(block: str) -> list[str]:
-            script = block.replace("http://127.0.0.1:8000", server.url)
-            return run(["bash", "-euo", "pipefail", "-c", script], workdir,
-                       env).stdout.splitlines()
+            return run_shell_block(block, server.url, workdir, env)
 
         wrote, instance, task, web_identity = _arns_after_wrote(shell(FLOWS))
         assert wrote == ["wrote token.jwt (iss " + server.url + "/oidc, sub "

@@ -31,3 +31,10 @@ def run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
     assert result.returncode == 0, f"{argv[:3]} failed:\n{result.stdout}\n{result.stderr}"
     assert "Traceback" not in result.stderr
     return result
+
+
+def run_shell_block(block: str, server_url: str, cwd: Path, env: dict[str, str]) -> list[str]:
+    """A README shell block run as written with ``bash -euo pipefail``, against the server at
+    ``server_url`` in place of the README's ``http://127.0.0.1:8000``: its stdout lines."""
+    script = block.replace("http://127.0.0.1:8000", server_url)
+    return run(["bash", "-euo", "pipefail", "-c", script], cwd, env).stdout.splitlines()
