@@ -81,8 +81,9 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from idp.hosts import is_loopback
     from idp.web.app import create_app
-    from idp.web.server import is_loopback, listen, uvicorn_options
+    from idp.web.server import listen, uvicorn_options
 
     settings = _settings(args)
     app = create_app(settings)  # loads keys and the directory: fails here, before binding
@@ -130,8 +131,8 @@ def _tls_files(settings: Settings) -> TlsFiles | None:
         return None
     from urllib.parse import urlsplit
 
+    from idp.hosts import is_loopback
     from idp.tls import default_names, ensure_tls
-    from idp.web.server import is_loopback
 
     if settings.connect_proxy is not None and not (
             is_loopback(settings.host) or settings.host in ("0.0.0.0", "::")):  # noqa: S104

@@ -690,7 +690,8 @@ class _ProxyThread:
 
 
 def _bind(base_url: str | None) -> tuple[socket.socket, int]:
-    from idp.web.server import is_loopback, listen
+    from idp.hosts import is_loopback
+    from idp.web.server import listen
 
     """A listening loopback socket: on ``base_url``'s host and port when it names a loopback
     host, else on a free port of 127.0.0.1 (``base_url`` is then a public name, for example

@@ -24,7 +24,7 @@ from idp.aws.errors import AwsError
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("idp.errors", "idp.clock", "idp.xml", "idp.settings", "idp.keys",
                     "idp.store", "idp.redirects", "idp.logs", "idp.exchanges",
-                    "idp.version", "idp.tls", "idp.vendors", "idp.text")),
+                    "idp.version", "idp.tls", "idp.vendors", "idp.text", "idp.hosts")),
     ("saml", ("idp.saml",)),
     ("directory", ("idp.directory",)),
     ("authn", ("idp.authn",)),

@@ -18,22 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.projects import clean_env, run
+from tests.support.projects import clean_env, readme_blocks, run
 from tests.support.server import running_server
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-_BLOCK = re.compile(r"<!-- readme-test: ([\w-]+) -->\n```\w*\n(.*?)\n```", re.DOTALL)
-BLOCKS = [(kind, code) for kind, code in _BLOCK.findall(README.read_text("utf-8"))]
-
-
-def blocks(kind: str) -> list[str]:
-    return [code for k, code in BLOCKS if k == kind]
+blocks = readme_blocks
 
 
 def test_the_readme_has_its_examples() -> None:
-    kinds = [kind for kind, _ in BLOCKS]
-    assert kinds.count("python") >= 2 and kinds.count("shell") >= 2
-    assert kinds.count("pytest-project") == 1
+    assert len(blocks("python")) >= 2 and len(blocks("shell")) >= 2
+    assert len(blocks("pytest-project")) == 1
 
 
 @pytest.mark.parametrize("code", blocks("python"), ids=lambda c: c.splitlines()[0][:40])

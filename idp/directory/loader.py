@@ -46,6 +46,7 @@ from idp.directory.model import (
 from idp.directory.passwords import hash_password, is_hash
 from idp.directory.policy import PolicyDocument, PolicyKind, parse_policy
 from idp.errors import ConfigError, MalformedPolicyError
+from idp.hosts import is_loopback
 from idp.saml.constants import ISSUABLE_NAMEID_FORMATS, NameIDFormat
 from idp.saml.providers import RoleValueOrder, ServiceProvider
 from idp.saml.signing import Digest, SignatureAlgorithm, SigningPolicy
@@ -408,24 +409,13 @@ def check_oidc_url(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return "must begin with https:// (http:// only on a loopback host)"
-    if parts.scheme == "http" and not _loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         return "must begin with https:// (http:// only on a loopback host)"
     if parts.query or parts.fragment or "?" in url or "#" in url:
         return "must not have a query or a fragment"
     if parts.username or parts.password:
         return "must not carry a user name or password"
     return None
-
-
-def _loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _oidc_providers(fields: _Fields, account_id: str,

@@ -37,7 +37,8 @@ from typing import Final
 
 from idp.aws.vocabulary import is_sign_in_host
 from idp.errors import IdPError
-from idp.web.server import is_loopback, listen
+from idp.hosts import is_loopback
+from idp.web.server import listen
 
 __all__ = [
     "MAX_HEAD_BYTES",

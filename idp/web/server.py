@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import socket
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -374,16 +373,6 @@ async def _plain(send: ASGISendCallable, status: int, text: str) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": _plain_headers(body)})
     await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-def is_loopback(host: str | None) -> bool:
-    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False
 
 
 def listen(host: str, port: int) -> socket.socket:

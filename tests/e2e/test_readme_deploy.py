@@ -20,19 +20,16 @@ from tests.support.demo import BOB_EMAIL, PROD_PROVIDER, READ_ONLY
 from tests.support.faults import connections_by_worker, fresh_client, shutdown
 from tests.support.http import auto_post, login
 from tests.support.nginx import running_nginx
+from tests.support.projects import readme_blocks
 from tests.support.server import LiveServer, child_env, free_port, healthy, idp_command
 from tests.support.sts import clean_aws_environment, session_client, sts_client
 
 pytestmark = pytest.mark.live
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
 def block(name: str) -> str:
-    found = re.findall(rf"<!-- readme-test: {name} -->\n```\w*\n(.*?)\n```",
-                       README.read_text("utf-8"), re.DOTALL)
+    found = readme_blocks(name)
     assert len(found) == 1, f"README has {len(found)} {name} blocks"
-    return str(found[0])
+    return found[0]
 
 
 def commands(text: str) -> list[str]:

@@ -4,31 +4,19 @@ venv's ``idp``, ``aws`` and ``python`` first on PATH and no real AWS configurati
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
-from tests.support.projects import clean_env, run_shell_block
-from tests.support.server import running_server
+from tests.support.projects import readme_blocks, readme_walkthrough
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-_BLOCK = re.compile(r"<!-- readme-test: iam-shell -->\n```\w*\n(.*?)\n```", re.DOTALL)
-IMPORT, PROFILES, REFUSALS = _BLOCK.findall(README.read_text("utf-8"))
+IMPORT, PROFILES, REFUSALS = readme_blocks("iam-shell")
 
 
 @pytest.mark.live
 def test_the_iam_walkthrough_runs_as_written(tmp_path: Path) -> None:
-    workdir = tmp_path / "server"
-    with running_server(workdir) as server:
-        env = clean_env(tmp_path)
-        # The AWS CLI caches assumed-role credentials under ~/.aws/cli/cache: a scratch HOME,
-        # so credentials of another run's server are never reused.
-        env["HOME"] = str(tmp_path / "home")
-
-        def shell(block: str) -> list[str]:
-            return run_shell_block(block, server.url, workdir, env)
-
+    with readme_walkthrough(tmp_path) as (server, shell):
+        workdir = tmp_path / "server"
         imported = shell(IMPORT)
         assert imported[-1] == "arn:aws:iam::111122223333:saml-provider/CorpIdP"
         assert (workdir / "metadata" / "idp-metadata.xml").is_file()

@@ -5,18 +5,14 @@ URL in place of ``http://127.0.0.1:8000``, ``idp token``'s ``--base-url`` includ
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.projects import clean_env, run_shell_block
-from tests.support.server import running_server
+from tests.support.projects import readme_blocks, readme_walkthrough
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-_BLOCK = re.compile(r"<!-- readme-test: workloads-shell -->\n```\w*\n(.*?)\n```", re.DOTALL)
-FLOWS, REFUSALS, PROVIDERS = _BLOCK.findall(README.read_text("utf-8"))
+FLOWS, REFUSALS, PROVIDERS = readme_blocks("workloads-shell")
 
 
 def _arns_after_wrote(lines: list[str]) -> list[Any]:
@@ -27,14 +23,8 @@ def _arns_after_wrote(lines: list[str]) -> list[Any]:
 
 @pytest.mark.live
 def test_the_workload_examples_run_as_written(tmp_path: Path) -> None:
-    workdir = tmp_path / "server"
-    with running_server(workdir) as server:
-        env = clean_env(tmp_path)
-        env["HOME"] = str(tmp_path / "home")
-
-        def shell(block: str) -> list[str]:
-            return run_shell_block(block, server.url, workdir, env)
-
+    with readme_walkthrough(tmp_path) as (server, shell):
+        workdir = tmp_path / "server"
         wrote, instance, task, web_identity = _arns_after_wrote(shell(FLOWS))
         assert wrote == ["wrote token.jwt (iss " + server.url + "/oidc, sub "
                          "system:serviceaccount:prod:deployer, expires in 3600 s)"]

@@ -245,11 +245,11 @@ class OidcProvider:
     """The audiences (``aud``) accepted."""
     thumbprints: tuple[str, ...]
     created: dt.datetime
-    tags: tuple[tuple[str, str], ...] = ()
-    key: str = ""
+    key: str
     """Its key in the document's ``"oidc"`` collection: ``host_path``, or
     ``OWN_ISSUER_PLACEHOLDER`` for the simulator's own issuer (kept symbolic, so the state
     follows the simulator to another base URL)."""
+    tags: tuple[tuple[str, str], ...] = ()
 
     @property
     def host_path(self) -> str:

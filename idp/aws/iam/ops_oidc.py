@@ -240,38 +240,36 @@ def delete_oidc_provider(call: Call) -> Struct | None:
     call.authorize(arn)
 
     def edit(account: dict[str, Any], state: AccountState) -> None:
-        provider = _existing(state, arn, host_path)
-        del account["oidc"][provider.key or provider.host_path]
+        del account["oidc"][_existing(state, arn, host_path).key]
 
     call.change(edit)
     return None
 
 
-def add_client_id(call: Call) -> Struct | None:
-    client_id = call.params.required("ClientID", "clientIDType")
+def _change_entry(call: Call, change: Callable[[OidcProvider], dict[str, Any]]) -> None:
+    """Update the stored entry of the provider ``OpenIDConnectProviderArn`` names with what
+    ``change`` returns for it (after authorization; ``NoSuchEntity`` if it is gone)."""
     arn, host_path = _arn(call)
     call.authorize(arn)
 
     def edit(account: dict[str, Any], state: AccountState) -> None:
         provider = _existing(state, arn, host_path)
-        account["oidc"][provider.key or provider.host_path]["client_ids"] = _client_ids(
-            [*provider.client_ids, client_id])
+        account["oidc"][provider.key].update(change(provider))
 
     call.change(edit)
+
+
+def add_client_id(call: Call) -> Struct | None:
+    client_id = call.params.required("ClientID", "clientIDType")
+    _change_entry(call, lambda provider: {
+        "client_ids": _client_ids([*provider.client_ids, client_id])})
     return None
 
 
 def remove_client_id(call: Call) -> Struct | None:
     client_id = call.params.required("ClientID", "clientIDType")
-    arn, host_path = _arn(call)
-    call.authorize(arn)
-
-    def edit(account: dict[str, Any], state: AccountState) -> None:
-        provider = _existing(state, arn, host_path)
-        account["oidc"][provider.key or provider.host_path]["client_ids"] = [
-            c for c in provider.client_ids if c != client_id]
-
-    call.change(edit)
+    _change_entry(call, lambda provider: {
+        "client_ids": [c for c in provider.client_ids if c != client_id]})
     return None
 
 
@@ -283,8 +281,7 @@ def update_thumbprints(call: Call) -> Struct | None:
     prints = _thumbprints(thumbprints)
 
     def edit(account: dict[str, Any], state: AccountState) -> None:
-        provider = _existing(state, arn, host_path)
-        account["oidc"][provider.key or provider.host_path]["thumbprints"] = prints
+        account["oidc"][_existing(state, arn, host_path).key]["thumbprints"] = prints
 
     call.change(edit)
     return None
@@ -309,7 +306,7 @@ def _target(call: Call) -> tuple[str, Callable[[AccountState], OidcProvider]]:
 
 def _key(provider: OidcProvider) -> str:
     """The provider's key in the document (the own issuer's is symbolic)."""
-    return provider.key or provider.host_path
+    return provider.key
 
 
 OPERATIONS: Final[dict[str, Operation]] = {

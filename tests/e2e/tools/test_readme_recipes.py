@@ -1,6 +1,6 @@
 """The README's "Use your real CLI tool" recipes run as written, each against a fresh server.
 
-The blocks (``<!-- readme-test: KIND -->``, parsed as ``tests/test_readme.py`` parses them):
+The blocks (``<!-- readme-test: KIND -->``, parsed by ``tests/support/projects.readme_examples``):
 
 * ``tool-serve``: the server command; ``tool-serve-provider-first``: the command for the tools
   that read Role values provider-first, after the line that writes ``provider-first.yaml``;
@@ -39,6 +39,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.projects import readme_blocks, readme_examples
 from tests.support.tools import (
     DEVELOPER,
     READONLY,
@@ -49,7 +50,6 @@ from tests.support.tools import (
     running_tool_server,
     tool_bin,
 )
-from tests.test_readme import BLOCKS
 
 pytestmark = [pytest.mark.live, pytest.mark.tools]
 
@@ -90,7 +90,7 @@ RECIPES = {
 
 
 def block(kind: str) -> str:
-    (code,) = [code for k, code in BLOCKS if k == kind]
+    (code,) = readme_blocks(kind)
     return code
 
 
@@ -150,7 +150,7 @@ def run_bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.Complete
 
 
 def test_every_tool_block_is_a_known_recipe() -> None:
-    kinds = [kind for kind, _ in BLOCKS if kind.startswith("tool-")]
+    kinds = [kind for kind, _ in readme_examples() if kind.startswith("tool-")]
     assert sorted(kinds) == sorted([SERVE, SERVE_PROVIDER_FIRST, ENV, *RECIPES])
     assert {recipe.tool for recipe in RECIPES.values()} == set(TOOLS)
 
